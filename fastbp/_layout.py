@@ -1,0 +1,61 @@
+"""Where each layer's weights, biases and units sit in the flat buffers.
+
+A network's parameters live in one contiguous float64 vector ``params``: layer
+l's weight matrix (row-major, shape (sizes[l+1], sizes[l])) at ``w_off[l]``,
+followed by its biases at ``b_off[l]``. Activations and deltas of all units
+share one vector too, layer l's units starting at ``u_off[l]``. The same
+arrays, concatenated with per-network offsets, describe many networks at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Offsets of a network of layer widths ``sizes`` (input first) in the flat buffers."""
+
+    sizes: np.ndarray  # int64 (n_layers,)
+    w_off: np.ndarray  # int64 (n_layers - 1,)
+    b_off: np.ndarray  # int64 (n_layers - 1,)
+    u_off: np.ndarray  # int64 (n_layers,)
+    n_params: int
+    n_units: int
+
+    @classmethod
+    def of(cls, sizes) -> Layout:
+        sizes = np.asarray(sizes, dtype=np.int64)
+        n_weights = sizes[1:] * sizes[:-1]
+        n_layer = n_weights + sizes[1:]
+        starts = np.concatenate(([0], np.cumsum(n_layer)[:-1])).astype(np.int64)
+        u_off = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        return cls(
+            sizes=sizes,
+            w_off=starts,
+            b_off=starts + n_weights,
+            u_off=u_off,
+            n_params=int(n_layer.sum()),
+            n_units=int(sizes.sum()),
+        )
+
+    def pack(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> np.ndarray:
+        """Layer lists -> one contiguous float64 parameter vector."""
+        params = np.empty(self.n_params)
+        for l, (W, b) in enumerate(zip(weights, biases)):
+            params[self.w_off[l] : self.b_off[l]] = np.ravel(W)
+            params[self.b_off[l] : self.b_off[l] + self.sizes[l + 1]] = b
+        return params
+
+    def weights(self, params: np.ndarray) -> list[np.ndarray]:
+        """Views of each layer's weight matrix inside params."""
+        return [
+            params[self.w_off[l] : self.b_off[l]].reshape(self.sizes[l + 1], self.sizes[l])
+            for l in range(len(self.sizes) - 1)
+        ]
+
+    def biases(self, params: np.ndarray) -> list[np.ndarray]:
+        """Views of each layer's bias vector inside params."""
+        return [params[self.b_off[l] : self.b_off[l] + self.sizes[l + 1]] for l in range(len(self.sizes) - 1)]

@@ -1,0 +1,102 @@
+"""Every check and conversion of user input, done once in Python before any kernel runs.
+
+Each function takes the argument's public name, so that a message always says
+which argument was wrong, what was expected, and what was received. Arrays come
+out float64 and C-contiguous (copied when needed), so the kernels see one type.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def array(name: str, value, ndim: tuple[int, ...]) -> np.ndarray:
+    """value as a finite float64 C-contiguous array with one of the allowed ndims."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, for example
+        raise ValueError(f"{name} must be a rectangular array of numbers; got {_describe(value)} ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (int or float); got {_describe(value)}")
+    if arr.ndim not in ndim:
+        dims = " or ".join(f"{d}-D" for d in ndim)
+        raise ValueError(f"{name} must be {dims}; got {_describe(arr)}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty; got {_describe(arr)}")
+    arr = np.asarray(arr, dtype=np.float64, order="C")
+    if not arr.flags.writeable:  # read-only arrays would compile a second kernel specialisation
+        arr = arr.copy()
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; got {_describe(arr)} holding NaN or inf")
+    return arr
+
+
+def real(name: str, value, *, low: float | None = None, high: float | None = None, high_open: bool = False) -> float:
+    """value as a finite float in [low, high] (or [low, high) when high_open)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite; got {x!r}")
+    too_high = high is not None and (x >= high if high_open else x > high)
+    if (low is not None and x < low) or too_high:
+        bound = f"[{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be in {bound}; got {x!r}")
+    return x
+
+
+def integer(name: str, value, *, low: int) -> int:
+    """value as an int >= low (bools refused)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer; got {_describe(value)}") from None
+    if n < low:
+        raise ValueError(f"{name} must be >= {low}; got {n}")
+    return n
+
+
+def flag(name: str, value) -> bool:
+    """value as a bool (True/False only)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {_describe(value)}")
+    return bool(value)
+
+
+def choice(name: str, value, options: tuple[str, ...]) -> str:
+    """value as one of the option strings."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {_describe(value)}")
+    return value
+
+
+def seed(name: str, value) -> int | None:
+    """A seed for numpy's default_rng: None or a non-negative integer."""
+    return None if value is None else integer(name, value, low=0)
+
+
+def samples(X, Y, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training data as 2-D float64 arrays (one sample may be given as 1-D rows)."""
+    X = array("X", X, ndim=(1, 2))
+    Y = array("Y", Y, ndim=(1, 2))
+    X = X.reshape(1, -1) if X.ndim == 1 else X
+    Y = Y.reshape(1, -1) if Y.ndim == 1 else Y
+    if X.shape[1] != n_in:
+        raise ValueError(f"X must have {n_in} columns (the network's input width); got {X.shape[1]}")
+    if Y.shape[1] != n_out:
+        raise ValueError(f"Y must have {n_out} columns (the network's output width); got {Y.shape[1]}")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of rows (samples); got {X.shape[0]} and {Y.shape[0]}")
+    return X, Y

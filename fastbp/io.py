@@ -1,0 +1,52 @@
+"""Saving and loading networks as .npz files (never pickles)."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+
+from .network import Network
+
+FORMAT = "fastbp-network"
+VERSION = 1
+
+
+def save(net: Network, path) -> None:
+    """Write net to path as .npz: format name and version, sizes, bias modes, weights, biases."""
+    arrays = {"format": np.array(FORMAT), "version": np.array(VERSION), "sizes": np.array(net.sizes)}
+    arrays["tied"] = np.array(net.tied_biases)
+    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+        arrays[f"W{l}"] = W
+        arrays[f"b{l}"] = b
+    with open(os.fspath(path), "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load(path) -> Network:
+    """Read a network written by :meth:`Network.save`; a bad file raises ValueError."""
+    name = os.fspath(path)
+    try:
+        with np.load(name, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise ValueError(f"{name}: no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{name}: not a readable .npz file ({exc})") from None
+    if arrays.get("format", np.array("")).item() != FORMAT:
+        raise ValueError(f"{name}: not a fastbp network file (no '{FORMAT}' format key)")
+    version = int(arrays["version"])
+    if version > VERSION:
+        raise ValueError(f"{name}: written by a newer fastbp (format version {version}; this one reads {VERSION})")
+    try:
+        n_layers = len(arrays["sizes"]) - 1
+        tied = arrays["tied"]
+        weights = [arrays[f"W{l}"] for l in range(n_layers)]
+        biases = [arrays[f"b{l}"][0] if tied[l] else arrays[f"b{l}"] for l in range(n_layers)]
+        net = Network.from_arrays(weights, biases)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: damaged fastbp network file ({exc})") from None
+    if net.sizes != tuple(int(n) for n in arrays["sizes"]):
+        raise ValueError(f"{name}: damaged fastbp network file (sizes {arrays['sizes']} disagree with the weights)")
+    return net

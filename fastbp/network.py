@@ -1,0 +1,180 @@
+"""The Network: a fully-connected logistic network held in one flat float64 buffer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _kernels, _validate
+from ._layout import Layout
+
+# Samples processed together by the batch kernels (bounds their scratch memory).
+BLOCK = 256
+
+
+class Network:
+    """A fully-connected network with logistic units on every layer.
+
+    Layer l -> l+1 has a weight matrix of shape (n_{l+1}, n_l): ``W[j, i]``
+    connects unit i below to unit j above. Each layer's biases are either one
+    per unit, or one bias shared by every unit of the layer ("tied", as in the
+    article). Build one with :meth:`from_arrays`, :meth:`random`, or
+    :func:`fastbp.article_network`.
+    """
+
+    __slots__ = ("_layout", "_params", "_tied")
+
+    def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray):
+        # Internal: use from_arrays or random. params and tied are owned by the network.
+        self._layout = layout
+        self._params = params
+        self._tied = tied
+
+    # --- construction ---------------------------------------------------------
+
+    @classmethod
+    def from_arrays(cls, weights: Sequence, biases: Sequence) -> Network:
+        """A network from per-layer weight matrices and biases (copied to float64).
+
+        ``weights[l]`` has shape (n_{l+1}, n_l). ``biases[l]`` is a 1-D array of
+        n_{l+1} values (one bias per unit) or a scalar (one bias tied across the layer).
+        """
+        if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
+            raise TypeError(f"weights must be a non-empty list of 2-D arrays; got {_validate._describe(weights)}")
+        if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+            raise TypeError(f"biases must be a list with one entry per layer; got {_validate._describe(biases)}")
+        if len(biases) != len(weights):
+            raise ValueError(f"biases must have one entry per weight matrix ({len(weights)}); got {len(biases)}")
+        Ws = [_validate.array(f"weights[{l}]", W, ndim=(2,)) for l, W in enumerate(weights)]
+        sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+        for l in range(1, len(Ws)):
+            if Ws[l].shape[1] != sizes[l]:
+                raise ValueError(
+                    f"weights[{l}] must have {sizes[l]} columns (the {sizes[l]} units of weights[{l - 1}]); "
+                    f"got shape {Ws[l].shape}"
+                )
+        bs, tied = [], []
+        for l, b in enumerate(biases):
+            b = _validate.array(f"biases[{l}]", b, ndim=(0, 1))
+            if b.ndim == 0:
+                tied.append(1)
+                b = np.full(sizes[l + 1], b[()])
+            elif b.shape != (sizes[l + 1],):
+                raise ValueError(
+                    f"biases[{l}] must be a scalar (tied) or have shape ({sizes[l + 1]},); got shape {b.shape}"
+                )
+            else:
+                tied.append(0)
+            bs.append(b)
+        layout = Layout.of(sizes)
+        return cls(layout, layout.pack(Ws, bs), np.array(tied, dtype=np.int64))
+
+    @classmethod
+    def random(cls, sizes: Sequence[int], seed: int | None = None, tied_biases: bool = False) -> Network:
+        """A network with Glorot-uniform initial weights and biases, deterministic for a seed.
+
+        Each layer draws from U(-r, r) with r = sqrt(2 / (fan_in + fan_out)): Glorot
+        and Bengio's (2010) scaling with the factor 2 that suits the logistic
+        function (scikit-learn's MLP uses the same for it). It keeps net inputs in
+        the logistic's steep middle, so deltas neither vanish nor saturate at the start.
+        ``tied_biases=True`` gives each layer one shared bias, as in the article.
+        """
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+            raise TypeError(f"sizes must be a sequence of layer widths; got {_validate._describe(sizes)}")
+        sizes = [_validate.integer(f"sizes[{l}]", n, low=1) for l, n in enumerate(sizes)]
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must list at least 2 layers (input and output); got {sizes}")
+        seed = _validate.seed("seed", seed)
+        tied = _validate.flag("tied_biases", tied_biases)
+        rng = np.random.default_rng(seed)
+        weights, biases = [], []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            r = np.sqrt(2.0 / (n_in + n_out))
+            weights.append(rng.uniform(-r, r, size=(n_out, n_in)))
+            biases.append(rng.uniform(-r, r) if tied else rng.uniform(-r, r, size=n_out))
+        return cls.from_arrays(weights, biases)
+
+    # --- what it holds ----------------------------------------------------------
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer widths, input first."""
+        return tuple(int(n) for n in self._layout.sizes)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Copies of the weight matrices, shape (n_{l+1}, n_l) each."""
+        return [W.copy() for W in self._layout.weights(self._params)]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """Copies of the bias vectors, shape (n_{l+1},) each (a tied layer repeats its value)."""
+        return [b.copy() for b in self._layout.biases(self._params)]
+
+    @property
+    def tied_biases(self) -> tuple[bool, ...]:
+        """Per layer above the input: True where one bias is shared by the layer."""
+        return tuple(bool(t) for t in self._tied)
+
+    def copy(self) -> Network:
+        """An independent deep copy."""
+        return Network(self._layout, self._params.copy(), self._tied.copy())
+
+    def __repr__(self) -> str:
+        modes = ", ".join("tied" if t else "per-unit" for t in self.tied_biases)
+        return f"Network(sizes={self.sizes}, biases=[{modes}])"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Network):
+            return NotImplemented
+        return (
+            self.sizes == other.sizes
+            and self.tied_biases == other.tied_biases
+            and np.array_equal(self._params, other._params)
+        )
+
+    __hash__ = None  # mutable: trained in place
+
+    # --- using it ---------------------------------------------------------------
+
+    def _evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
+        L = self._layout
+        outputs = np.empty((X.shape[0], self.sizes[-1]))
+        E_sum = _kernels.evaluate(self._params, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, outputs)
+        return outputs, E_sum
+
+    def forward(self, X) -> np.ndarray:
+        """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""
+        X = _validate.array("X", X, ndim=(1, 2))
+        one = X.ndim == 1
+        X = X.reshape(1, -1) if one else X
+        if X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have {self.sizes[0]} columns (the network's input width); got {X.shape[1]}")
+        outputs, _ = self._evaluate(X, np.empty((0, self.sizes[-1])))
+        return outputs[0] if one else outputs
+
+    def error(self, X, Y) -> float:
+        """Mean over samples of E = sum over outputs of 1/2 (target - out)^2."""
+        X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1])
+        _, E_sum = self._evaluate(X, Y)
+        return E_sum / X.shape[0]
+
+    def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(dW per layer, db per layer): the gradient of :meth:`error` at (X, Y).
+
+        ``db[l][j]`` is the partial derivative for unit j's own bias; a tied layer's
+        bias gradient is ``db[l].sum()``.
+        """
+        X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1])
+        L = self._layout
+        grad = np.empty(L.n_params)
+        _kernels.gradient_sum(self._params, grad, L.sizes, L.w_off, L.b_off, L.u_off, self._tied, X, Y, BLOCK)
+        grad /= X.shape[0]
+        return L.weights(grad), L.biases(grad)
+
+    def save(self, path) -> None:
+        """Write the network to a .npz file (read it back with :func:`fastbp.load`)."""
+        from .io import save
+
+        save(self, path)

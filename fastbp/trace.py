@@ -1,0 +1,189 @@
+"""trace(): one training step on one sample, every intermediate quantity kept and named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate, oracle
+from .network import Network
+from .training import UPDATES
+
+UPDATE_ORDER_NOTE = (
+    "Why two update orders? The article's text computes the hidden deltas from the ORIGINAL\n"
+    "output weights (update='simultaneous', fastbp's default). Its later figures (error 0.291027924\n"
+    "after one round; 0.000035085 and outputs 0.015912196, 0.984065734 after 10,000 rounds) came\n"
+    "from code that first updated the output weights and then computed the hidden deltas through\n"
+    "the UPDATED weights (update='layerwise'). Both are gradient descent; only 'simultaneous'\n"
+    "follows the exact gradient of E at the current weights."
+)
+
+
+@dataclass
+class Trace:
+    """Every quantity of one backpropagation step, as the article names them."""
+
+    net_inputs: list[np.ndarray]  # per layer above the input: net_j
+    outputs: list[np.ndarray]  # per layer, input first: out_j
+    total_error: float  # E_total
+    deltas: list[np.ndarray]  # per layer above the input: dE/dnet_j
+    weight_gradients: list[np.ndarray]  # dE/dW per layer
+    bias_gradients: list[np.ndarray]  # dE/db per unit, per layer
+    updated_weights: list[np.ndarray]  # W+ per layer
+    weights: list[np.ndarray]  # W before the step
+    biases: list[np.ndarray]
+    tied: tuple[bool, ...]
+    targets: np.ndarray
+    lr: float
+    update: str
+
+    def __str__(self) -> str:
+        return "\n".join(_walkthrough(self))
+
+
+def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous") -> Trace:
+    """One online step of the oracle on sample (x, y), recorded; ``net`` is not changed.
+
+    Biases are not updated (as in the article); their gradients are reported.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastbp.Network; got {_validate._describe(net)}")
+    X, Y = _validate.samples(x, y, net.sizes[0], net.sizes[-1])
+    if X.shape[0] != 1:
+        raise ValueError(f"x must be one sample (a 1-D array of {net.sizes[0]} values); got {X.shape[0]} rows")
+    lr = _validate.real("lr", lr, low=0.0)
+    update = _validate.choice("update", update, UPDATES)
+    W = [W_l.tolist() for W_l in net.weights]
+    b = [b_l.tolist() for b_l in net.biases]
+    x, y = X[0].tolist(), Y[0].tolist()
+
+    nets, outs = oracle.forward(W, b, x)
+    E_total = oracle.error(y, outs[-1])
+    n_layers = len(W)
+    deltas = [None] * n_layers
+    grads = [None] * n_layers
+    W_new = [None] * n_layers
+    deltas[-1] = oracle.delta_output(y, outs[-1])
+    for l in reversed(range(n_layers)):
+        grads[l] = oracle.weight_gradient(deltas[l], outs[l])
+        W_new[l] = [[oracle.update(w, g, lr, 0.0, 0.0)[0] for w, g in zip(row, g_row)] for row, g_row in zip(W[l], grads[l])]
+        if l > 0:
+            W_used = W_new[l] if update == "layerwise" else W[l]
+            deltas[l - 1] = oracle.delta_hidden(W_used, deltas[l], outs[l])
+    arrays = lambda rows: [np.array(r) for r in rows]  # noqa: E731
+    return Trace(
+        net_inputs=arrays(nets),
+        outputs=arrays(outs),
+        total_error=E_total,
+        deltas=arrays(deltas),
+        weight_gradients=arrays(grads),
+        bias_gradients=arrays(deltas),
+        updated_weights=arrays(W_new),
+        weights=net.weights,
+        biases=net.biases,
+        tied=net.tied_biases,
+        targets=np.array(y),
+        lr=lr,
+        update=update,
+    )
+
+
+# --- the article-style walkthrough --------------------------------------------
+
+
+def fmt(value: float) -> str:
+    """A number as the article prints it: 9 decimals, trailing zeros dropped."""
+    if value != 0.0 and not 1e-4 <= abs(value) < 1e6:
+        return f"{value:.9g}"
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _names(t: Trace):
+    """Article names: units i1.., h1.. (h1_1.. with several hidden layers), o1..; w1.. in order."""
+    sizes = [len(t.outputs[0])] + [len(n) for n in t.net_inputs]
+    n_hidden = len(sizes) - 2
+    units = [[f"i{i + 1}" for i in range(sizes[0])]]
+    for k in range(1, n_hidden + 1):
+        prefix = "h" if n_hidden == 1 else f"h{k}_"
+        units.append([f"{prefix}{j + 1}" for j in range(sizes[k])])
+    units.append([f"o{j + 1}" for j in range(sizes[-1])])
+    weights, count = [], 0
+    for l in range(len(sizes) - 1):
+        layer = []
+        for _ in range(sizes[l + 1]):
+            layer.append([f"w{count + i + 1}" for i in range(sizes[l])])
+            count += sizes[l]
+        weights.append(layer)
+    biases = [
+        [f"b{l + 1}"] * sizes[l + 1] if t.tied[l] else [f"b_{u}" for u in units[l + 1]] for l in range(len(sizes) - 1)
+    ]
+    return units, weights, biases
+
+
+def _walkthrough(t: Trace):
+    units, wn, bn = _names(t)
+    n_layers = len(t.net_inputs)
+    sizes = "-".join(str(len(u)) for u in units)
+    yield f"Backpropagation, step by step: a {sizes} network, eta = {fmt(t.lr)}, update = '{t.update}'"
+    yield ""
+    yield "The forward pass"
+    for l in range(n_layers):
+        below = units[l]
+        for j, u in enumerate(units[l + 1]):
+            terms = " + ".join(f"{wn[l][j][i]} * {v}" for i, v in enumerate(below))
+            values = " + ".join(f"{fmt(t.weights[l][j, i])} * {fmt(t.outputs[l][i])}" for i in range(len(below)))
+            yield f"  net_{u} = {terms} + {bn[l][j]} * 1 = {values} + {fmt(t.biases[l][j])} * 1 = {fmt(t.net_inputs[l][j])}"
+            yield f"  out_{u} = 1 / (1 + e^(-net_{u})) = {fmt(t.outputs[l + 1][j])}"
+    yield ""
+    yield "Calculating the total error"
+    out_units = units[-1]
+    for j, u in enumerate(out_units):
+        o, target = t.outputs[-1][j], t.targets[j]
+        yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = 1/2 ({fmt(target)} - {fmt(o)})^2 = {fmt(0.5 * (target - o) ** 2)}"
+    yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
+    for l in reversed(range(n_layers)):
+        yield ""
+        if l == n_layers - 1:
+            yield "The backwards pass: output layer"
+            for j, u in enumerate(out_units):
+                o = t.outputs[-1][j]
+                yield f"  dE_total/dout_{u} = -(target_{u} - out_{u}) = {fmt(-(t.targets[j] - o))}"
+                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(o * (1 - o))}"
+                yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
+        else:
+            yield f"The backwards pass: hidden layer {units[l + 1][0]}.."
+            W_used = t.updated_weights[l + 1] if t.update == "layerwise" else t.weights[l + 1]
+            mark = "+" if t.update == "layerwise" else ""
+            for j, u in enumerate(units[l + 1]):
+                parts, dE_dout = [], 0.0
+                for k, a in enumerate(units[l + 2]):
+                    parts.append(f"dE_{a}/dout_{u}")
+                    value = t.deltas[l + 1][k] * W_used[k, j]
+                    dE_dout += value
+                    yield f"  dE_{a}/dout_{u} = delta_{a} * {wn[l + 1][k][j]}{mark} = {fmt(value)}"
+                o = t.outputs[l + 1][j]
+                yield f"  dE_total/dout_{u} = {' + '.join(parts)} = {fmt(dE_dout)}"
+                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(o * (1 - o))}"
+                yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
+        for j, u in enumerate(units[l + 1]):
+            for i, v in enumerate(units[l]):
+                w, g, w_new = t.weights[l][j, i], t.weight_gradients[l][j, i], t.updated_weights[l][j, i]
+                yield f"  dE_total/d{wn[l][j][i]} = delta_{u} * out_{v} = {fmt(g)}"
+                yield f"  {wn[l][j][i]}+ = {wn[l][j][i]} - eta * dE_total/d{wn[l][j][i]} = {fmt(w)} - {fmt(t.lr)} * {fmt(g)} = {fmt(w_new)}"
+        if t.tied[l]:
+            total = " + ".join(f"delta_{u}" for u in units[l + 1])
+            yield f"  dE_total/d{bn[l][0]} = {total} = {fmt(float(np.sum(t.bias_gradients[l])))}  ({bn[l][0]} is shared, so its gradient is the sum)"
+        else:
+            for j, u in enumerate(units[l + 1]):
+                yield f"  dE_total/d{bn[l][j]} = delta_{u} = {fmt(t.bias_gradients[l][j])}"
+    yield ""
+    yield "Biases are not updated in this walkthrough, as in the article (train(..., train_biases=True) updates them)."
+    if n_layers > 1:
+        yield ""
+        if t.update == "layerwise":
+            yield "The hidden deltas used the UPDATED weights of the layer above (marked +): update='layerwise'."
+        else:
+            yield "The hidden deltas used the ORIGINAL weights of the layer above: update='simultaneous'."
+        yield UPDATE_ORDER_NOTE

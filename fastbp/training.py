@@ -1,0 +1,178 @@
+"""train(): check every option once, then run whole epochs in an engine."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels, _validate, oracle
+from .network import BLOCK, Network
+
+UPDATES = ("simultaneous", "layerwise")
+ENGINES = ("numba", "python")
+# Sample visits per kernel call when the sample order must be materialised (shuffle).
+CHUNK_SAMPLES = 1 << 20
+# Progress bars refresh about this many times over a run.
+PROGRESS_STEPS = 100
+
+
+@dataclass
+class History:
+    """What a training run measured."""
+
+    errors: np.ndarray  # (epochs,) each epoch's mean E over its samples, before each update
+    final_error: float  # net.error(X, Y) after training
+    seconds: float  # wall time of the training loop
+
+
+@dataclass(frozen=True)
+class Options:
+    """train()'s options, checked and converted."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    momentum: float
+    shuffle: bool
+    seed: int | None
+    train_biases: bool
+    layerwise: bool
+    engine: str
+    progress: bool
+
+
+def check_options(n_samples, epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress) -> Options:
+    """Validate train()'s options; raises ValueError/TypeError naming the argument."""
+    epochs = _validate.integer("epochs", epochs, low=0)
+    lr = _validate.real("lr", lr, low=0.0)
+    batch_size = n_samples if batch_size is None else _validate.integer("batch_size", batch_size, low=1)
+    momentum = _validate.real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    shuffle = _validate.flag("shuffle", shuffle)
+    seed = _validate.seed("seed", seed)
+    train_biases = _validate.flag("train_biases", train_biases)
+    update = _validate.choice("update", update, UPDATES)
+    engine = _validate.choice("engine", engine, ENGINES)
+    progress = _validate.flag("progress", progress)
+    if progress:
+        _progress_bar_class()  # fail now, before training, if tqdm is missing
+    return Options(
+        epochs, lr, min(batch_size, n_samples), momentum, shuffle, seed, train_biases, update == "layerwise", engine, progress
+    )
+
+
+def _progress_bar_class():
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError("progress=True needs tqdm: pip install 'fastbp[progress]'") from None
+    return tqdm
+
+
+def train(
+    net: Network,
+    X,
+    Y,
+    epochs: int = 1,
+    lr: float = 0.5,
+    batch_size: int | None = 1,
+    momentum: float = 0.0,
+    shuffle: bool = False,
+    seed: int | None = None,
+    train_biases: bool = True,
+    update: str = "simultaneous",
+    engine: str = "numba",
+    progress: bool = False,
+) -> History:
+    """Train ``net`` in place by gradient descent on E = sum 1/2 (target - out)^2.
+
+    ``batch_size=1`` is the article's online update; k averages the gradient of
+    k samples (the last batch may be smaller); None uses all samples at once.
+    With momentum: v = momentum * v - lr * g; w += v (velocities start at 0).
+    ``shuffle=True`` draws a new permutation each epoch from numpy's
+    ``default_rng(seed)``. ``train_biases=False`` freezes every bias (the
+    article). ``update`` picks when the hidden deltas are computed: "simultaneous"
+    (from the weights before the step, as the article's text says) or
+    "layerwise" (each layer updated as soon as its deltas are known, as the
+    article's later figures were computed). ``engine="python"`` runs the pure-
+    Python oracle, which agrees with the compiled default to 1e-12.
+    Bad arguments raise ValueError/TypeError and leave ``net`` untouched.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastbp.Network; got {_validate._describe(net)}")
+    X, Y = _validate.samples(X, Y, net.sizes[0], net.sizes[-1])
+    opts = check_options(X.shape[0], epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress)
+    run = _run_numba if opts.engine == "numba" else _run_python
+    velocity = None  # momentum state, created by the engine's first chunk
+    errors = np.empty(opts.epochs)
+    rng = np.random.default_rng(opts.seed)
+    bar = _progress_bar_class()(total=opts.epochs, unit="epoch") if opts.progress else None
+    start = time.perf_counter()
+    try:
+        for first, count in _chunks(opts, X.shape[0]):
+            orders = _orders(opts, rng, X.shape[0], count)
+            velocity, done = run(net, X, Y, orders, count, opts, velocity, errors[first : first + count])
+            if done < count:
+                raise FloatingPointError(
+                    f"training diverged in epoch {first + done}: the mean error became {errors[first + done - 1]}; "
+                    f"try a smaller lr (got {opts.lr})"
+                )
+            if bar is not None:
+                bar.update(count)
+                bar.set_postfix(error=f"{errors[first + count - 1]:.6g}")
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+    return History(errors=errors, final_error=net.error(X, Y), seconds=seconds)
+
+
+def _chunks(opts: Options, n_samples: int):
+    """(first epoch, epoch count) of each engine call: one call unless shuffling or showing progress."""
+    size = opts.epochs
+    if opts.shuffle:
+        size = min(size, max(1, CHUNK_SAMPLES // n_samples))
+    if opts.progress:
+        size = min(size, max(1, math.ceil(opts.epochs / PROGRESS_STEPS)))
+    for first in range(0, opts.epochs, max(size, 1)):
+        yield first, min(size, opts.epochs - first)
+
+
+def _orders(opts: Options, rng: np.random.Generator, n_samples: int, count: int) -> np.ndarray:
+    """Sample order of each epoch of a chunk: one row 0..n-1 without shuffle."""
+    if not opts.shuffle:
+        return np.arange(n_samples, dtype=np.int64).reshape(1, -1)
+    return np.stack([rng.permutation(n_samples) for _ in range(count)]).astype(np.int64)
+
+
+def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, errors):
+    """Train count epochs in the compiled kernel; returns (velocity, epochs completed)."""
+    L = net._layout
+    velocity = np.zeros(L.n_params) if velocity is None else velocity
+    if opts.batch_size == 1:
+        block = 1
+    else:
+        block = opts.batch_size if opts.layerwise else min(opts.batch_size, BLOCK)
+    done = _kernels.train_epochs(
+        net._params, velocity, L.sizes, L.w_off, L.b_off, L.u_off, net._tied, X, Y, orders, count,
+        opts.lr, opts.momentum, opts.batch_size, block, opts.train_biases, opts.layerwise, errors,
+    )  # fmt: skip
+    return velocity, done
+
+
+def _run_python(net: Network, X, Y, orders, count, opts: Options, velocity, errors):
+    """Train count epochs in the pure-Python oracle; returns (velocity, epochs completed)."""
+    L = net._layout
+    W = [W_l.tolist() for W_l in L.weights(net._params)]
+    b = [b_l.tolist() for b_l in L.biases(net._params)]
+    vW, vb = oracle.zeros_like(W, b) if velocity is None else velocity
+    epoch_orders = [orders[e % len(orders)].tolist() for e in range(count)]
+    E = oracle.train(
+        W, b, net._tied.tolist(), X.tolist(), Y.tolist(), epoch_orders,
+        opts.lr, opts.batch_size, opts.momentum, vW, vb, opts.train_biases, opts.layerwise,
+    )  # fmt: skip
+    net._params[:] = L.pack(W, b)
+    errors[: len(E)] = E
+    return (vW, vb), len(E)

@@ -12,8 +12,13 @@ Buffer layout (see ``_layout.py``), for a network with layer widths ``sizes``:
   out[u_off[l] + i], delta[u_off[l] + i] activations and deltas of unit i of layer l
 ``tied[l]`` is 1 when layer l + 1 shares one bias (stored repeated per unit).
 
-Sums run in the same order as the oracle's loops, so that on the article's
-network both engines give the same bits.
+Sums run in the same order as the oracle's loops, so both engines give the
+same bits on the same machine.
+
+Indices into the buffers are computed as uint64: Numba wraps negative signed
+indices around (``a[-1]``), and that check on every access, which LLVM cannot
+remove for offsets loaded from memory, blocks vectorisation and more than
+halves the speed of the inner loops.
 """
 
 import math
@@ -21,261 +26,329 @@ import math
 import numpy as np
 from numba import njit
 
+# One set of compile options for every kernel: cached on disk; no GIL held; float
+# division by zero gives inf/nan as in NumPy instead of a checked Python exception
+# (which costs a branch per division); no fastmath, so results match the oracle.
+kernel = njit(cache=True, nogil=True, error_model="numpy")
+# Helpers are inlined into the kernels at Numba IR level: a call between compiled
+# functions passes every array as a struct and reference-counts it, which costs
+# more than a small network's whole step.
+helper = njit(inline="always", error_model="numpy")
 
-@njit(cache=True)
+
+@helper
 def _logistic(net):
     """out = 1 / (1 + e^-net), overflow-free for every finite net."""
     if net >= 0.0:
-        return 1.0 / (1.0 + math.exp(-net))
-    e = math.exp(net)
+        return 1.0 / (1.0 + np.exp(-net))
+    e = np.exp(net)
     return e / (1.0 + e)
 
 
-@njit(cache=True)
-def _forward(params, sizes, w_off, b_off, u_off, x, out):
-    """Forward pass of one sample x: fills out[] for every layer, input first."""
-    for i in range(sizes[0]):
-        out[i] = x[i]
+@helper
+def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base):
+    """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer."""
+    s = np.uint64(s)
+    base = np.uint64(base)
+    for i in range(np.uint64(sizes[0])):
+        out[base + i] = X[s, i]
     for l in range(sizes.shape[0] - 1):
-        n_in = sizes[l]
-        below = u_off[l]
-        above = u_off[l + 1]
-        for j in range(sizes[l + 1]):
-            row = w_off[l] + j * n_in
+        n_in = np.uint64(sizes[l])
+        n_out = np.uint64(sizes[l + 1])
+        below = base + np.uint64(u_off[l])
+        above = base + np.uint64(u_off[l + 1])
+        w = np.uint64(w_off[l])
+        b = np.uint64(b_off[l])
+        j = np.uint64(0)
+        # Four units at a time: four independent sums hide the latency of the
+        # additions, while each unit's sum still runs over i in order, as in
+        # the oracle (so the bits are those of a one-unit loop).
+        while n_out - j >= np.uint64(4):
+            r0 = w + j * n_in
+            r1 = r0 + n_in
+            r2 = r1 + n_in
+            r3 = r2 + n_in
+            net0 = 0.0
+            net1 = 0.0
+            net2 = 0.0
+            net3 = 0.0
+            for i in range(n_in):
+                x = out[below + i]
+                net0 += params[r0 + i] * x
+                net1 += params[r1 + i] * x
+                net2 += params[r2 + i] * x
+                net3 += params[r3 + i] * x
+            out[above + j] = _logistic(net0 + params[b + j])
+            out[above + j + np.uint64(1)] = _logistic(net1 + params[b + j + np.uint64(1)])
+            out[above + j + np.uint64(2)] = _logistic(net2 + params[b + j + np.uint64(2)])
+            out[above + j + np.uint64(3)] = _logistic(net3 + params[b + j + np.uint64(3)])
+            j += np.uint64(4)
+        while j < n_out:
+            row = w + j * n_in
             net = 0.0
             for i in range(n_in):
                 net += params[row + i] * out[below + i]
-            out[above + j] = _logistic(net + params[b_off[l] + j])
+            out[above + j] = _logistic(net + params[b + j])
+            j += np.uint64(1)
 
 
-@njit(cache=True)
-def _output_delta(sizes, u_off, out, delta, y):
-    """delta_o = -(target - out_o) * out_o (1 - out_o); returns E_total of the sample."""
-    top = u_off[sizes.shape[0] - 1]
+@helper
+def _output_delta(sizes, u_off, out, delta, base, Y, s):
+    """delta_o = -(target - out_o) * out_o (1 - out_o) for sample Y[s]; returns its E_total."""
+    s = np.uint64(s)
+    top = np.uint64(base) + np.uint64(u_off[sizes.shape[0] - 1])
     E_total = 0.0
-    for j in range(sizes[sizes.shape[0] - 1]):
+    for j in range(np.uint64(sizes[sizes.shape[0] - 1])):
         o = out[top + j]
-        E_total += 0.5 * ((y[j] - o) * (y[j] - o))
-        delta[top + j] = (-(y[j] - o)) * (o * (1.0 - o))
+        t = Y[s, j]
+        E_total += 0.5 * ((t - o) * (t - o))
+        delta[top + j] = (-(t - o)) * (o * (1.0 - o))
     return E_total
 
 
-@njit(cache=True)
-def _update(params, velocity, k, g, lr, momentum):
-    """w+ = w - eta * g, or with momentum v = momentum * v - eta * g; w+ = w + v."""
-    if momentum == 0.0:
-        params[k] -= lr * g
-    else:
-        velocity[k] = momentum * velocity[k] - lr * g
-        params[k] += velocity[k]
+@helper
+def _online_backward(params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise):
+    """The online step's backward pass: update every layer, top first (output deltas set).
 
-
-@njit(cache=True)
-def _update_biases(params, velocity, b0, n, g_sum, scale, tied, lr, momentum):
-    """Update the n biases at b0 with gradients g_sum[0:n] * scale (tied: their sum)."""
-    if tied:
-        g = 0.0
-        for j in range(n):
-            g += g_sum[j] / scale
-        for j in range(n):
-            _update(params, velocity, b0 + j, g, lr, momentum)
-    else:
-        for j in range(n):
-            _update(params, velocity, b0 + j, g_sum[j] / scale, lr, momentum)
-
-
-@njit(cache=True)
-def _online_step(params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise):
-    """The fused backward pass and update of one sample (out, output deltas already set).
-
-    For each weight matrix, one pass both accumulates the layer below's
+    The fused loop: one pass over each row both accumulates the layer below's
     dE/dout from the pre-update weight and updates that weight in place:
         dE/dout_i += w_ji * delta_j        (pre-update w_ji: "simultaneous")
         w_ji      -= eta * delta_j * out_i
-    With ``layerwise`` the update comes first and the accumulation reads the
-    updated weights (the order behind the article's later figures).
+    With ``layerwise`` the update comes first and the accumulation then reads
+    the updated weights (the order behind the article's later figures).
+    (One function with no helper calls: an inlined helper that takes arrays
+    costs two atomic reference-count operations per array per call.)
     """
     for l in range(sizes.shape[0] - 2, -1, -1):
-        n_in = sizes[l]
-        below = u_off[l]
-        above = u_off[l + 1]
+        n_in = np.uint64(sizes[l])
+        n_out = np.uint64(sizes[l + 1])
+        below = np.uint64(u_off[l])
+        above = np.uint64(u_off[l + 1])
+        w = np.uint64(w_off[l])
+        b = np.uint64(b_off[l])
         fuse = l > 0 and not layerwise
-        if l > 0:
+        if fuse:
             for i in range(n_in):
                 delta[below + i] = 0.0
-        for j in range(sizes[l + 1]):
+        for j in range(n_out):
             d = delta[above + j]
-            row = w_off[l] + j * n_in
-            if fuse and momentum == 0.0:
-                for i in range(n_in):
-                    delta[below + i] += params[row + i] * d
-                    params[row + i] -= lr * (d * out[below + i])
-            elif fuse:
-                for i in range(n_in):
-                    delta[below + i] += params[row + i] * d
-                    velocity[row + i] = momentum * velocity[row + i] - lr * (d * out[below + i])
-                    params[row + i] += velocity[row + i]
-            elif momentum == 0.0:
-                for i in range(n_in):
-                    params[row + i] -= lr * (d * out[below + i])
+            row = w + j * n_in
+            if momentum == 0.0:
+                if fuse:
+                    for i in range(n_in):
+                        delta[below + i] += params[row + i] * d
+                        params[row + i] -= lr * (d * out[below + i])
+                else:
+                    for i in range(n_in):
+                        params[row + i] -= lr * (d * out[below + i])
             else:
-                for i in range(n_in):
-                    velocity[row + i] = momentum * velocity[row + i] - lr * (d * out[below + i])
-                    params[row + i] += velocity[row + i]
+                if fuse:
+                    for i in range(n_in):
+                        delta[below + i] += params[row + i] * d
+                        velocity[row + i] = momentum * velocity[row + i] - lr * (d * out[below + i])
+                        params[row + i] += velocity[row + i]
+                else:
+                    for i in range(n_in):
+                        velocity[row + i] = momentum * velocity[row + i] - lr * (d * out[below + i])
+                        params[row + i] += velocity[row + i]
         if train_biases:
-            _update_biases(params, velocity, b_off[l], sizes[l + 1], delta[above:], 1.0, tied[l], lr, momentum)
-        if l > 0 and layerwise:
-            for j in range(sizes[l + 1]):
-                d = delta[above + j]
-                row = w_off[l] + j * n_in
-                for i in range(n_in):
-                    delta[below + i] += params[row + i] * d
+            # dE/db_j = delta_j; a tied bias trains on the sum of its layer's deltas.
+            g_tied = 0.0
+            for j in range(n_out):
+                g_tied += delta[above + j]
+            for j in range(n_out):
+                g = g_tied if tied[l] else delta[above + j]
+                if momentum == 0.0:
+                    params[b + j] -= lr * g
+                else:
+                    velocity[b + j] = momentum * velocity[b + j] - lr * g
+                    params[b + j] += velocity[b + j]
         if l > 0:
-            for i in range(n_in):
-                o = out[below + i]
-                delta[below + i] = delta[below + i] * (o * (1.0 - o))
-
-
-@njit(cache=True)
-def _backprop_block(params, velocity, grad, sizes, w_off, b_off, u_off, tied, outs, deltas, n, k, lr, momentum, train_biases, layerwise):
-    """Backward pass of n samples (outs[r], output deltas set): add their gradients to grad.
-
-    Layer by layer from the top: grad_l += delta_j * out_i of every sample, then
-    the deltas of the layer below through W_l. With ``layerwise`` the layer is
-    updated with the batch-mean gradient (grad / k) before the layer below
-    computes its deltas; otherwise the caller updates once the batch is done.
-    """
-    for l in range(sizes.shape[0] - 2, -1, -1):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
-        below = u_off[l]
-        above = u_off[l + 1]
-        for r in range(n):
-            for j in range(n_out):
-                d = deltas[r, above + j]
-                row = w_off[l] + j * n_in
+            if not fuse:  # layerwise: dE/dout through the weights just updated
                 for i in range(n_in):
-                    grad[row + i] += d * outs[r, below + i]
-                grad[b_off[l] + j] += d
-        if layerwise:
-            _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
-        if l == 0:
-            break
-        for r in range(n):
-            for i in range(n_in):
-                deltas[r, below + i] = 0.0
-            for j in range(n_out):
-                d = deltas[r, above + j]
-                row = w_off[l] + j * n_in
-                for i in range(n_in):
-                    deltas[r, below + i] += params[row + i] * d
-            for i in range(n_in):
-                o = outs[r, below + i]
-                deltas[r, below + i] = deltas[r, below + i] * (o * (1.0 - o))
+                    delta[below + i] = 0.0
+                for j in range(n_out):
+                    d = delta[above + j]
+                    row = w + j * n_in
+                    for i in range(n_in):
+                        delta[below + i] += params[row + i] * d
+            for i in range(below, below + n_in):
+                o = out[i]
+                delta[i] = delta[i] * (o * (1.0 - o))
 
 
-@njit(cache=True)
+@helper
+def _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n):
+    """grad_l += dE/dW_l and dE/db_l of n samples (sample r's units start at r * n_units)."""
+    n_units = np.uint64(u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1])
+    n_in = np.uint64(sizes[l])
+    w = np.uint64(w_off[l])
+    b = np.uint64(b_off[l])
+    for r in range(np.uint64(n)):
+        below = r * n_units + np.uint64(u_off[l])
+        above = r * n_units + np.uint64(u_off[l + 1])
+        for j in range(np.uint64(sizes[l + 1])):
+            d = deltas[above + j]
+            row = w + j * n_in
+            for i in range(n_in):
+                grad[row + i] += d * outs[below + i]
+            grad[b + j] += d
+
+
+@helper
+def _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n):
+    """delta_h = (sum_o delta_o * w_oh) * out_h (1 - out_h) below weight matrix l, for n samples."""
+    n_units = np.uint64(u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1])
+    n_in = np.uint64(sizes[l])
+    w = np.uint64(w_off[l])
+    for r in range(np.uint64(n)):
+        below = r * n_units + np.uint64(u_off[l])
+        above = r * n_units + np.uint64(u_off[l + 1])
+        for i in range(n_in):
+            deltas[below + i] = 0.0
+        for j in range(np.uint64(sizes[l + 1])):
+            d = deltas[above + j]
+            row = w + j * n_in
+            for i in range(n_in):
+                deltas[below + i] += params[row + i] * d
+        for i in range(below, below + n_in):
+            o = outs[i]
+            deltas[i] = deltas[i] * (o * (1.0 - o))
+
+
+@helper
 def _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases):
-    """Gradient step on layer l with the batch-mean gradient grad / k."""
-    start = w_off[l]
-    for idx in range(start, start + sizes[l] * sizes[l + 1]):
-        _update(params, velocity, idx, grad[idx] / k, lr, momentum)
+    """Gradient step on weight matrix l and its biases with the batch-mean gradient grad / k."""
+    w = np.uint64(w_off[l])
+    b = np.uint64(b_off[l])
+    n_out = np.uint64(sizes[l + 1])
+    for idx in range(w, b):
+        g = grad[idx] / k
+        if momentum == 0.0:
+            params[idx] -= lr * g
+        else:
+            velocity[idx] = momentum * velocity[idx] - lr * g
+            params[idx] += velocity[idx]
     if train_biases:
-        b0 = b_off[l]
-        _update_biases(params, velocity, b0, sizes[l + 1], grad[b0:], float(k), tied[l], lr, momentum)
+        g_tied = 0.0
+        for j in range(n_out):
+            g_tied += grad[b + j] / k
+        for j in range(n_out):
+            g = g_tied if tied[l] else grad[b + j] / k
+            if momentum == 0.0:
+                params[b + j] -= lr * g
+            else:
+                velocity[b + j] = momentum * velocity[b + j] - lr * g
+                params[b + j] += velocity[b + j]
 
 
-@njit(cache=True)
-def _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, order, start, stop, outs, deltas, lr, momentum, train_biases, layerwise):
-    """One minibatch order[start:stop]: mean gradient, then update. Returns its summed E_total.
+@helper
+def _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, orders, e, start, stop, outs, deltas, block, lr, momentum, train_biases, layerwise):
+    """One minibatch, samples orders[e, start:stop]: mean gradient, then update. Returns its summed E.
 
-    Samples go through in blocks of outs.shape[0]; with ``layerwise`` the block
-    must hold the whole batch, since each layer's update precedes the next deltas.
+    Samples go through in blocks of ``block``, layer by layer from the top:
+    gradients of layer l, then the deltas of the layer below. With
+    ``layerwise`` each layer is updated before the layer below computes its
+    deltas, so the block must hold the whole batch; otherwise every layer is
+    updated once the whole batch has been seen.
     """
+    n_units = u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
+    n_layers = sizes.shape[0] - 1
     k = stop - start
     grad[:] = 0.0
     E_sum = 0.0
-    block = outs.shape[0]
     for first in range(start, stop, block):
         n = min(block, stop - first)
         for r in range(n):
-            s = order[first + r]
-            _forward(params, sizes, w_off, b_off, u_off, X[s], outs[r])
-            E_sum += _output_delta(sizes, u_off, outs[r], deltas[r], Y[s])
-        _backprop_block(params, velocity, grad, sizes, w_off, b_off, u_off, tied, outs, deltas, n, k, lr, momentum, train_biases, layerwise)
+            s = orders[e, first + r]
+            _forward(params, sizes, w_off, b_off, u_off, X, s, outs, r * n_units)
+            E_sum += _output_delta(sizes, u_off, outs, deltas, r * n_units, Y, s)
+        for l in range(n_layers - 1, -1, -1):
+            _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n)
+            if layerwise:
+                _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
+            if l > 0:
+                _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n)
     if not layerwise:
-        for l in range(sizes.shape[0] - 1):
+        for l in range(n_layers):
             _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
     return E_sum
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def train_epochs(params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, momentum, batch_size, block, train_biases, layerwise, errors):
-    """Train for n_epochs epochs, epoch e visiting samples orders[e % len(orders)]; errors[e] = mean E.
+    """Train for n_epochs epochs; errors[e] = epoch e's mean E over its samples.
 
-    (One row of orders serves a whole unshuffled run.) Returns the number of
+    Epoch e visits the samples orders[e], or orders[0] in every epoch when
+    orders has one row (an unshuffled run). Batches of one sample take the fused
+    online path; larger batches the mean-gradient path. Returns the number of
     epochs completed: training stops after the first epoch whose mean error is
     not finite.
     """
-    n_units = u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
+    n_layers = sizes.shape[0] - 1
+    n_units = u_off[n_layers] + sizes[n_layers]
     n_samples = orders.shape[1]
     online = batch_size == 1
     out = np.empty(n_units)
     delta = np.empty(n_units)
     grad = np.empty(0 if online else params.shape[0])
-    outs = np.empty((0 if online else block, n_units))
-    deltas = np.empty((0 if online else block, n_units))
+    outs = np.empty(0 if online else block * n_units)
+    deltas = np.empty(0 if online else block * n_units)
     for e in range(n_epochs):
-        order = orders[e % orders.shape[0]]
+        row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         if online:
             for r in range(n_samples):
-                s = order[r]
-                _forward(params, sizes, w_off, b_off, u_off, X[s], out)
-                E_epoch += _output_delta(sizes, u_off, out, delta, Y[s])
-                _online_step(params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise)
+                s = orders[row, r]
+                _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0)
+                E_epoch += _output_delta(sizes, u_off, out, delta, 0, Y, s)
+                _online_backward(params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise)
         else:
             for start in range(0, n_samples, batch_size):
                 stop = min(start + batch_size, n_samples)
-                E_epoch += _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, order, start, stop, outs, deltas, lr, momentum, train_biases, layerwise)
+                E_epoch += _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, orders, row, start, stop, outs, deltas, block, lr, momentum, train_biases, layerwise)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e + 1
     return n_epochs
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def evaluate(params, sizes, w_off, b_off, u_off, X, Y, outputs):
     """Forward pass of every row of X into outputs; returns the summed E_total against Y.
 
     Y may have no rows, for a plain forward pass (the error is then 0).
     """
-    n_units = u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
-    top = u_off[sizes.shape[0] - 1]
-    out = np.empty(n_units)
+    n_layers = sizes.shape[0] - 1
+    out = np.empty(u_off[n_layers] + sizes[n_layers])
+    delta = np.empty(out.shape[0])
+    top = u_off[n_layers]
     E_sum = 0.0
     for s in range(X.shape[0]):
-        _forward(params, sizes, w_off, b_off, u_off, X[s], out)
+        _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
-            for j in range(outputs.shape[1]):
-                E_sum += 0.5 * ((Y[s, j] - out[top + j]) * (Y[s, j] - out[top + j]))
+            E_sum += _output_delta(sizes, u_off, out, delta, 0, Y, s)
     return E_sum
 
 
-@njit(cache=True, nogil=True)
-def gradient_sum(params, grad, sizes, w_off, b_off, u_off, tied, X, Y, block):
-    """grad = sum over samples of dE_total/dparams (per-unit biases); returns summed E."""
-    n_units = u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
-    outs = np.empty((block, n_units))
-    deltas = np.empty((block, n_units))
+@kernel
+def gradient_sum(params, grad, sizes, w_off, b_off, u_off, X, Y, block):
+    """grad = sum over samples of dE_total/dparams (a bias per unit); returns the summed E."""
+    n_layers = sizes.shape[0] - 1
+    n_units = u_off[n_layers] + sizes[n_layers]
+    outs = np.empty(block * n_units)
+    deltas = np.empty(block * n_units)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(params, sizes, w_off, b_off, u_off, X[first + r], outs[r])
-            E_sum += _output_delta(sizes, u_off, outs[r], deltas[r], Y[first + r])
-        _backprop_block(params, grad, grad, sizes, w_off, b_off, u_off, tied, outs, deltas, n, 1, 0.0, 0.0, False, False)
+            _forward(params, sizes, w_off, b_off, u_off, X, first + r, outs, r * n_units)
+            E_sum += _output_delta(sizes, u_off, outs, deltas, r * n_units, Y, first + r)
+        for l in range(n_layers - 1, -1, -1):
+            _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n)
+            if l > 0:
+                _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n)
     return E_sum

@@ -169,7 +169,7 @@ class Network:
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1])
         L = self._layout
         grad = np.empty(L.n_params)
-        _kernels.gradient_sum(self._params, grad, L.sizes, L.w_off, L.b_off, L.u_off, self._tied, X, Y, BLOCK)
+        _kernels.gradient_sum(self._params, grad, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, BLOCK)
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)
 

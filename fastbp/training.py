@@ -107,7 +107,7 @@ def train(
     run = _run_numba if opts.engine == "numba" else _run_python
     velocity = None  # momentum state, created by the engine's first chunk
     errors = np.empty(opts.epochs)
-    rng = np.random.default_rng(opts.seed)
+    rng = np.random.default_rng(opts.seed) if opts.shuffle else None
     bar = _progress_bar_class()(total=opts.epochs, unit="epoch") if opts.progress else None
     start = time.perf_counter()
     try:
@@ -126,7 +126,7 @@ def train(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
-    return History(errors=errors, final_error=net.error(X, Y), seconds=seconds)
+    return History(errors=errors, final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
 
 
 def _chunks(opts: Options, n_samples: int):
@@ -140,7 +140,7 @@ def _chunks(opts: Options, n_samples: int):
         yield first, min(size, opts.epochs - first)
 
 
-def _orders(opts: Options, rng: np.random.Generator, n_samples: int, count: int) -> np.ndarray:
+def _orders(opts: Options, rng: np.random.Generator | None, n_samples: int, count: int) -> np.ndarray:
     """Sample order of each epoch of a chunk: one row 0..n-1 without shuffle."""
     if not opts.shuffle:
         return np.arange(n_samples, dtype=np.int64).reshape(1, -1)

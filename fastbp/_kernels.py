@@ -24,7 +24,7 @@ halves the speed of the inner loops.
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 # One set of compile options for every kernel: cached on disk; no GIL held; float
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
@@ -352,3 +352,13 @@ def gradient_sum(params, grad, sizes, w_off, b_off, u_off, X, Y, block):
             if l > 0:
                 _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n)
     return E_sum
+
+
+# The one signature train_epochs is ever called with (Python converts every
+# argument to these types first); compiled, or loaded from the cache, on first use.
+_F1, _F2 = types.float64[::1], types.float64[:, ::1]
+_I1, _I2 = types.int64[::1], types.int64[:, ::1]
+TRAIN_EPOCHS_SIGNATURE = (
+    _F1, _F1, _I1, _I1, _I1, _I1, _I1, _F2, _F2, _I2,
+    types.int64, types.float64, types.float64, types.int64, types.int64, types.boolean, types.boolean, _F1,
+)  # fmt: skip

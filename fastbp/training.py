@@ -25,7 +25,7 @@ class History:
 
     errors: np.ndarray  # (epochs,) each epoch's mean E over its samples, before each update
     final_error: float  # net.error(X, Y) after training
-    seconds: float  # wall time of the training loop
+    seconds: float  # wall time of the training loop (not counting a first-use compile)
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,9 @@ def train(
     velocity = None  # momentum state, created by the engine's first chunk
     errors = np.empty(opts.epochs)
     rng = np.random.default_rng(opts.seed) if opts.shuffle else None
+    if opts.engine == "numba" and not _kernels.train_epochs.signatures:
+        # Compile, or load from the on-disk cache, before the clock starts.
+        _kernels.train_epochs.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
     bar = _progress_bar_class()(total=opts.epochs, unit="epoch") if opts.progress else None
     start = time.perf_counter()
     try:
@@ -117,6 +120,11 @@ def train(
             if done < count:
                 raise FloatingPointError(
                     f"training diverged in epoch {first + done}: the mean error became {errors[first + done - 1]}; "
+                    f"try a smaller lr (got {opts.lr})"
+                )
+            if not np.isfinite(net._params).all():
+                raise FloatingPointError(
+                    f"training diverged by epoch {first + count}: a weight or bias is no longer finite; "
                     f"try a smaller lr (got {opts.lr})"
                 )
             if bar is not None:

@@ -1,0 +1,68 @@
+"""The compiled engine agrees with the pure-Python oracle on random networks, data and options."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from reference import random_problem
+
+import fastbp
+
+RTOL = 1e-12
+
+
+@st.composite
+def training_cases(draw):
+    hidden = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    sizes = [draw(st.integers(1, 5)), *hidden, draw(st.integers(1, 4))]
+    n_samples = draw(st.integers(1, 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    net, X, Y = random_problem(seed, sizes, n_samples)
+    tied = draw(st.lists(st.booleans(), min_size=len(sizes) - 1, max_size=len(sizes) - 1))
+    biases = [b[0] if t else b for b, t in zip(net.biases, tied)]
+    net = fastbp.Network.from_arrays(net.weights, biases)
+    options = dict(
+        epochs=draw(st.integers(0, 4)),
+        lr=draw(st.floats(0.01, 3.0)),
+        batch_size=draw(st.one_of(st.none(), st.integers(1, n_samples + 2))),
+        momentum=draw(st.sampled_from([0.0, 0.5, 0.9])),
+        shuffle=draw(st.booleans()),
+        seed=draw(st.integers(0, 1000)),
+        train_biases=draw(st.booleans()),
+        update=draw(st.sampled_from(["simultaneous", "layerwise"])),
+    )
+    return net, X, Y, options
+
+
+@given(training_cases())
+def test_engines_agree(case):
+    net, X, Y, options = case
+    fast, slow = net.copy(), net.copy()
+    h_fast = fastbp.train(fast, X, Y, engine="numba", **options)
+    h_slow = fastbp.train(slow, X, Y, engine="python", **options)
+    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-300)
+    np.testing.assert_allclose(h_fast.errors, h_slow.errors, rtol=RTOL)
+    assert h_fast.final_error == h_slow.final_error or abs(h_fast.final_error / h_slow.final_error - 1) <= RTOL
+
+
+@given(st.integers(0, 2**32 - 1), st.lists(st.integers(1, 40), min_size=1, max_size=3))
+def test_forward_matches_oracle_on_wide_layers(seed, hidden):
+    """Layers wider than the kernel's four-unit blocks still sum in the oracle's order."""
+    from fastbp import oracle
+
+    net, X, _ = random_problem(seed, [33, *hidden, 7], 3)
+    W = [w.tolist() for w in net.weights]
+    b = [v.tolist() for v in net.biases]
+    expected = [oracle.forward(W, b, x.tolist())[1][-1] for x in X]
+    np.testing.assert_array_equal(net.forward(X), expected)
+
+
+def test_long_run_agrees():
+    """500 epochs of minibatch momentum training on a 4-hidden-layer network stay within 1e-12."""
+    net, X, Y = random_problem(7, [3, 5, 4, 6, 3, 2], 10)
+    options = dict(epochs=500, lr=0.7, batch_size=3, momentum=0.5, shuffle=True, seed=3)
+    fast, slow = net.copy(), net.copy()
+    fastbp.train(fast, X, Y, engine="numba", **options)
+    fastbp.train(slow, X, Y, engine="python", **options)
+    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
+        np.testing.assert_allclose(a, b, rtol=RTOL)

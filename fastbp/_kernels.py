@@ -107,7 +107,9 @@ def _output_delta(sizes, u_off, out, delta, base, Y, s):
 
 
 @helper
-def _online_backward(params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise):
+def _online_backward(
+    params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise
+):
     """The online step's backward pass: update every layer, top first (output deltas set).
 
     The fused loop: one pass over each row both accumulates the layer below's
@@ -243,7 +245,29 @@ def _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, m
 
 
 @helper
-def _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, orders, e, start, stop, outs, deltas, block, lr, momentum, train_biases, layerwise):
+def _batch_step(
+    params,
+    velocity,
+    grad,
+    sizes,
+    w_off,
+    b_off,
+    u_off,
+    tied,
+    X,
+    Y,
+    orders,
+    e,
+    start,
+    stop,
+    outs,
+    deltas,
+    block,
+    lr,
+    momentum,
+    train_biases,
+    layerwise,
+):
     """One minibatch, samples orders[e, start:stop]: mean gradient, then update. Returns its summed E.
 
     Samples go through in blocks of ``block``, layer by layer from the top:
@@ -276,7 +300,26 @@ def _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, 
 
 
 @kernel
-def train_epochs(params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, momentum, batch_size, block, train_biases, layerwise, errors):
+def train_epochs(
+    params,
+    velocity,
+    sizes,
+    w_off,
+    b_off,
+    u_off,
+    tied,
+    X,
+    Y,
+    orders,
+    n_epochs,
+    lr,
+    momentum,
+    batch_size,
+    block,
+    train_biases,
+    layerwise,
+    errors,
+):
     """Train for n_epochs epochs; errors[e] = epoch e's mean E over its samples.
 
     Epoch e visits the samples orders[e], or orders[0] in every epoch when
@@ -302,11 +345,47 @@ def train_epochs(params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, order
                 s = orders[row, r]
                 _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0)
                 E_epoch += _output_delta(sizes, u_off, out, delta, 0, Y, s)
-                _online_backward(params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise)
+                _online_backward(
+                    params,
+                    velocity,
+                    sizes,
+                    w_off,
+                    b_off,
+                    u_off,
+                    tied,
+                    out,
+                    delta,
+                    lr,
+                    momentum,
+                    train_biases,
+                    layerwise,
+                )
         else:
             for start in range(0, n_samples, batch_size):
                 stop = min(start + batch_size, n_samples)
-                E_epoch += _batch_step(params, velocity, grad, sizes, w_off, b_off, u_off, tied, X, Y, orders, row, start, stop, outs, deltas, block, lr, momentum, train_biases, layerwise)
+                E_epoch += _batch_step(
+                    params,
+                    velocity,
+                    grad,
+                    sizes,
+                    w_off,
+                    b_off,
+                    u_off,
+                    tied,
+                    X,
+                    Y,
+                    orders,
+                    row,
+                    start,
+                    stop,
+                    outs,
+                    deltas,
+                    block,
+                    lr,
+                    momentum,
+                    train_biases,
+                    layerwise,
+                )
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e + 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
 from .article import LEARNING_RATE, article_data, article_network
-from .trace import UPDATE_ORDER_NOTE, fmt, trace
+from .trace import fmt, trace
 from .training import ENGINES, UPDATES, train
 
 # What the article itself prints after training, and which update order produced it.
@@ -41,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the article's worked example step by step, then train it and compare with the article.",
     )
     article.add_argument("--rounds", type=_positive_int, default=10_000, help="training rounds (default 10000)")
-    article.add_argument("--update", choices=UPDATES, default="simultaneous", help="update order (default simultaneous)")
+    article.add_argument(
+        "--update", choices=UPDATES, default="simultaneous", help="update order (default simultaneous)"
+    )
     article.add_argument("--engine", choices=ENGINES, default="numba", help="numba (default) or the pure-Python oracle")
     return parser
 
@@ -55,18 +58,24 @@ def run_article(rounds: int, update: str, engine: str) -> None:
     history = train(net, X, Y, epochs=rounds, lr=LEARNING_RATE, train_biases=False, update=update, engine=engine)
     after_one = history.errors[1] if rounds > 1 else history.final_error
     out = net.forward(X[0])
-    print(f"Training: {rounds:,} rounds of that step (eta = 0.5, biases frozen, update = '{update}', engine = {engine})")
-    print(f"  error after 1 round:          {fmt(after_one)}")
-    print(f"  error after {rounds:,} rounds:  {history.final_error:.10g}")
-    print(f"  out_o1, out_o2:               {fmt(out[0])}, {fmt(out[1])}")
-    print(f"  time:                         {history.seconds * 1e3:.3f} ms")
+    print(
+        f"Training: {rounds:,} rounds of that step (eta = 0.5, biases frozen, update = '{update}', engine = {engine})"
+    )
+    rows = [
+        ("error after 1 round", fmt(after_one)),
+        (f"error after {rounds:,} rounds", f"{history.final_error:.13f}".rstrip("0")),
+        ("out_o1, out_o2", f"{fmt(out[0])}, {fmt(out[1])}"),
+        ("training time", f"{history.seconds * 1e3:.3f} ms"),
+    ]
+    width = max(len(label) for label, _ in rows) + 1
+    for label, value in rows:
+        print(f"  {label + ':':<{width}} {value}")
     print()
     print("The article prints: " + "; ".join(f"{k} {v}" for k, v in ARTICLE_FIGURES.items()) + ".")
     if update == "simultaneous":
-        print("Those figures come from the 'layerwise' order: run `fastbp article --update layerwise` to reproduce them.")
+        print("Those figures come from the 'layerwise' order: `fastbp article --update layerwise` reproduces them.")
     else:
-        print("The 'layerwise' order reproduces them; the article's text (and fastbp's default) is 'simultaneous'.")
-    print(UPDATE_ORDER_NOTE)
+        print("This 'layerwise' order reproduces them; the article's text (and fastbp's default) is 'simultaneous'.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "article":
             run_article(args.rounds, args.update, args.engine)
+    except BrokenPipeError:  # output piped into head, say: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - let the interpreter's final flush succeed
+        return 0
     except (ValueError, TypeError, OSError) as exc:
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ def load(path) -> Network:
     """Read a network written by :meth:`Network.save`; a bad file raises ValueError."""
     name = os.fspath(path)
     try:
-        with np.load(name, allow_pickle=False) as data:
+        with open(name, "rb") as f, np.load(f, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise ValueError(f"{name}: no such file") from None
@@ -36,7 +36,10 @@ def load(path) -> Network:
         raise ValueError(f"{name}: not a readable .npz file ({exc})") from None
     if arrays.get("format", np.array("")).item() != FORMAT:
         raise ValueError(f"{name}: not a fastbp network file (no '{FORMAT}' format key)")
-    version = int(arrays["version"])
+    try:
+        version = int(arrays["version"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{name}: damaged fastbp network file (no readable format version)") from None
     if version > VERSION:
         raise ValueError(f"{name}: written by a newer fastbp (format version {version}; this one reads {VERSION})")
     try:

@@ -195,7 +195,9 @@ def train(W, b, tied, X, Y, orders, eta, batch_size, momentum, vW, vb, train_bia
         E_epoch = 0.0
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            E = step(W, b, tied, [X[s] for s in batch], [Y[s] for s in batch], eta, momentum, vW, vb, train_biases, layerwise)
+            E = step(
+                W, b, tied, [X[s] for s in batch], [Y[s] for s in batch], eta, momentum, vW, vb, train_biases, layerwise
+            )
             for E_s in E:
                 E_epoch += E_s
         errors.append(E_epoch / len(order))

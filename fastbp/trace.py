@@ -67,7 +67,9 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous") -> 
     deltas[-1] = oracle.delta_output(y, outs[-1])
     for l in reversed(range(n_layers)):
         grads[l] = oracle.weight_gradient(deltas[l], outs[l])
-        W_new[l] = [[oracle.update(w, g, lr, 0.0, 0.0)[0] for w, g in zip(row, g_row)] for row, g_row in zip(W[l], grads[l])]
+        W_new[l] = [
+            [oracle.update(w, g, lr, 0.0, 0.0)[0] for w, g in zip(row, g_row)] for row, g_row in zip(W[l], grads[l])
+        ]
         if l > 0:
             W_used = W_new[l] if update == "layerwise" else W[l]
             deltas[l - 1] = oracle.delta_hidden(W_used, deltas[l], outs[l])
@@ -122,6 +124,11 @@ def _names(t: Trace):
     return units, weights, biases
 
 
+def _as_inputs(units, l):
+    """How layer l's units appear as inputs above: i1 for the input layer, out_h1 for the others."""
+    return units[l] if l == 0 else [f"out_{u}" for u in units[l]]
+
+
 def _walkthrough(t: Trace):
     units, wn, bn = _names(t)
     n_layers = len(t.net_inputs)
@@ -130,18 +137,20 @@ def _walkthrough(t: Trace):
     yield ""
     yield "The forward pass"
     for l in range(n_layers):
-        below = units[l]
+        below = _as_inputs(units, l)
         for j, u in enumerate(units[l + 1]):
             terms = " + ".join(f"{wn[l][j][i]} * {v}" for i, v in enumerate(below))
             values = " + ".join(f"{fmt(t.weights[l][j, i])} * {fmt(t.outputs[l][i])}" for i in range(len(below)))
-            yield f"  net_{u} = {terms} + {bn[l][j]} * 1 = {values} + {fmt(t.biases[l][j])} * 1 = {fmt(t.net_inputs[l][j])}"
+            bias = f"{bn[l][j]} * 1 = {values} + {fmt(t.biases[l][j])} * 1"
+            yield f"  net_{u} = {terms} + {bias} = {fmt(t.net_inputs[l][j])}"
             yield f"  out_{u} = 1 / (1 + e^(-net_{u})) = {fmt(t.outputs[l + 1][j])}"
     yield ""
     yield "Calculating the total error"
     out_units = units[-1]
     for j, u in enumerate(out_units):
         o, target = t.outputs[-1][j], t.targets[j]
-        yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = 1/2 ({fmt(target)} - {fmt(o)})^2 = {fmt(0.5 * (target - o) ** 2)}"
+        values = f"1/2 ({fmt(target)} - {fmt(o)})^2"
+        yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = {values} = {fmt(0.5 * (target - o) ** 2)}"
     yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
     for l in reversed(range(n_layers)):
         yield ""
@@ -168,13 +177,16 @@ def _walkthrough(t: Trace):
                 yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(o * (1 - o))}"
                 yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
         for j, u in enumerate(units[l + 1]):
-            for i, v in enumerate(units[l]):
+            for i, v in enumerate(_as_inputs(units, l)):
                 w, g, w_new = t.weights[l][j, i], t.weight_gradients[l][j, i], t.updated_weights[l][j, i]
-                yield f"  dE_total/d{wn[l][j][i]} = delta_{u} * out_{v} = {fmt(g)}"
-                yield f"  {wn[l][j][i]}+ = {wn[l][j][i]} - eta * dE_total/d{wn[l][j][i]} = {fmt(w)} - {fmt(t.lr)} * {fmt(g)} = {fmt(w_new)}"
+                name = wn[l][j][i]
+                yield f"  dE_total/d{name} = delta_{u} * {v} = {fmt(g)}"
+                step = f"{fmt(w)} - {fmt(t.lr)} * {fmt(g)}"
+                yield f"  {name}+ = {name} - eta * dE_total/d{name} = {step} = {fmt(w_new)}"
         if t.tied[l]:
             total = " + ".join(f"delta_{u}" for u in units[l + 1])
-            yield f"  dE_total/d{bn[l][0]} = {total} = {fmt(float(np.sum(t.bias_gradients[l])))}  ({bn[l][0]} is shared, so its gradient is the sum)"
+            value = fmt(float(np.sum(t.bias_gradients[l])))
+            yield f"  dE_total/d{bn[l][0]} = {total} = {value}  ({bn[l][0]} is shared, so its gradient is the sum)"
         else:
             for j, u in enumerate(units[l + 1]):
                 yield f"  dE_total/d{bn[l][j]} = delta_{u} = {fmt(t.bias_gradients[l][j])}"

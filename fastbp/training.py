@@ -44,7 +44,9 @@ class Options:
     progress: bool
 
 
-def check_options(n_samples, epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress) -> Options:
+def check_options(
+    n_samples, epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
+) -> Options:
     """Validate train()'s options; raises ValueError/TypeError naming the argument."""
     epochs = _validate.integer("epochs", epochs, low=0)
     lr = _validate.real("lr", lr, low=0.0)
@@ -59,7 +61,16 @@ def check_options(n_samples, epochs, lr, batch_size, momentum, shuffle, seed, tr
     if progress:
         _progress_bar_class()  # fail now, before training, if tqdm is missing
     return Options(
-        epochs, lr, min(batch_size, n_samples), momentum, shuffle, seed, train_biases, update == "layerwise", engine, progress
+        epochs,
+        lr,
+        min(batch_size, n_samples),
+        momentum,
+        shuffle,
+        seed,
+        train_biases,
+        update == "layerwise",
+        engine,
+        progress,
     )
 
 
@@ -103,7 +114,9 @@ def train(
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {_validate._describe(net)}")
     X, Y = _validate.samples(X, Y, net.sizes[0], net.sizes[-1])
-    opts = check_options(X.shape[0], epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress)
+    opts = check_options(
+        X.shape[0], epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
+    )
     run = _run_numba if opts.engine == "numba" else _run_python
     velocity = None  # momentum state, created by the engine's first chunk
     errors = np.empty(opts.epochs)

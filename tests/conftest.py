@@ -2,7 +2,6 @@
 
 import os
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -23,4 +22,3 @@ def article():
 
     X, Y = fastbp.article_data()
     return fastbp.article_network(), X, Y
-

@@ -1,0 +1,1 @@
+"""fastbp's asv benchmarks: training workloads and start-up time."""

@@ -1,0 +1,81 @@
+"""Training workloads: time, and the final error so that a fast but wrong commit shows."""
+
+from .common import Benchmark, digits
+
+try:
+    import fastbp
+except ImportError:  # asv discovers benchmarks in environments that may lack the project
+    pass
+
+
+class Article10k(Benchmark):
+    """The article's 2-2-2 network, one sample, lr 0.5, biases frozen, 10,000 online rounds."""
+
+    params = ["numba", "python"]
+    param_names = ["engine"]
+
+    def setup(self, engine):
+        self.X, self.Y = fastbp.article_data()
+        self.net = fastbp.article_network()
+        fastbp.train(self.net.copy(), self.X, self.Y, epochs=1, engine=engine)  # compile / load the kernel
+
+    def train(self, engine):
+        net = self.net.copy()
+        return fastbp.train(net, self.X, self.Y, epochs=10_000, lr=0.5, train_biases=False, engine=engine)
+
+    def time_train(self, engine):
+        self.train(engine)
+
+    def track_final_error(self, engine):
+        return self.train(engine).final_error
+
+    track_final_error.unit = "E"
+
+
+class DigitsOnline(Benchmark):
+    """scikit-learn's digits, 64-32-10, biases trained, lr 0.1, online, no shuffle, 10 epochs."""
+
+    def setup(self):
+        self.X, self.Y = digits()
+        self.net = fastbp.Network.random((64, 32, 10), seed=0)
+        fastbp.train(self.net.copy(), self.X[:2], self.Y[:2], epochs=1)
+
+    def train(self):
+        return fastbp.train(self.net.copy(), self.X, self.Y, epochs=10, lr=0.1)
+
+    def time_train(self):
+        self.train()
+
+    def peakmem_train(self):
+        self.train()
+
+    def track_final_error(self):
+        return self.train().final_error
+
+    track_final_error.unit = "E"
+
+    def track_samples_per_second(self):
+        history = self.train()
+        return 10 * len(self.X) / history.seconds
+
+    track_samples_per_second.unit = "samples/s"
+
+
+class DigitsMinibatch(Benchmark):
+    """The same data in minibatches of 32 with momentum 0.9, 10 epochs."""
+
+    def setup(self):
+        self.X, self.Y = digits()
+        self.net = fastbp.Network.random((64, 32, 10), seed=0)
+        fastbp.train(self.net.copy(), self.X[:2], self.Y[:2], epochs=1, batch_size=2)
+
+    def train(self):
+        return fastbp.train(self.net.copy(), self.X, self.Y, epochs=10, lr=0.5, batch_size=32, momentum=0.9)
+
+    def time_train(self):
+        self.train()
+
+    def track_final_error(self):
+        return self.train().final_error
+
+    track_final_error.unit = "E"

@@ -1,0 +1,59 @@
+"""Compiled-kernel properties: one specialisation for every architecture, and the on-disk cache."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SPECIALISATIONS = textwrap.dedent(
+    """
+    import numpy as np
+    import fastbp
+    from fastbp import _kernels
+
+    small = fastbp.article_network()
+    X, Y = fastbp.article_data()
+    fastbp.train(small, X.astype(np.float32), Y.tolist(), epochs=2)
+    wide = fastbp.Network.random((64, 32, 10), seed=0)
+    Xw = np.asfortranarray(np.random.default_rng(0).uniform(size=(20, 64)))
+    Yw = np.eye(10)[np.arange(20) % 10].astype(np.int64)
+    fastbp.train(wide, Xw, Yw, epochs=2, batch_size=7, momentum=0.5, shuffle=True, seed=1, update="layerwise")
+    fastbp.train(wide, Xw[::2], Yw[::2], epochs=1, batch_size=None, train_biases=False)
+    wide.forward(Xw[0]); wide.error(Xw, Yw); wide.gradients(Xw, Yw)
+    for kernel in (_kernels.train_epochs, _kernels.evaluate, _kernels.gradient_sum):
+        hits, misses = (sum(c.values()) for c in (kernel.stats.cache_hits, kernel.stats.cache_misses))
+        print(kernel.__name__, len(kernel.signatures), hits, misses)
+    """
+)
+
+
+def run(code, **env):
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600,
+        env={**os.environ, **env},
+    )  # fmt: skip
+
+
+def test_two_architectures_leave_one_specialisation():
+    lines = run(SPECIALISATIONS).stdout.split("\n")
+    for line in filter(None, lines):
+        name, n_signatures, *_ = line.split()
+        assert n_signatures == "1", line
+
+
+@pytest.mark.slow
+def test_fresh_cache_directory_compiles_then_hits(tmp_path):
+    """With NUMBA_CACHE_DIR pointing at an empty folder, the first process compiles and the second loads."""
+    first = run(SPECIALISATIONS, NUMBA_CACHE_DIR=str(tmp_path)).stdout
+    second = run(SPECIALISATIONS, NUMBA_CACHE_DIR=str(tmp_path)).stdout
+    assert any(line.split()[3] != "0" for line in first.strip().split("\n"))  # misses: compiled
+    for line in second.strip().split("\n"):
+        name, n_signatures, hits, misses = line.split()
+        assert hits == "1" and misses == "0", line
+
+
+def test_no_kernel_compiles_at_import():
+    out = run("import fastbp; from fastbp import _kernels; print(len(_kernels.train_epochs.signatures))").stdout
+    assert out.strip() == "0"

@@ -62,7 +62,7 @@ class DigitsOnline(Benchmark):
 
 
 class DigitsMinibatch(Benchmark):
-    """The same data in minibatches of 32 with momentum 0.9, 10 epochs."""
+    """The same data in minibatches of 32, lr 5, momentum 0.5, 10 epochs."""
 
     def setup(self):
         self.X, self.Y = digits()
@@ -70,7 +70,7 @@ class DigitsMinibatch(Benchmark):
         fastbp.train(self.net.copy(), self.X[:2], self.Y[:2], epochs=1, batch_size=2)
 
     def train(self):
-        return fastbp.train(self.net.copy(), self.X, self.Y, epochs=10, lr=0.5, batch_size=32, momentum=0.9)
+        return fastbp.train(self.net.copy(), self.X, self.Y, epochs=10, lr=5.0, batch_size=32, momentum=0.5)
 
     def time_train(self):
         self.train()

@@ -9,10 +9,11 @@ algorithm as compiled Numba kernels.
 
 from .article import article_data, article_network
 from .io import load
+from .many import train_many
 from .network import Network
 from .trace import Trace, trace
 from .training import History, train
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "Network", "Trace", "article_data", "article_network", "load", "trace", "train"]
+__all__ = ["History", "Network", "Trace", "article_data", "article_network", "load", "trace", "train", "train_many"]

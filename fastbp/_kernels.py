@@ -24,7 +24,7 @@ halves the speed of the inner loops.
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 
 # One set of compile options for every kernel: cached on disk; no GIL held; float
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
@@ -34,6 +34,8 @@ kernel = njit(cache=True, nogil=True, error_model="numpy")
 # functions passes every array as a struct and reference-counts it, which costs
 # more than a small network's whole step.
 helper = njit(inline="always", error_model="numpy")
+# train_many's kernel: the same, with prange spreading networks over Numba's threads.
+parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 
 @helper
@@ -392,6 +394,52 @@ def train_epochs(
     return n_epochs
 
 
+@parallel_kernel
+def train_many_epochs(
+    params,
+    velocity,
+    param_ptr,
+    unit_ptr,
+    layer_ptr,
+    sizes,
+    w_off,
+    b_off,
+    u_off,
+    tied,
+    X,
+    Y,
+    orders,
+    n_epochs,
+    lrs,
+    momentum,
+    batch_size,
+    block,
+    train_biases,
+    layerwise,
+    errors,
+    done,
+):
+    """Train networks k = 0, 1, ... in parallel over the CPU's threads, each exactly as train_epochs would.
+
+    Network k owns params[param_ptr[k]:param_ptr[k + 1]] (and the same slice of
+    velocity), the layer widths and unit offsets sizes/u_off[unit_ptr[k]:unit_ptr[k + 1]],
+    and the per-layer offsets w_off/b_off/tied[layer_ptr[k]:layer_ptr[k + 1]], all
+    relative to its own slice. errors[k] and done[k] receive its results. Each
+    thread calls the same compiled train_epochs as fastbp.train, on data no other
+    thread writes, so each result is bit-identical to training alone. (Calling it,
+    rather than inlining its body into the prange loop, keeps the parallel
+    kernel's compile time small.)
+    """  # fmt: skip
+    for k in prange(lrs.shape[0]):
+        p0, p1 = param_ptr[k], param_ptr[k + 1]
+        u0, u1 = unit_ptr[k], unit_ptr[k + 1]
+        l0, l1 = layer_ptr[k], layer_ptr[k + 1]
+        done[k] = train_epochs(
+            params[p0:p1], velocity[p0:p1], sizes[u0:u1], w_off[l0:l1], b_off[l0:l1], u_off[u0:u1], tied[l0:l1],
+            X, Y, orders, n_epochs, lrs[k], momentum, batch_size, block, train_biases, layerwise, errors[k],
+        )  # fmt: skip
+
+
 @kernel
 def evaluate(params, sizes, w_off, b_off, u_off, X, Y, outputs):
     """Forward pass of every row of X into outputs; returns the summed E_total against Y.
@@ -440,4 +488,10 @@ _I1, _I2 = types.int64[::1], types.int64[:, ::1]
 TRAIN_EPOCHS_SIGNATURE = (
     _F1, _F1, _I1, _I1, _I1, _I1, _I1, _F2, _F2, _I2,
     types.int64, types.float64, types.float64, types.int64, types.int64, types.boolean, types.boolean, _F1,
+)  # fmt: skip
+# train_many_epochs: the same plus three int64 pointer arrays, float64 lrs and the
+# 2-D errors and 1-D done outputs.
+TRAIN_MANY_EPOCHS_SIGNATURE = (
+    _F1, _F1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _F2, _F2, _I2,
+    types.int64, _F1, types.float64, types.int64, types.int64, types.boolean, types.boolean, _F2, _I1,
 )  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,8 +30,7 @@ class History:
     seconds: float  # wall time of the training loop (not counting a first-use compile)
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """train()'s options, checked and converted."""
 
     epochs: int
@@ -82,6 +83,31 @@ def _progress_bar_class():
     return tqdm
 
 
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix(self, **values) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _progress_bar(opts: Options):
+    """A tqdm bar over the run's epochs when opts.progress, else an object that ignores updates."""
+    if not opts.progress:
+        yield _NoBar()
+        return
+    with _progress_bar_class()(total=opts.epochs, unit="epoch") as bar:
+        yield bar
+
+
+def kernel_block(opts: Options) -> int:
+    """Samples the batch kernels hold at once: a layerwise batch must be held whole."""
+    if opts.batch_size == 1:
+        return 1
+    return opts.batch_size if opts.layerwise else min(opts.batch_size, BLOCK)
+
+
 def train(
     net: Network,
     X,
@@ -124,9 +150,8 @@ def train(
     if opts.engine == "numba" and not _kernels.train_epochs.signatures:
         # Compile, or load from the on-disk cache, before the clock starts.
         _kernels.train_epochs.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
-    bar = _progress_bar_class()(total=opts.epochs, unit="epoch") if opts.progress else None
-    start = time.perf_counter()
-    try:
+    with _progress_bar(opts) as bar:
+        start = time.perf_counter()
         for first, count in _chunks(opts, X.shape[0]):
             orders = _orders(opts, rng, X.shape[0], count)
             velocity, done = run(net, X, Y, orders, count, opts, velocity, errors[first : first + count])
@@ -140,13 +165,9 @@ def train(
                     f"training diverged by epoch {first + count}: a weight or bias is no longer finite; "
                     f"try a smaller lr (got {opts.lr})"
                 )
-            if bar is not None:
-                bar.update(count)
-                bar.set_postfix(error=f"{errors[first + count - 1]:.6g}")
-    finally:
-        if bar is not None:
-            bar.close()
-    seconds = time.perf_counter() - start
+            bar.update(count)
+            bar.set_postfix(error=f"{errors[first + count - 1]:.6g}")
+        seconds = time.perf_counter() - start
     return History(errors=errors, final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
 
 
@@ -172,13 +193,9 @@ def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, error
     """Train count epochs in the compiled kernel; returns (velocity, epochs completed)."""
     L = net._layout
     velocity = np.zeros(L.n_params) if velocity is None else velocity
-    if opts.batch_size == 1:
-        block = 1
-    else:
-        block = opts.batch_size if opts.layerwise else min(opts.batch_size, BLOCK)
     done = _kernels.train_epochs(
         net._params, velocity, L.sizes, L.w_off, L.b_off, L.u_off, net._tied, X, Y, orders, count,
-        opts.lr, opts.momentum, opts.batch_size, block, opts.train_biases, opts.layerwise, errors,
+        opts.lr, opts.momentum, opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise, errors,
     )  # fmt: skip
     return velocity, done
 

@@ -1,0 +1,134 @@
+"""train_many(): many networks on the same data, in parallel over the CPU's cores."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _kernels, _validate
+from .network import Network
+from .training import History, _chunks, _orders, _progress_bar, _run_python, check_options, kernel_block
+
+
+def train_many(
+    nets: Sequence[Network],
+    X,
+    Y,
+    epochs: int = 1,
+    lr: float | Sequence[float] = 0.5,
+    batch_size: int | None = 1,
+    momentum: float = 0.0,
+    shuffle: bool = False,
+    seed: int | None = None,
+    train_biases: bool = True,
+    update: str = "simultaneous",
+    engine: str = "numba",
+    progress: bool = False,
+) -> list[History]:
+    """Train every network of ``nets`` in place on (X, Y); returns one History per network.
+
+    Options are those of :func:`fastbp.train`, and each network ends exactly (bit
+    for bit) as training it alone with ``fastbp.train`` would leave it. ``lr`` is
+    one learning rate for all, or one per network (a sweep). Networks may differ
+    in hidden layers and bias modes; their input and output widths must match the
+    data. With the numba engine the networks are spread over Numba's threads
+    (all cores by default; ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` set
+    how many). ``History.seconds`` is the wall time of the whole batch. If a
+    network diverges, every network keeps the state it reached in that chunk of
+    epochs and FloatingPointError names the networks that diverged.
+    """
+    nets = _check_nets(nets)
+    X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1])
+    for k, net in enumerate(nets[1:], start=1):
+        if (net.sizes[0], net.sizes[-1]) != (nets[0].sizes[0], nets[0].sizes[-1]):
+            raise ValueError(
+                f"nets[{k}] must have input width {nets[0].sizes[0]} and output width {nets[0].sizes[-1]} "
+                f"like nets[0]; got sizes {net.sizes}"
+            )
+    lrs = _check_lrs(lr, len(nets))
+    opts = check_options(
+        X.shape[0], epochs, lrs[0], batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
+    )
+    batch = _Batch(nets)
+    errors = np.empty((len(nets), opts.epochs))
+    rng = np.random.default_rng(opts.seed) if opts.shuffle else None
+    if opts.engine == "numba" and not _kernels.train_many_epochs.signatures:
+        _kernels.train_many_epochs.compile(_kernels.TRAIN_MANY_EPOCHS_SIGNATURE)
+    velocities = [None] * len(nets)
+    with _progress_bar(opts) as bar:
+        start = time.perf_counter()
+        for first, count in _chunks(opts, X.shape[0]):
+            orders = _orders(opts, rng, X.shape[0], count)
+            chunk_errors = np.empty((len(nets), count))
+            if opts.engine == "numba":
+                done = batch.run(X, Y, orders, count, lrs, opts, chunk_errors)
+            else:
+                done = np.empty(len(nets), dtype=np.int64)
+                for k, net in enumerate(nets):
+                    velocities[k], done[k] = _run_python(
+                        net, X, Y, orders, count, opts._replace(lr=lrs[k]), velocities[k], chunk_errors[k]
+                    )
+            errors[:, first : first + count] = chunk_errors
+            diverged = [k for k in range(len(nets)) if done[k] < count or not np.isfinite(nets[k]._params).all()]
+            if diverged:
+                raise FloatingPointError(
+                    f"training diverged for nets {diverged} in epochs {first + 1}..{first + count}; "
+                    f"try a smaller lr (got {[lrs[k] for k in diverged]})"
+                )
+            bar.update(count)
+        seconds = time.perf_counter() - start
+    return [
+        History(errors=errors[k], final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
+        for k, net in enumerate(nets)
+    ]
+
+
+def _check_nets(nets) -> list[Network]:
+    if isinstance(nets, Network) or not isinstance(nets, Sequence) or len(nets) == 0:
+        raise TypeError(f"nets must be a non-empty list of fastbp.Network; got {_validate._describe(nets)}")
+    for k, net in enumerate(nets):
+        if not isinstance(net, Network):
+            raise TypeError(f"nets[{k}] must be a fastbp.Network; got {_validate._describe(net)}")
+    if len({id(net) for net in nets}) != len(nets):
+        raise ValueError("nets must be distinct networks (the same network appears twice; copy it with net.copy())")
+    return list(nets)
+
+
+def _check_lrs(lr, n: int) -> np.ndarray:
+    if isinstance(lr, (str, bytes)) or not isinstance(lr, (Sequence, np.ndarray)):
+        return np.full(n, _validate.real("lr", lr, low=0.0))
+    if len(lr) != n:
+        raise ValueError(f"lr must be one number or one per network ({n}); got {len(lr)} values")
+    return np.array([_validate.real(f"lr[{k}]", value, low=0.0) for k, value in enumerate(lr)])
+
+
+class _Batch:
+    """The networks' buffers concatenated, with each network's offsets, for the parallel kernel."""
+
+    def __init__(self, nets: list[Network]):
+        self.nets = nets
+        layouts = [net._layout for net in nets]
+        self.param_ptr = np.cumsum([0] + [L.n_params for L in layouts], dtype=np.int64)
+        self.unit_ptr = np.cumsum([0] + [len(L.sizes) for L in layouts], dtype=np.int64)
+        self.layer_ptr = np.cumsum([0] + [len(L.w_off) for L in layouts], dtype=np.int64)
+        self.sizes = np.concatenate([L.sizes for L in layouts])
+        self.u_off = np.concatenate([L.u_off for L in layouts])
+        self.w_off = np.concatenate([L.w_off for L in layouts])
+        self.b_off = np.concatenate([L.b_off for L in layouts])
+        self.tied = np.concatenate([net._tied for net in nets])
+        self.params = np.concatenate([net._params for net in nets])
+        self.velocity = np.zeros_like(self.params)
+
+    def run(self, X, Y, orders, count, lrs, opts, errors) -> np.ndarray:
+        """Train every network for one chunk of epochs; copy the results back into the networks."""
+        done = np.empty(len(self.nets), dtype=np.int64)
+        _kernels.train_many_epochs(
+            self.params, self.velocity, self.param_ptr, self.unit_ptr, self.layer_ptr,
+            self.sizes, self.w_off, self.b_off, self.u_off, self.tied, X, Y, orders, count, lrs,
+            opts.momentum, opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise, errors, done,
+        )  # fmt: skip
+        for k, net in enumerate(self.nets):
+            net._params[:] = self.params[self.param_ptr[k] : self.param_ptr[k + 1]]
+        return done

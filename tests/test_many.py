@@ -1,0 +1,98 @@
+"""train_many(): every network ends exactly as training it alone would leave it."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import random_problem
+
+import fastbp
+
+
+def varied_networks(seed, n):
+    """n networks with the same input/output widths but different hidden layers and bias modes."""
+    rng = np.random.default_rng(seed)
+    nets = []
+    for k in range(n):
+        hidden = list(rng.integers(1, 9, size=rng.integers(1, 4)))
+        net = fastbp.Network.random((3, *hidden, 2), seed=int(rng.integers(1000)), tied_biases=bool(k % 3 == 0))
+        nets.append(net)
+    return nets
+
+
+@settings(max_examples=20)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_nets=st.integers(1, 7),
+    batch_size=st.sampled_from([1, 2, None]),
+    momentum=st.sampled_from([0.0, 0.9]),
+    shuffle=st.booleans(),
+    update=st.sampled_from(["simultaneous", "layerwise"]),
+)
+def test_each_network_bit_identical_to_training_alone(seed, n_nets, batch_size, momentum, shuffle, update):
+    nets = varied_networks(seed, n_nets)
+    _, X, Y = random_problem(seed, [3, 1, 2], 6)
+    lrs = list(np.linspace(0.1, 2.0, n_nets))
+    options = dict(epochs=3, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=5, update=update)
+    alone = [net.copy() for net in nets]
+    histories = fastbp.train_many(nets, X, Y, lr=lrs, **options)
+    for net, single, lr, history in zip(nets, alone, lrs, histories):
+        h = fastbp.train(single, X, Y, lr=lr, **options)
+        assert net == single
+        np.testing.assert_array_equal(history.errors, h.errors)
+        assert history.final_error == h.final_error
+
+
+def test_python_engine_and_one_shared_lr():
+    nets = varied_networks(1, 3)
+    _, X, Y = random_problem(1, [3, 1, 2], 4)
+    fast = [net.copy() for net in nets]
+    fastbp.train_many(nets, X, Y, epochs=2, lr=0.7, engine="python")
+    fastbp.train_many(fast, X, Y, epochs=2, lr=0.7)
+    for a, b in zip(nets, fast):
+        for x, y in zip(a.weights, b.weights):
+            np.testing.assert_allclose(x, y, rtol=1e-12)
+
+
+def test_thread_count_does_not_change_results():
+    import numba
+
+    nets = varied_networks(2, 9)
+    _, X, Y = random_problem(2, [3, 1, 2], 5)
+    one_thread = [net.copy() for net in nets]
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        fastbp.train_many(one_thread, X, Y, epochs=4)
+    finally:
+        numba.set_num_threads(before)
+    fastbp.train_many(nets, X, Y, epochs=4)
+    assert nets == one_thread
+
+
+def test_refused_calls_change_nothing():
+    nets = varied_networks(3, 3)
+    _, X, Y = random_problem(3, [3, 1, 2], 4)
+    before = [net.copy() for net in nets]
+    with pytest.raises(ValueError, match="one per network"):
+        fastbp.train_many(nets, X, Y, lr=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"lr\[1\] must be finite"):
+        fastbp.train_many(nets, X, Y, lr=[0.1, float("nan"), 0.3])
+    with pytest.raises(ValueError, match=r"nets\[1\] must have input width 3"):
+        fastbp.train_many([nets[0], fastbp.Network.random((4, 2), seed=0)], X, Y)
+    with pytest.raises(ValueError, match="distinct"):
+        fastbp.train_many([nets[0], nets[0]], X, Y)
+    with pytest.raises(TypeError, match="nets must be a non-empty list"):
+        fastbp.train_many(nets[0], X, Y)
+    with pytest.raises(TypeError, match=r"nets\[2\] must be a fastbp.Network"):
+        fastbp.train_many([nets[0], nets[1], "net"], X, Y)
+    with pytest.raises(ValueError, match="momentum"):
+        fastbp.train_many(nets, X, Y, momentum=2.0)
+    assert nets == before
+
+
+def test_divergence_names_the_network():
+    good = fastbp.Network.random((2, 2, 1), seed=0)
+    bad = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])
+    with pytest.raises(FloatingPointError, match=r"nets \[1\]"):
+        fastbp.train_many([good, bad], [[1e10, 1e10]], [[1.0]], lr=[0.5, 1e308])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 
-from . import __version__
+import numpy as np
+
+from . import __version__, datasets
 from .article import LEARNING_RATE, article_data, article_network
+from .io import input_bounds, load, save
+from .network import Network
 from .trace import fmt, trace
 from .training import ENGINES, UPDATES, train
 
@@ -46,11 +51,120 @@ def build_parser() -> argparse.ArgumentParser:
         "--update", choices=UPDATES, default="simultaneous", help="update order (default simultaneous)"
     )
     article.add_argument("--engine", choices=ENGINES, default="numba", help="numba (default) or the pure-Python oracle")
+    article.add_argument("--plot", metavar="PNG", help="draw the error of every round into this image")
+
+    train = commands.add_parser(
+        "train",
+        help="train a network on a data file or a built-in data set",
+        description="Train a network on DATA: a .csv, .npz or FANN .data file, or a built-in data set "
+        f"({', '.join(datasets.BUILT_IN)}).",
+    )
+    train.add_argument("data", metavar="DATA", help="a data file, or xor, iris or digits")
+    _data_options(train)
+    train.add_argument("--hidden", type=_widths, default=(8,), help="hidden layer widths, like 32,16 (default 8)")
+    train.add_argument("--epochs", type=_non_negative_int, default=100, help="passes over the data (default 100)")
+    train.add_argument("--lr", type=_learning_rate, default=0.5, help="learning rate eta (default 0.5)")
+    train.add_argument("--batch-size", type=_batch_size, default=1, help="1 = online (default), k, or 'full'")
+    train.add_argument("--momentum", type=_momentum, default=0.0, help="classical momentum in [0, 1) (default 0)")
+    train.add_argument("--shuffle", action="store_true", help="a new sample order every epoch")
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the weights, shuffle and split")
+    train.add_argument("--freeze-biases", action="store_true", help="do not train biases (as in the article)")
+    train.add_argument("--tied-biases", action="store_true", help="one shared bias per layer (as in the article)")
+    train.add_argument("--update", choices=UPDATES, default="simultaneous", help="update order")
+    train.add_argument("--engine", choices=ENGINES, default="numba", help="numba (default) or python")
+    train.add_argument("--val", type=_fraction, metavar="FRACTION", help="hold out this fraction for validation")
+    train.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--out", metavar="MODEL", help="save the trained network to this .npz file")
+    train.add_argument("--plot", metavar="PNG", help="draw the per-epoch error curve into this image")
+
+    predict = commands.add_parser(
+        "predict", help="write a saved network's outputs for DATA as CSV", description="Write predictions as CSV."
+    )
+    predict.add_argument("model", metavar="MODEL", help="a network saved by fastbp train --out")
+    predict.add_argument("data", metavar="DATA", help="inputs (extra trailing columns, such as targets, are ignored)")
+    predict.add_argument("--format", choices=datasets.FORMATS, help="the file format (default: from the extension)")
+    predict.add_argument("--out", metavar="CSV", help="write here instead of standard output")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="print a saved network's error on DATA", description="Print the error (and accuracy)."
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a network saved by fastbp train --out")
+    evaluate.add_argument("data", metavar="DATA", help="a data file or a built-in data set")
+    _data_options(evaluate, targets=False)
     return parser
 
 
-def run_article(rounds: int, update: str, engine: str) -> None:
+def _data_options(parser, targets: bool = True) -> None:
+    parser.add_argument("--format", choices=datasets.FORMATS, help="the file format (default: from the extension)")
+    if targets:
+        parser.add_argument("--targets", type=_non_negative_int, default=1, help="trailing CSV target columns")
+    parser.add_argument("--target-columns", type=_names, help="CSV target columns by name, like label or y1,y2")
+    parser.add_argument("--one-hot", action="store_true", help="the CSV target column holds class labels")
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths like 32,16, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive widths like 32,16, got {text!r}")
+    return widths
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _batch_size(text: str) -> int | None:
+    return None if text == "full" else _positive_int(text)
+
+
+def _number(text: str, low: float, high: float, high_open: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (low <= value and (value < high if high_open else value <= high)):
+        raise argparse.ArgumentTypeError(f"expected a number in [{low}, {high}{')' if high_open else ']'}, got {value}")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    return _number(text, 0.0, float("inf"), True)
+
+
+def _momentum(text: str) -> float:
+    return _number(text, 0.0, 1.0, True)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction like 0.2, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {value}")
+    return value
+
+
+def run_article(rounds: int, update: str, engine: str, plot: str | None = None) -> None:
     """Print the walkthrough of one step, then train ``rounds`` steps and report."""
+    if plot:
+        from .plot import _pyplot
+
+        _pyplot()  # fail before the work if matplotlib is missing
     net = article_network()
     X, Y = article_data()
     print(trace(net, X[0], Y[0], lr=LEARNING_RATE, update=update))
@@ -76,6 +190,141 @@ def run_article(rounds: int, update: str, engine: str) -> None:
         print("Those figures come from the 'layerwise' order: `fastbp article --update layerwise` reproduces them.")
     else:
         print("This 'layerwise' order reproduces them; the article's text (and fastbp's default) is 'simultaneous'.")
+    if plot:
+        from .plot import plot_errors
+
+        errors = np.append(history.errors, history.final_error)[1:]  # the error after each round
+        plot_errors(plot, errors, title=f"The article's network, update='{update}'", ylabel="E_total")
+        print(f"Wrote the error curve to {plot}")
+
+
+def _load(path: str, args, targets: int | None = None) -> datasets.Dataset:
+    """A built-in data set by name, or a data file read with the command's options."""
+    if path in datasets.BUILT_IN and not os.path.exists(path):
+        return datasets.builtin(path)
+    if not os.path.exists(path):
+        raise datasets.DataError(f"{path}: no such file, nor a built-in data set ({', '.join(datasets.BUILT_IN)})")
+    fmt = args.format or datasets.EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    if fmt != "csv":
+        return datasets.load(path, format=fmt)
+    columns = getattr(args, "target_columns", None)
+    count = getattr(args, "targets", 1) if targets is None else targets
+    return datasets.load(path, format="csv", targets=columns or count, one_hot=getattr(args, "one_hot", False))
+
+
+def _is_one_hot(Y: np.ndarray) -> bool:
+    return Y.shape[1] > 1 and bool(np.isin(Y, (0.0, 1.0)).all()) and bool((Y.sum(axis=1) == 1).all())
+
+
+def _report(label: str, net: Network, data: datasets.Dataset) -> str:
+    text = f"{label} error {net.error(data.X, data.Y):.6g}"
+    if data.one_hot or _is_one_hot(data.Y):
+        text += f", accuracy {100 * datasets.accuracy(net.forward(data.X), data.Y):.1f}%"
+    return text
+
+
+def run_train(args) -> None:
+    """fastbp train: load, split, scale, train with a progress bar, report, save, plot."""
+    data = _load(args.data, args)
+    datasets.warn_if_targets_unreachable(data.Y, data.name)
+    if args.plot:
+        from .plot import _pyplot
+
+        _pyplot()  # fail before training if matplotlib is missing
+    train_set, val_set = data.split(args.val, seed=args.seed) if args.val else (data, None)
+    bounds = None
+    if args.scale:
+        _, bounds = datasets.minmax_scale(train_set.X)
+        train_set = train_set.scaled(bounds)
+        val_set = val_set.scaled(bounds) if val_set is not None else None
+    sizes = (data.X.shape[1], *args.hidden, data.Y.shape[1])
+    net = Network.random(sizes, seed=args.seed, tied_biases=args.tied_biases)
+    progress = not args.quiet and sys.stderr.isatty()
+    if progress:
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            print("(no progress bar: pip install 'fastbp[progress]')", file=sys.stderr)
+            progress = False
+    batch = (
+        "full batch"
+        if args.batch_size is None
+        else ("online" if args.batch_size == 1 else f"batches of {args.batch_size}")
+    )
+    held_out = f", {len(val_set)} for validation" if val_set is not None else ""
+    print(f"{data.name}: {len(train_set)} samples for training{held_out}; network {'-'.join(map(str, sizes))}, "
+          f"{args.epochs} epochs, lr {args.lr}, {batch}")  # fmt: skip
+    val_errors: list[float] = []
+    history = train(
+        net, train_set.X, train_set.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+        momentum=args.momentum, shuffle=args.shuffle, seed=args.seed, train_biases=not args.freeze_biases,
+        update=args.update, engine=args.engine, progress=progress,
+        callback=(lambda epoch, n: val_errors.append(n.error(val_set.X, val_set.Y))) if val_set is not None else None,
+    )  # fmt: skip
+    rate = args.epochs * len(train_set) / max(history.seconds, 1e-9)
+    print(f"trained in {history.seconds:.3g} s ({rate:,.0f} samples/s)")
+    print(_report("training", net, train_set))
+    if val_set is not None:
+        print(_report("validation", net, val_set))
+    if args.out:
+        save(net, args.out, input_bounds=bounds)
+        print(f"saved the network to {args.out}")
+    if args.plot:
+        from .plot import plot_errors
+
+        plot_errors(args.plot, history.errors, val_errors or None, title=f"fastbp train {args.data}")
+        print(f"wrote the error curve to {args.plot}")
+
+
+def _model(path: str) -> tuple[Network, tuple[np.ndarray, np.ndarray] | None]:
+    net = load(path)
+    return net, input_bounds(path)
+
+
+def run_predict(args) -> None:
+    """fastbp predict: the network's outputs for every row of DATA, as CSV."""
+    net, bounds = _model(args.model)
+    data = _load_inputs(args.data, args, net.sizes[0])
+    X = datasets.minmax_scale(data.X, bounds)[0] if bounds is not None else data.X
+    outputs = net.forward(X)
+    header = ",".join(f"out{j + 1}" for j in range(outputs.shape[1]))
+    lines = [header] + [",".join(f"{v:.10g}" for v in row) for row in outputs]
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(f"wrote {len(outputs)} predictions to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _load_inputs(path: str, args, n_in: int) -> datasets.Dataset:
+    """Inputs for a network of n_in inputs: a CSV's first n_in columns, a data set's X."""
+    fmt = args.format or datasets.EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    if fmt == "csv" and not (path in datasets.BUILT_IN and not os.path.exists(path)):
+        with open(path, newline="") as f:
+            first = next((row for row in csv.reader(f) if any(row)), [])
+        data = datasets.load(path, format="csv", targets=max(len(first) - n_in, 0), read_targets=False)
+    else:
+        data = _load(path, args)
+    if data.X.shape[1] != n_in:
+        raise datasets.DataError(f"{path}: the network takes {n_in} inputs; the data has {data.X.shape[1]} columns")
+    return data
+
+
+def run_evaluate(args) -> None:
+    """fastbp evaluate: the network's error on DATA, and its accuracy for one-hot targets."""
+    net, bounds = _model(args.model)
+    data = _load(args.data, args, targets=1 if args.one_hot else net.sizes[-1])
+    if data.X.shape[1] != net.sizes[0] or data.Y.shape[1] != net.sizes[-1]:
+        raise datasets.DataError(
+            f"{args.data}: the network maps {net.sizes[0]} inputs to {net.sizes[-1]} outputs; "
+            f"the data has {data.X.shape[1]} inputs and {data.Y.shape[1]} targets"
+        )
+    if bounds is not None:
+        data = data.scaled(bounds)
+    print(f"{data.name}: {len(data)} samples; network {'-'.join(map(str, net.sizes))}")
+    print(_report("", net, data).strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,11 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "article":
-            run_article(args.rounds, args.update, args.engine)
+            run_article(args.rounds, args.update, args.engine, args.plot)
+        elif args.command == "train":
+            run_train(args)
+        elif args.command == "predict":
+            run_predict(args)
+        elif args.command == "evaluate":
+            run_evaluate(args)
     except BrokenPipeError:  # output piped into head, say: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - let the interpreter's final flush succeed
         return 0
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -13,9 +13,15 @@ FORMAT = "fastbp-network"
 VERSION = 1
 
 
-def save(net: Network, path) -> None:
-    """Write net to path as .npz: format name and version, sizes, bias modes, weights, biases."""
+def save(net: Network, path, input_bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Write net to path as .npz: format name and version, sizes, bias modes, weights, biases.
+
+    ``input_bounds`` (low, high per input) records a min-max scaling of the inputs
+    that the network was trained with, for the command line to apply again.
+    """
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION), "sizes": np.array(net.sizes)}
+    if input_bounds is not None:
+        arrays["input_low"], arrays["input_high"] = (np.asarray(b, dtype=np.float64) for b in input_bounds)
     arrays["tied"] = np.array(net.tied_biases)
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         arrays[f"W{l}"] = W
@@ -53,3 +59,11 @@ def load(path) -> Network:
     if net.sizes != tuple(int(n) for n in arrays["sizes"]):
         raise ValueError(f"{name}: damaged fastbp network file (sizes {arrays['sizes']} disagree with the weights)")
     return net
+
+
+def input_bounds(path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The input scaling saved with a network (see :func:`save`), or None."""
+    with open(os.fspath(path), "rb") as f, np.load(f, allow_pickle=False) as data:
+        if "input_low" not in data.files:
+            return None
+        return data["input_low"], data["input_high"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -43,10 +44,11 @@ class Options(NamedTuple):
     layerwise: bool
     engine: str
     progress: bool
+    callback_every: int = 0  # epochs between callbacks; 0: no callback
 
 
 def check_options(
-    n_samples, epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
+    n_samples, epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress, every=0
 ) -> Options:
     """Validate train()'s options; raises ValueError/TypeError naming the argument."""
     epochs = _validate.integer("epochs", epochs, low=0)
@@ -72,6 +74,7 @@ def check_options(
         update == "layerwise",
         engine,
         progress,
+        every,
     )
 
 
@@ -87,7 +90,7 @@ class _NoBar:
     def update(self, n: int) -> None:
         pass
 
-    def set_postfix(self, **values) -> None:
+    def set_postfix(self, *args, **kwargs) -> None:
         pass
 
 
@@ -122,6 +125,8 @@ def train(
     update: str = "simultaneous",
     engine: str = "numba",
     progress: bool = False,
+    callback: Callable[[int, Network], object] | None = None,
+    callback_every: int = 1,
 ) -> History:
     """Train ``net`` in place by gradient descent on E = sum 1/2 (target - out)^2.
 
@@ -135,13 +140,18 @@ def train(
     "layerwise" (each layer updated as soon as its deltas are known, as the
     article's later figures were computed). ``engine="python"`` runs the pure-
     Python oracle, which agrees with the compiled default to 1e-12.
+    ``callback(epochs_done, net)``, if given, runs after every ``callback_every``
+    epochs and at the end (to track a validation error, say).
     Bad arguments raise ValueError/TypeError and leave ``net`` untouched.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {_validate._describe(net)}")
     X, Y = _validate.samples(X, Y, net.sizes[0], net.sizes[-1])
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable; got {_validate._describe(callback)}")
+    every = _validate.integer("callback_every", callback_every, low=1) if callback is not None else 0
     opts = check_options(
-        X.shape[0], epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
+        X.shape[0], epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress, every
     )
     run = _run_numba if opts.engine == "numba" else _run_python
     velocity = None  # momentum state, created by the engine's first chunk
@@ -166,20 +176,30 @@ def train(
                     f"try a smaller lr (got {opts.lr})"
                 )
             bar.update(count)
-            bar.set_postfix(error=f"{errors[first + count - 1]:.6g}")
+            rate = (first + count) * X.shape[0] / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix({"error": f"{errors[first + count - 1]:.6g}", "samples/s": f"{rate:.3g}"})
+            if callback is not None and ((first + count) % opts.callback_every == 0 or first + count == opts.epochs):
+                callback(first + count, net)
         seconds = time.perf_counter() - start
     return History(errors=errors, final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
 
 
 def _chunks(opts: Options, n_samples: int):
-    """(first epoch, epoch count) of each engine call: one call unless shuffling or showing progress."""
+    """(first epoch, epoch count) of each engine call.
+
+    One call for the whole run, unless shuffled orders must be drawn in parts,
+    a progress bar must move, or a callback is due every ``callback_every`` epochs.
+    """
     size = opts.epochs
     if opts.shuffle:
         size = min(size, max(1, CHUNK_SAMPLES // n_samples))
     if opts.progress:
         size = min(size, max(1, math.ceil(opts.epochs / PROGRESS_STEPS)))
-    for first in range(0, opts.epochs, max(size, 1)):
-        yield first, min(size, opts.epochs - first)
+    period = opts.callback_every or opts.epochs
+    for start in range(0, opts.epochs, max(period, 1)):
+        end = min(start + period, opts.epochs)
+        for first in range(start, end, max(size, 1)):
+            yield first, min(size, end - first)
 
 
 def _orders(opts: Options, rng: np.random.Generator | None, n_samples: int, count: int) -> np.ndarray:

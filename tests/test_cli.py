@@ -46,3 +46,81 @@ def test_bad_options_exit_2_with_one_line(args):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("fastbp")
+
+
+def fastbp_in(folder, *args, check=True):
+    return subprocess.run(
+        [sys.executable, "-m", "fastbp", *args], capture_output=True, text=True, check=check, timeout=300, cwd=folder
+    )
+
+
+def test_train_save_predict_evaluate_on_csv(tmp_path):
+    from fastbp import datasets
+
+    iris = datasets.iris()
+    rows = ["sepal_length,sepal_width,petal_length,petal_width,species"]
+    rows += [",".join(map(str, x)) + "," + iris.classes[y.argmax()] for x, y in zip(iris.X, iris.Y)]
+    (tmp_path / "iris.csv").write_text("\n".join(rows) + "\n")
+    out = fastbp_in(tmp_path, "train", "iris.csv", "--one-hot", "--hidden", "6", "--epochs", "150", "--val", "0.2",
+                    "--scale", "--shuffle", "--seed", "3", "--out", "model.npz").stdout  # fmt: skip
+    assert "120 samples for training, 30 for validation; network 4-6-3" in out
+    assert "validation error" in out and "accuracy" in out
+    assert (tmp_path / "model.npz").exists()
+    evaluated = fastbp_in(tmp_path, "evaluate", "model.npz", "iris.csv", "--one-hot").stdout
+    accuracy = float(evaluated.split("accuracy ")[1].rstrip("%\n"))
+    assert accuracy > 90
+    fastbp_in(tmp_path, "predict", "model.npz", "iris.csv", "--out", "pred.csv")
+    lines = (tmp_path / "pred.csv").read_text().splitlines()
+    assert lines[0] == "out1,out2,out3" and len(lines) == 151
+    predicted = [max(range(3), key=lambda j: float(line.split(",")[j])) for line in lines[1:]]
+    assert round(100 * sum(p == y.argmax() for p, y in zip(predicted, iris.Y)) / 150, 1) == accuracy
+    stdout = fastbp_in(tmp_path, "predict", "model.npz", "iris.csv").stdout
+    assert stdout.splitlines()[1] == lines[1]
+
+
+def test_train_builtin_with_plot_and_npz(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = fastbp_in(tmp_path, "train", "xor", "--hidden", "4", "--epochs", "2000", "--lr", "2", "--plot", "loss.png",
+                    "--out", "xor.npz", "--quiet").stdout  # fmt: skip
+    assert "network 2-4-1" in out and "wrote the error curve to loss.png" in out
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    import numpy as np
+
+    np.savez(tmp_path / "xor_data.npz", X=[[0, 0], [0, 1], [1, 0], [1, 1]], Y=[[0], [1], [1], [0]])
+    assert "error" in fastbp_in(tmp_path, "evaluate", "xor.npz", "xor_data.npz").stdout
+
+
+def test_train_fann_file(tmp_path):
+    (tmp_path / "xor.data").write_text("4 2 1\n0 0\n0\n0 1\n1\n1 0\n1\n1 1\n0\n")
+    out = fastbp_in(tmp_path, "train", "xor.data", "--epochs", "10", "--batch-size", "full").stdout
+    assert "4 samples for training" in out and "full batch" in out
+
+
+def test_article_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    fastbp_in(tmp_path, "article", "--rounds", "100", "--plot", "errors.png")
+    assert (tmp_path / "errors.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "missing.csv"], "missing.csv: no such file"),
+        (["train", "bad.csv"], "bad.csv, line 3, column 2 (b): not a number: 'oops'"),
+        (["train", "short.csv"], "short.csv, line 2: expected 3 columns, got 2"),
+        (["train", "bad.csv", "--hidden", "0"], "--hidden"),
+        (["train", "bad.csv", "--momentum", "1.5"], "--momentum: expected a number in [0.0, 1.0), got 1.5"),
+        (["train", "wine"], "no such file"),
+        (["predict", "nomodel.npz", "bad.csv"], "nomodel.npz: no such file"),
+        (["evaluate", "bad.csv", "bad.csv"], "bad.csv: not a readable .npz file"),
+        (["train", "bad.csv", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_command_line_errors_are_one_line(tmp_path, args, message):
+    (tmp_path / "bad.csv").write_text("a,b,y\n1,2,0\n3,oops,1\n")
+    (tmp_path / "short.csv").write_text("1,2,3\n4,5\n")
+    result = fastbp_in(tmp_path, *args, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert message in last, last

@@ -124,3 +124,34 @@ def test_command_line_errors_are_one_line(tmp_path, args, message):
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert message in last, last
+
+
+def test_progress_bar_in_a_terminal_only(tmp_path):
+    """A terminal gets a tqdm bar with the error and samples per second; a pipe gets none."""
+    pytest.importorskip("tqdm")
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 120-column terminal
+    args = [sys.executable, "-m", "fastbp", "train", "xor", "--epochs", "3000", "--lr", "2"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower, cwd=tmp_path)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    process.wait(timeout=120)
+    os.close(leader)
+    text = screen.decode(errors="replace")
+    assert "3000/3000" in text and "samples/s=" in text and "error=" in text
+    piped = fastbp_in(tmp_path, "train", "xor", "--epochs", "3000")
+    assert "3000/3000" not in piped.stderr

@@ -1,0 +1,47 @@
+"""The batch scripts in scripts/, run as a user runs them, on small settings."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def run(folder, script, *args):
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True, check=True, cwd=folder,
+        timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("script", ["train_digits.py", "xor_seeds.py", "sweep.py"])
+def test_help(tmp_path, script):
+    assert "usage" in run(tmp_path, script, "--help").stdout
+
+
+def test_xor_seeds(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = run(tmp_path, "xor_seeds.py", "--seeds", "40", "--epochs", "2000", "--hidden", "3").stdout
+    solved = int(out.split("solved: ")[1].split()[0])
+    assert 0 < solved <= 40
+    assert (tmp_path / "xor_seeds.png").exists()
+
+
+def test_sweep(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = run(tmp_path, "sweep.py", "--hidden", "2,4", "--lr", "0.1,1", "--seeds", "2", "--epochs", "30").stdout
+    assert "8 networks (2 widths x 2 rates x 2 seeds)" in out
+    lines = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert lines[0] == "hidden,lr,seed,train_error,val_error,val_accuracy" and len(lines) == 9
+    assert (tmp_path / "sweep.png").exists()
+
+
+def test_train_digits(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    out = run(tmp_path, "train_digits.py", "--epochs", "5").stdout
+    accuracy = float(out.split("validation:")[1].split("accuracy ")[1].split("%")[0])
+    assert accuracy > 85
+    assert (tmp_path / "digits.npz").exists() and (tmp_path / "digits.png").exists()

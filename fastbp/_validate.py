@@ -36,7 +36,9 @@ def array(name: str, value, ndim: tuple[int, ...]) -> np.ndarray:
     arr = np.asarray(arr, dtype=np.float64, order="C")
     if not arr.flags.writeable:  # read-only arrays would compile a second kernel specialisation
         arr = arr.copy()
-    if not np.isfinite(arr).all():
+    # A finite sum proves every entry finite (NaN and inf propagate); only a sum that
+    # overflowed or met NaN/inf needs the element-wise check (a large temporary array).
+    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; got {_describe(arr)} holding NaN or inf")
     return arr
 

@@ -9,7 +9,18 @@ import numpy as np
 
 from . import _kernels, _validate
 from .network import Network
-from .training import History, _chunks, _orders, _progress_bar, _run_python, check_options, kernel_block
+from .training import (
+    History,
+    _chunks,
+    _orders,
+    _progress_bar,
+    _run_numba,
+    _run_python,
+    check_options,
+    kernel_block,
+    numba_kernel,
+    ready,
+)
 
 
 def train_many(
@@ -51,23 +62,29 @@ def train_many(
     opts = check_options(
         X.shape[0], epochs, lrs[0], batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
     )
-    batch = _Batch(nets)
     errors = np.empty((len(nets), opts.epochs))
     rng = np.random.default_rng(opts.seed) if opts.shuffle else None
-    if opts.engine == "numba" and not _kernels.train_many_epochs.signatures:
+    # Networks whose kernel calls BLAS (wide layers, minibatches) go one after another,
+    # each using BLAS's threads; the others are spread over Numba's threads.
+    one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
+    if not one_by_one and not _kernels.train_many_epochs.signatures:
         _kernels.train_many_epochs.compile(_kernels.TRAIN_MANY_EPOCHS_SIGNATURE)
+    for net in nets if opts.engine == "numba" and one_by_one else []:
+        ready(numba_kernel(net, opts))
+    run_one = _run_python if opts.engine == "python" else _run_numba
     velocities = [None] * len(nets)
+    batch = None if one_by_one else _Batch(nets)
     with _progress_bar(opts) as bar:
         start = time.perf_counter()
         for first, count in _chunks(opts, X.shape[0]):
             orders = _orders(opts, rng, X.shape[0], count)
             chunk_errors = np.empty((len(nets), count))
-            if opts.engine == "numba":
+            if not one_by_one:
                 done = batch.run(X, Y, orders, count, lrs, opts, chunk_errors)
             else:
                 done = np.empty(len(nets), dtype=np.int64)
                 for k, net in enumerate(nets):
-                    velocities[k], done[k] = _run_python(
+                    velocities[k], done[k] = run_one(
                         net, X, Y, orders, count, opts._replace(lr=lrs[k]), velocities[k], chunk_errors[k]
                     )
             errors[:, first : first + count] = chunk_errors

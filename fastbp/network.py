@@ -141,8 +141,15 @@ class Network:
     def _evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
         L = self._layout
         outputs = np.empty((X.shape[0], self.sizes[-1]))
-        E_sum = _kernels.evaluate(self._params, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, outputs)
+        kernel = _kernels.evaluate_blas if X.shape[0] >= 64 and self._wide() else _kernels.evaluate
+        E_sum = kernel(self._params, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, outputs)
         return outputs, E_sum
+
+    def _wide(self) -> bool:
+        """Wide enough that BLAS matrix products beat the kernels' loops (and SciPy, which provides them, is here)."""
+        from .training import BLAS_MIN_WEIGHTS, blas_available
+
+        return max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])) >= BLAS_MIN_WEIGHTS and blas_available()
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""

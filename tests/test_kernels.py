@@ -22,7 +22,14 @@ SPECIALISATIONS = textwrap.dedent(
     fastbp.train(wide, Xw, Yw, epochs=2, batch_size=7, momentum=0.5, shuffle=True, seed=1, update="layerwise")
     fastbp.train(wide, Xw[::2], Yw[::2], epochs=1, batch_size=None, train_biases=False)
     wide.forward(Xw[0]); wide.error(Xw, Yw); wide.gradients(Xw, Yw)
-    for kernel in (_kernels.train_epochs, _kernels.evaluate, _kernels.gradient_sum):
+    wider = fastbp.Network.random((64, 48, 10), seed=1)
+    fastbp.train(wider, Xw, Yw, batch_size=8); fastbp.train(wider, Xw[::2], Yw[::2], batch_size=10, momentum=0.5)
+    wider.error(np.tile(Xw, (5, 1)), np.tile(Yw, (5, 1)))
+    fastbp.train_many([small, fastbp.Network.random((2, 5, 2), seed=2)], X, Y, epochs=2)
+    fastbp.train_many([fastbp.Network.random((2, 3, 3, 2), seed=3)], X.tolist(), Y, epochs=1, lr=[0.3])
+    kernels = (_kernels.train_epochs, _kernels.evaluate, _kernels.gradient_sum, _kernels.train_epochs_blas,
+               _kernels.evaluate_blas, _kernels.train_many_epochs)
+    for kernel in kernels:
         hits, misses = (sum(c.values()) for c in (kernel.stats.cache_hits, kernel.stats.cache_misses))
         print(kernel.__name__, len(kernel.signatures), hits, misses)
     """

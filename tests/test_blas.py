@@ -1,0 +1,71 @@
+"""The BLAS path for minibatches of wide layers: same mathematics, BLAS's summation order."""
+
+import numpy as np
+import pytest
+from reference import numpy_train, random_problem
+
+import fastbp
+from fastbp import _kernels, training
+
+pytest.importorskip("scipy")
+
+WIDE = [40, 30, 5]  # 1,200 weights in the first layer: BLAS territory
+
+
+def test_wide_minibatches_take_the_blas_kernel():
+    net, _, _ = random_problem(0, WIDE, 2)
+    opts = training.check_options(100, 1, 0.5, 16, 0.0, False, None, True, "simultaneous", "numba", False)
+    assert training.numba_kernel(net, opts) is _kernels.train_epochs_blas
+    online = opts._replace(batch_size=1)
+    assert training.numba_kernel(net, online) is _kernels.train_epochs
+    small, _, _ = random_problem(0, [4, 3, 2], 2)
+    assert training.numba_kernel(small, opts) is _kernels.train_epochs
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("tied", [False, True])
+def test_blas_minibatch_matches_numpy_statement(momentum, tied):
+    net, X, Y = random_problem(1, WIDE, 50)
+    if tied:
+        net = fastbp.Network.from_arrays(net.weights, [net.biases[0][0], net.biases[1]])
+    h = fastbp.train(trained := net.copy(), X, Y, epochs=3, lr=0.8, batch_size=16, momentum=momentum)
+    W, b, errors = numpy_train(net.weights, net.biases, net.tied_biases, X, Y, [np.arange(50)] * 3, 0.8, 16,
+                               momentum, True)  # fmt: skip
+    for got, want in zip(trained.weights + trained.biases, W + b):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h.errors, errors, rtol=1e-10)
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "layerwise"])
+def test_blas_agrees_with_loops_and_oracle(update, monkeypatch):
+    net, X, Y = random_problem(2, [36, 30, 20, 3], 40)
+    options = dict(epochs=4, lr=0.5, batch_size=10, momentum=0.5, shuffle=True, seed=4, update=update)
+    blas, oracle = net.copy(), net.copy()
+    fastbp.train(blas, X, Y, **options)
+    fastbp.train(oracle, X, Y, engine="python", **options)
+    monkeypatch.setattr(training, "blas_available", lambda: False)  # as without SciPy
+    loops = net.copy()
+    fastbp.train(loops, X, Y, **options)
+    assert loops == oracle  # the loops keep the oracle's order: the same bits
+    for a, b in zip(blas.weights + blas.biases, oracle.weights + oracle.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
+
+
+def test_train_many_with_wide_networks_is_bit_identical_to_train():
+    nets = [fastbp.Network.random((40, h, 5), seed=h) for h in (30, 50)]
+    _, X, Y = random_problem(3, [40, 1, 5], 64)
+    alone = [net.copy() for net in nets]
+    fastbp.train_many(nets, X, Y, epochs=2, batch_size=16, lr=[0.3, 0.6])
+    for net, single, lr in zip(nets, alone, [0.3, 0.6]):
+        fastbp.train(single, X, Y, epochs=2, batch_size=16, lr=lr)
+        assert net == single
+
+
+def test_blas_forward_matches_loop_forward():
+    net, X, _ = random_problem(5, [50, 40, 7], 300)
+    L = net._layout
+    blas, loops = np.empty((300, 7)), np.empty((300, 7))
+    _kernels.evaluate_blas(net._params, L.sizes, L.w_off, L.b_off, L.u_off, X, np.empty((0, 7)), blas)
+    _kernels.evaluate(net._params, L.sizes, L.w_off, L.b_off, L.u_off, X, np.empty((0, 7)), loops)
+    np.testing.assert_allclose(blas, loops, rtol=1e-13)
+    np.testing.assert_allclose(net.forward(X), loops, rtol=1e-13)

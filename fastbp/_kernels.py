@@ -327,8 +327,8 @@ def train_epochs(
     Epoch e visits the samples orders[e], or orders[0] in every epoch when
     orders has one row (an unshuffled run). Batches of one sample take the fused
     online path; larger batches the mean-gradient path. Returns the number of
-    epochs completed: training stops after the first epoch whose mean error is
-    not finite.
+    epochs whose mean error was finite: training stops after the first epoch
+    whose mean error is not (which then reads errors[returned value]).
     """
     n_layers = sizes.shape[0] - 1
     n_units = u_off[n_layers] + sizes[n_layers]
@@ -390,7 +390,7 @@ def train_epochs(
                 )
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
-            return e + 1
+            return e
     return n_epochs
 
 
@@ -524,7 +524,7 @@ def train_epochs_blas(
                     _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
-            return e + 1
+            return e
     return n_epochs
 
 

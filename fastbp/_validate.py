@@ -102,3 +102,12 @@ def samples(X, Y, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must have the same number of rows (samples); got {X.shape[0]} and {Y.shape[0]}")
     return X, Y
+
+
+def path(name: str, value) -> str:
+    """A file system path (str or os.PathLike)."""
+    import os
+
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path; got {_describe(value)}")
+    return os.fspath(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 
@@ -67,3 +68,70 @@ def input_bounds(path) -> tuple[np.ndarray, np.ndarray] | None:
         if "input_low" not in data.files:
             return None
         return data["input_low"], data["input_high"]
+
+
+# --- checkpoints: everything a training run needs to go on ------------------------------------
+
+CHECKPOINT_FORMAT = "fastbp-checkpoint"
+
+
+def save_checkpoint(path, net: Network, velocity, epoch: int, errors, rng_state, fingerprint: dict) -> None:
+    """Write a training run's state to path atomically: a killed writer leaves the old file intact.
+
+    The file is written beside path, flushed to disk, then renamed over path.
+    """
+    path = os.fspath(path)
+    arrays = {
+        "format": np.array(CHECKPOINT_FORMAT), "version": np.array(VERSION), "sizes": np.array(net.sizes),
+        "tied": np.array(net.tied_biases), "params": net._params, "velocity": np.asarray(velocity),
+        "epoch": np.array(epoch), "errors": np.asarray(errors), "rng_state": np.array(json.dumps(rng_state)),
+        "options": np.array(json.dumps(fingerprint, sort_keys=True)),
+    }  # fmt: skip
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)  # make the rename itself durable
+    finally:
+        os.close(directory)
+
+
+def load_checkpoint(path, net: Network, fingerprint: dict) -> dict:
+    """Read a checkpoint for continuing to train net with the given options; ValueError if it does not fit."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f, np.load(f, allow_pickle=False) as data:
+            state = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise ValueError(f"resume: {name}: no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"resume: {name}: not a readable checkpoint ({exc})") from None
+    if state.get("format", np.array("")).item() != CHECKPOINT_FORMAT:
+        raise ValueError(f"resume: {name}: not a fastbp checkpoint")
+    if int(state["version"]) > VERSION:
+        raise ValueError(f"resume: {name}: written by a newer fastbp (format version {int(state['version'])})")
+    if tuple(int(n) for n in state["sizes"]) != net.sizes or tuple(bool(t) for t in state["tied"]) != net.tied_biases:
+        raise ValueError(
+            f"resume: {name} holds a network of sizes {tuple(int(n) for n in state['sizes'])}; net has {net.sizes}"
+        )
+    saved = json.loads(state["options"].item())
+    for key, value in fingerprint.items():
+        if saved.get(key) != value:
+            raise ValueError(f"resume: {name} was written with {key}={saved.get(key)!r}; this call has {key}={value!r}")
+    for key in ("params", "velocity", "errors"):
+        if state[key].dtype != np.float64 or not np.isfinite(state[key]).all():
+            raise ValueError(f"resume: {name}: damaged checkpoint ({key} is not finite float64)")
+    if state["params"].shape != net._params.shape or state["velocity"].shape != net._params.shape:
+        raise ValueError(f"resume: {name}: damaged checkpoint (parameter count differs from the network's)")
+    return {
+        "params": state["params"], "velocity": state["velocity"], "epoch": int(state["epoch"]),
+        "errors": state["errors"], "rng_state": json.loads(state["rng_state"].item()),
+    }  # fmt: skip

@@ -11,7 +11,8 @@ from . import _kernels, _validate
 from .network import Network
 from .training import (
     History,
-    _chunks,
+    _Chunker,
+    _deferred_interrupts,
     _orders,
     _progress_bar,
     _run_numba,
@@ -46,9 +47,13 @@ def train_many(
     in hidden layers and bias modes; their input and output widths must match the
     data. With the numba engine the networks are spread over Numba's threads
     (all cores by default; ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` set
-    how many). ``History.seconds`` is the wall time of the whole batch. If a
-    network diverges, every network keeps the state it reached in that chunk of
-    epochs and FloatingPointError names the networks that diverged.
+    how many); networks whose minibatches go through BLAS (wide layers) are
+    trained one after another, each with BLAS's threads. ``History.seconds`` is
+    the wall time of the whole batch. Ctrl-C stops at the next chunk boundary:
+    every network holds the weights at the end of the last completed epoch, and
+    the KeyboardInterrupt carries ``.histories``. If a network diverges, every
+    network keeps the state it reached in that chunk of epochs and
+    FloatingPointError names the networks that diverged.
     """
     nets = _check_nets(nets)
     X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1])
@@ -72,34 +77,47 @@ def train_many(
     for net in nets if opts.engine == "numba" and one_by_one else []:
         ready(numba_kernel(net, opts))
     run_one = _run_python if opts.engine == "python" else _run_numba
-    velocities = [None] * len(nets)
+    velocities = [np.zeros(net._layout.n_params) for net in nets] if one_by_one else None
     batch = None if one_by_one else _Batch(nets)
-    with _progress_bar(opts) as bar:
+    chunker = _Chunker(opts, X.shape[0] * len(nets))
+    epoch = 0
+
+    def histories(seconds):
+        return [
+            History(errors=errors[k, :epoch].copy(), final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
+            for k, net in enumerate(nets)
+        ]
+
+    with _progress_bar(opts) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
-        for first, count in _chunks(opts, X.shape[0]):
+        while epoch < opts.epochs:
+            count = chunker.size(epoch)
+            chunk_start = time.perf_counter()
             orders = _orders(opts, rng, X.shape[0], count)
             chunk_errors = np.empty((len(nets), count))
             if not one_by_one:
                 done = batch.run(X, Y, orders, count, lrs, opts, chunk_errors)
             else:
-                done = np.empty(len(nets), dtype=np.int64)
-                for k, net in enumerate(nets):
-                    velocities[k], done[k] = run_one(
-                        net, X, Y, orders, count, opts._replace(lr=lrs[k]), velocities[k], chunk_errors[k]
-                    )
-            errors[:, first : first + count] = chunk_errors
+                done = np.array([
+                    run_one(net, X, Y, orders, count, opts._replace(lr=lrs[k]), velocities[k], chunk_errors[k])
+                    for k, net in enumerate(nets)
+                ])  # fmt: skip
+            chunker.observe(count, time.perf_counter() - chunk_start)
+            errors[:, epoch : epoch + count] = chunk_errors
             diverged = [k for k in range(len(nets)) if done[k] < count or not np.isfinite(nets[k]._params).all()]
             if diverged:
                 raise FloatingPointError(
-                    f"training diverged for nets {diverged} in epochs {first + 1}..{first + count}; "
+                    f"training diverged for nets {diverged} in epochs {epoch + 1}..{epoch + count}; "
                     f"try a smaller lr (got {[lrs[k] for k in diverged]})"
                 )
+            epoch += count
             bar.update(count)
+            if interrupted():
+                stop = KeyboardInterrupt(f"training interrupted after epoch {epoch} of {opts.epochs}")
+                stop.histories = histories(time.perf_counter() - start)
+                raise stop
         seconds = time.perf_counter() - start
-    return [
-        History(errors=errors[k], final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
-        for k, net in enumerate(nets)
-    ]
+    return histories(seconds)
 
 
 def _check_nets(nets) -> list[Network]:

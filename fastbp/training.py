@@ -6,6 +6,8 @@ import contextlib
 import functools
 import importlib.util
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _kernels, _validate, oracle
+from . import _kernels, _validate, io, oracle
 from .network import BLOCK, Network
 
 UPDATES = ("simultaneous", "layerwise")
@@ -47,6 +49,7 @@ class Options(NamedTuple):
     engine: str
     progress: bool
     callback_every: int = 0  # epochs between callbacks; 0: no callback
+    checkpoint_every: int = 0  # epochs between checkpoints; 0: none
 
 
 def check_options(
@@ -97,12 +100,12 @@ class _NoBar:
 
 
 @contextlib.contextmanager
-def _progress_bar(opts: Options):
+def _progress_bar(opts: Options, initial: int = 0):
     """A tqdm bar over the run's epochs when opts.progress, else an object that ignores updates."""
     if not opts.progress:
         yield _NoBar()
         return
-    with _progress_bar_class()(total=opts.epochs, unit="epoch") as bar:
+    with _progress_bar_class()(total=opts.epochs, initial=initial, unit="epoch") as bar:
         yield bar
 
 
@@ -129,6 +132,9 @@ def train(
     progress: bool = False,
     callback: Callable[[int, Network], object] | None = None,
     callback_every: int = 1,
+    checkpoint=None,
+    checkpoint_every: int = 100,
+    resume=None,
 ) -> History:
     """Train ``net`` in place by gradient descent on E = sum 1/2 (target - out)^2.
 
@@ -144,6 +150,16 @@ def train(
     Python oracle, which agrees with the compiled default to 1e-12.
     ``callback(epochs_done, net)``, if given, runs after every ``callback_every``
     epochs and at the end (to track a validation error, say).
+
+    ``checkpoint=path`` writes, every ``checkpoint_every`` epochs and at the end,
+    all that is needed to go on (weights, biases, momentum velocities, epoch
+    count, the shuffle generator's state) atomically to ``path``; a later call
+    with ``resume=path`` and the same options continues from there, bit for bit
+    as if never stopped. Ctrl-C stops training at the next chunk boundary (a
+    fraction of a second): ``net`` then holds the weights at the end of the last
+    completed epoch and the KeyboardInterrupt raised carries ``.history`` for
+    those epochs. A run that diverges raises FloatingPointError naming the epoch,
+    with ``net`` restored to the end of the last epoch whose results were finite.
     Bad arguments raise ValueError/TypeError and leave ``net`` untouched.
     """
     if not isinstance(net, Network):
@@ -155,52 +171,159 @@ def train(
     opts = check_options(
         X.shape[0], epochs, lr, batch_size, momentum, shuffle, seed, train_biases, update, engine, progress, every
     )
-    run = _run_numba if opts.engine == "numba" else _run_python
-    velocity = None  # momentum state, created by the engine's first chunk
-    errors = np.empty(opts.epochs)
-    rng = np.random.default_rng(opts.seed) if opts.shuffle else None
+    if checkpoint is not None:
+        checkpoint = _validate.path("checkpoint", checkpoint)
+        opts = opts._replace(checkpoint_every=_validate.integer("checkpoint_every", checkpoint_every, low=1))
+    run = _Run(net, X, Y, opts)
+    if resume is not None:
+        run.resume(io.load_checkpoint(_validate.path("resume", resume), net, _fingerprint(opts, X, Y)))
     if opts.engine == "numba":
         ready(numba_kernel(net, opts))  # compile or load it before the clock starts
-    with _progress_bar(opts) as bar:
+    chunker = _Chunker(opts, X.shape[0])
+    with _progress_bar(opts, initial=run.epoch) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
-        for first, count in _chunks(opts, X.shape[0]):
-            orders = _orders(opts, rng, X.shape[0], count)
-            velocity, done = run(net, X, Y, orders, count, opts, velocity, errors[first : first + count])
-            if done < count:
-                raise FloatingPointError(
-                    f"training diverged in epoch {first + done}: the mean error became {errors[first + done - 1]}; "
-                    f"try a smaller lr (got {opts.lr})"
-                )
-            if not np.isfinite(net._params).all():
-                raise FloatingPointError(
-                    f"training diverged by epoch {first + count}: a weight or bias is no longer finite; "
-                    f"try a smaller lr (got {opts.lr})"
-                )
+        while run.epoch < opts.epochs:
+            count = chunker.size(run.epoch)
+            chunk_start = time.perf_counter()
+            run.chunk(count)
+            chunker.observe(count, time.perf_counter() - chunk_start)
             bar.update(count)
-            rate = (first + count) * X.shape[0] / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix({"error": f"{errors[first + count - 1]:.6g}", "samples/s": f"{rate:.3g}"})
-            if callback is not None and ((first + count) % opts.callback_every == 0 or first + count == opts.epochs):
-                callback(first + count, net)
+            rate = (run.epoch - run.first_epoch) * X.shape[0] / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix({"error": f"{run.errors[run.epoch - 1]:.6g}", "samples/s": f"{rate:.3g}"})
+            if callback is not None and (run.epoch % opts.callback_every == 0 or run.epoch == opts.epochs):
+                callback(run.epoch, net)
+            if checkpoint is not None and (run.epoch % opts.checkpoint_every == 0 or run.epoch == opts.epochs):
+                io.save_checkpoint(checkpoint, net, run.velocity, run.epoch, run.errors[: run.epoch],
+                                   run.rng_state(), _fingerprint(opts, X, Y))  # fmt: skip
+            if interrupted():
+                stop = KeyboardInterrupt(f"training interrupted after epoch {run.epoch} of {opts.epochs}")
+                stop.history = run.history(time.perf_counter() - start)
+                raise stop
         seconds = time.perf_counter() - start
-    return History(errors=errors, final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
+    return run.history(seconds)
 
 
-def _chunks(opts: Options, n_samples: int):
-    """(first epoch, epoch count) of each engine call.
+class _Run:
+    """A training run in progress: the network, its momentum velocities, the epoch and errors so far."""
 
-    One call for the whole run, unless shuffled orders must be drawn in parts,
-    a progress bar must move, or a callback is due every ``callback_every`` epochs.
+    def __init__(self, net: Network, X, Y, opts: Options):
+        self.net, self.X, self.Y, self.opts = net, X, Y, opts
+        self.velocity = np.zeros(net._layout.n_params)
+        self.errors = np.empty(opts.epochs)
+        self.epoch = self.first_epoch = 0
+        self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
+        self.engine = _run_numba if opts.engine == "numba" else _run_python
+
+    def resume(self, state: dict) -> None:
+        """Continue from a checkpoint (already checked against this run's network and options)."""
+        if state["epoch"] > self.opts.epochs:
+            raise ValueError(f"resume: the checkpoint is at epoch {state['epoch']}, past epochs={self.opts.epochs}")
+        self.net._params[:] = state["params"]
+        self.velocity[:] = state["velocity"]
+        self.epoch = self.first_epoch = state["epoch"]
+        self.errors[: self.epoch] = state["errors"]
+        if self.rng is not None:
+            self.rng.bit_generator.state = state["rng_state"]
+
+    def rng_state(self):
+        return None if self.rng is None else self.rng.bit_generator.state
+
+    def chunk(self, count: int) -> None:
+        """Train count more epochs; on divergence restore the last finite epoch and raise."""
+        orders = _orders(self.opts, self.rng, self.X.shape[0], count)
+        before = (self.net._params.copy(), self.velocity.copy())
+        errors = self.errors[self.epoch : self.epoch + count]
+        done = self.engine(self.net, self.X, self.Y, orders, count, self.opts, self.velocity, errors)
+        if done == count and np.isfinite(self.net._params).all():
+            self.epoch += count
+            return
+        # Diverged: replay the chunk epoch by epoch from its start to find the last finite epoch.
+        self.net._params[:], self.velocity[:] = before
+        for e in range(count):
+            saved = (self.net._params.copy(), self.velocity.copy())
+            one = orders[min(e, len(orders) - 1)].reshape(1, -1)
+            finite = self.engine(self.net, self.X, self.Y, one, 1, self.opts, self.velocity, errors[e : e + 1]) == 1
+            if not (finite and np.isfinite(self.net._params).all()):
+                self.net._params[:], self.velocity[:] = saved
+                what = f"the mean error became {errors[e]}" if not finite else "a weight or bias became non-finite"
+                raise FloatingPointError(
+                    f"training diverged in epoch {self.epoch + e + 1}: {what}; the network holds the weights after "
+                    f"epoch {self.epoch + e}; try a smaller lr (got {self.opts.lr})"
+                )
+        self.epoch += count  # pragma: no cover - a replay that stays finite (not expected: runs are deterministic)
+
+    def history(self, seconds: float) -> History:
+        errors = self.errors[: self.epoch].copy()
+        return History(errors=errors, final_error=self.net._evaluate(self.X, self.Y)[1] / self.X.shape[0],
+                       seconds=seconds)  # fmt: skip
+
+
+def _fingerprint(opts: Options, X, Y) -> dict:
+    """What a checkpoint must agree on with the call that resumes it."""
+    return {
+        "lr": opts.lr, "batch_size": opts.batch_size, "momentum": opts.momentum, "shuffle": opts.shuffle,
+        "seed": opts.seed, "train_biases": opts.train_biases, "layerwise": opts.layerwise,
+        "n_samples": int(X.shape[0]),
+    }  # fmt: skip
+
+
+# The first engine call covers at most this many sample visits; later ones about
+# CHUNK_SECONDS of measured work, so that Ctrl-C and progress bars are answered quickly.
+FIRST_CHUNK_SAMPLES = 1 << 15
+CHUNK_SECONDS = 0.2
+
+
+class _Chunker:
+    """How many epochs each engine call runs.
+
+    A short run is one call. A long one is cut into calls of about CHUNK_SECONDS
+    (measured), and further so that shuffled orders stay small, a progress bar
+    moves, and callbacks and checkpoints fall due exactly on their epochs.
     """
-    size = opts.epochs
-    if opts.shuffle:
-        size = min(size, max(1, CHUNK_SAMPLES // n_samples))
-    if opts.progress:
-        size = min(size, max(1, math.ceil(opts.epochs / PROGRESS_STEPS)))
-    period = opts.callback_every or opts.epochs
-    for start in range(0, opts.epochs, max(period, 1)):
-        end = min(start + period, opts.epochs)
-        for first in range(start, end, max(size, 1)):
-            yield first, min(size, end - first)
+
+    def __init__(self, opts: Options, visits_per_epoch: int):
+        self.opts = opts
+        self.visits = visits_per_epoch
+        self.seconds_per_epoch = None
+
+    def size(self, epoch: int) -> int:
+        opts = self.opts
+        size = opts.epochs - epoch
+        if self.seconds_per_epoch is None:
+            size = min(size, max(1, FIRST_CHUNK_SAMPLES // self.visits))
+        else:
+            size = min(size, max(1, int(CHUNK_SECONDS / max(self.seconds_per_epoch, 1e-12))))
+        if opts.shuffle:
+            size = min(size, max(1, CHUNK_SAMPLES // self.visits))
+        if opts.progress:
+            size = min(size, max(1, math.ceil(opts.epochs / PROGRESS_STEPS)))
+        for period in (opts.callback_every, opts.checkpoint_every):
+            if period:
+                size = min(size, period - epoch % period)
+        return max(size, 1)
+
+    def observe(self, count: int, seconds: float) -> None:
+        self.seconds_per_epoch = seconds / count
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Hold Ctrl-C while an engine call runs; yield a function that says whether one came.
+
+    Only in the main thread, and only when Python's own SIGINT handler is in place.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield lambda: False
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _orders(opts: Options, rng: np.random.Generator | None, n_samples: int, count: int) -> np.ndarray:
@@ -238,28 +361,28 @@ def ready(kernel) -> None:
         kernel.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
 
 
-def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, errors):
-    """Train count epochs in the compiled kernel; returns (velocity, epochs completed)."""
+def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, errors) -> int:
+    """Train count epochs in the compiled kernel; returns the epochs completed."""
     L = net._layout
-    velocity = np.zeros(L.n_params) if velocity is None else velocity
-    done = numba_kernel(net, opts)(
+    return numba_kernel(net, opts)(
         net._params, velocity, L.sizes, L.w_off, L.b_off, L.u_off, net._tied, X, Y, orders, count,
         opts.lr, opts.momentum, opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise, errors,
     )  # fmt: skip
-    return velocity, done
 
 
-def _run_python(net: Network, X, Y, orders, count, opts: Options, velocity, errors):
-    """Train count epochs in the pure-Python oracle; returns (velocity, epochs completed)."""
+def _run_python(net: Network, X, Y, orders, count, opts: Options, velocity, errors) -> int:
+    """Train count epochs in the pure-Python oracle; returns the epochs completed."""
     L = net._layout
     W = [W_l.tolist() for W_l in L.weights(net._params)]
     b = [b_l.tolist() for b_l in L.biases(net._params)]
-    vW, vb = oracle.zeros_like(W, b) if velocity is None else velocity
-    epoch_orders = [orders[e % len(orders)].tolist() for e in range(count)]
+    vW = [v.tolist() for v in L.weights(velocity)]
+    vb = [v.tolist() for v in L.biases(velocity)]
+    epoch_orders = [orders[min(e, len(orders) - 1)].tolist() for e in range(count)]
     E = oracle.train(
         W, b, net._tied.tolist(), X.tolist(), Y.tolist(), epoch_orders,
         opts.lr, opts.batch_size, opts.momentum, vW, vb, opts.train_biases, opts.layerwise,
     )  # fmt: skip
     net._params[:] = L.pack(W, b)
+    velocity[:] = L.pack(vW, vb)
     errors[: len(E)] = E
-    return (vW, vb), len(E)
+    return sum(1 for value in E if math.isfinite(value))  # the oracle stops after the first non-finite epoch

@@ -143,13 +143,28 @@ def test_one_dimensional_sample(article):
 @pytest.mark.parametrize("engine", ["numba", "python"])
 def test_divergence_raises_floating_point_error(engine):
     net, X, Y = random_problem(8, [2, 3, 1], 4)
-    with pytest.raises(FloatingPointError, match="epoch 1"):
-        fastbp.train(net, X, Y * 1e200, epochs=5, lr=0.5, engine=engine)  # E = (1e200)^2 overflows
-    net = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])  # out = 0.5: not saturated
     before = net.copy()
-    with pytest.raises(FloatingPointError, match="no longer finite"):
-        fastbp.train(net, [[1e10, 1e10]], [[1.0]], epochs=1, lr=1e308, engine=engine)  # lr * gradient overflows
-    assert net != before
+    with pytest.raises(FloatingPointError, match="epoch 1: the mean error became inf"):
+        fastbp.train(net, X, Y * 1e200, epochs=5, lr=0.5, engine=engine)  # E = (1e200)^2 overflows
+    assert net == before  # restored: no epoch finished with a finite error
+    net = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])  # out = 0.5: not saturated
+    # The bias's velocity sums lr * 0.125 * (1 + 0.99 + 0.99^2 + ...): past 1.8e308 in epoch 16.
+    with pytest.raises(FloatingPointError, match="epoch 16: a weight or bias became non-finite"):
+        fastbp.train(net, [[1e-300, 1e-300]], [[1.0]], epochs=50, lr=1e308, momentum=0.99, engine=engine)
+    assert np.isfinite(net._params).all()
+
+
+@pytest.mark.parametrize("engine", ["numba", "python"])
+def test_divergence_keeps_the_last_finite_epoch(engine):
+    """The network holds exactly the weights after the last epoch whose results were all finite."""
+    net = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])
+    X, Y = [[1e-300, 1e-300]], [[1.0]]
+    with pytest.raises(FloatingPointError, match=r"epoch (\d+)") as info:
+        fastbp.train(diverged := net.copy(), X, Y, epochs=50, lr=1e308, momentum=0.99, engine=engine)
+    last_good = int(info.value.args[0].split("after epoch ")[1].split(";")[0])
+    assert last_good == 15
+    fastbp.train(reference := net.copy(), X, Y, epochs=last_good, lr=1e308, momentum=0.99, engine=engine)
+    assert diverged == reference
 
 
 def test_progress_bar(capsys):

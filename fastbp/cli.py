@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--out", metavar="MODEL", help="save the trained network to this .npz file")
     train.add_argument("--plot", metavar="PNG", help="draw the per-epoch error curve into this image")
+    train.add_argument("--checkpoint", metavar="FILE", help="save the run's state here every --checkpoint-every epochs")
+    train.add_argument("--checkpoint-every", type=_positive_int, default=100, metavar="N", help="(default 100)")
+    train.add_argument("--resume", metavar="FILE", help="continue the run saved in this checkpoint")
 
     predict = commands.add_parser(
         "predict", help="write a saved network's outputs for DATA as CSV", description="Write predictions as CSV."
@@ -255,12 +258,21 @@ def run_train(args) -> None:
     print(f"{data.name}: {len(train_set)} samples for training{held_out}; network {'-'.join(map(str, sizes))}, "
           f"{args.epochs} epochs, lr {args.lr}, {batch}")  # fmt: skip
     val_errors: list[float] = []
-    history = train(
-        net, train_set.X, train_set.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-        momentum=args.momentum, shuffle=args.shuffle, seed=args.seed, train_biases=not args.freeze_biases,
-        update=args.update, engine=args.engine, progress=progress,
-        callback=(lambda epoch, n: val_errors.append(n.error(val_set.X, val_set.Y))) if val_set is not None else None,
-    )  # fmt: skip
+    try:
+        history = train(
+            net, train_set.X, train_set.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+            momentum=args.momentum, shuffle=args.shuffle, seed=args.seed, train_biases=not args.freeze_biases,
+            update=args.update, engine=args.engine, progress=progress, checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every, resume=args.resume,
+            callback=(lambda e, n: val_errors.append(n.error(val_set.X, val_set.Y))) if val_set is not None else None,
+        )  # fmt: skip
+    except KeyboardInterrupt as stop:
+        done = len(stop.history.errors) if hasattr(stop, "history") else 0
+        print(f"interrupted after {done} of {args.epochs} epochs", file=sys.stderr)
+        if args.out and hasattr(stop, "history"):
+            save(net, args.out, input_bounds=bounds)
+            print(f"saved the network as it was after epoch {done} to {args.out}", file=sys.stderr)
+        raise
     rate = args.epochs * len(train_set) / max(history.seconds, 1e-9)
     print(f"trained in {history.seconds:.3g} s ({rate:,.0f} samples/s)")
     print(_report("training", net, train_set))
@@ -342,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             run_predict(args)
         elif args.command == "evaluate":
             run_evaluate(args)
+    except KeyboardInterrupt:
+        print(f"fastbp {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into head, say: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - let the interpreter's final flush succeed
         return 0

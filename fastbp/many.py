@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 
@@ -139,6 +140,11 @@ def _check_lrs(lr, n: int) -> np.ndarray:
     return np.array([_validate.real(f"lr[{k}]", value, low=0.0) for k, value in enumerate(lr)])
 
 
+# Numba's default "workqueue" threading layer must not launch parallel kernels from two
+# threads at once: train_many called from a user's thread pool takes turns here.
+_PARALLEL_LAUNCH = threading.Lock()
+
+
 class _Batch:
     """The networks' buffers concatenated, with each network's offsets, for the parallel kernel."""
 
@@ -159,11 +165,15 @@ class _Batch:
     def run(self, X, Y, orders, count, lrs, opts, errors) -> np.ndarray:
         """Train every network for one chunk of epochs; copy the results back into the networks."""
         done = np.empty(len(self.nets), dtype=np.int64)
+        with _PARALLEL_LAUNCH:
+            self._launch(X, Y, orders, count, lrs, opts, errors, done)
+        for k, net in enumerate(self.nets):
+            net._params[:] = self.params[self.param_ptr[k] : self.param_ptr[k + 1]]
+        return done
+
+    def _launch(self, X, Y, orders, count, lrs, opts, errors, done) -> None:
         _kernels.train_many_epochs(
             self.params, self.velocity, self.param_ptr, self.unit_ptr, self.layer_ptr,
             self.sizes, self.w_off, self.b_off, self.u_off, self.tied, X, Y, orders, count, lrs,
             opts.momentum, opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise, errors, done,
         )  # fmt: skip
-        for k, net in enumerate(self.nets):
-            net._params[:] = self.params[self.param_ptr[k] : self.param_ptr[k + 1]]
-        return done

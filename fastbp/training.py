@@ -289,8 +289,8 @@ class _Chunker:
     def size(self, epoch: int) -> int:
         opts = self.opts
         size = opts.epochs - epoch
-        if self.seconds_per_epoch is None:
-            size = min(size, max(1, FIRST_CHUNK_SAMPLES // self.visits))
+        if self.seconds_per_epoch is None:  # nothing measured yet: a small first call (one epoch of the oracle)
+            size = min(size, 1 if opts.engine == "python" else max(1, FIRST_CHUNK_SAMPLES // self.visits))
         else:
             size = min(size, max(1, int(CHUNK_SECONDS / max(self.seconds_per_epoch, 1e-12))))
         if opts.shuffle:

@@ -155,3 +155,36 @@ def test_progress_bar_in_a_terminal_only(tmp_path):
     assert "3000/3000" in text and "samples/s=" in text and "error=" in text
     piped = fastbp_in(tmp_path, "train", "xor", "--epochs", "3000")
     assert "3000/3000" not in piped.stderr
+
+
+def test_ctrl_c_saves_the_network_when_asked(tmp_path):
+    import signal
+    import time
+
+    rng = __import__("numpy").random.default_rng(0)
+    rows = "\n".join(",".join(f"{v:.4f}" for v in row) for row in rng.uniform(size=(300, 12)))
+    (tmp_path / "big.csv").write_text(rows + "\n")
+    args = [sys.executable, "-m", "fastbp", "train", "big.csv", "--targets", "2", "--hidden", "40",
+            "--epochs", "10000000", "--out", "partial.npz"]  # fmt: skip
+    process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "samples for training" in process.stdout.readline()
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted after" in err and "saved the network as it was after epoch" in err
+    assert "Traceback" not in err
+    import fastbp
+
+    assert fastbp.load(tmp_path / "partial.npz").sizes == (10, 40, 2)
+
+
+def test_train_checkpoint_and_resume_on_the_command_line(tmp_path):
+    fastbp_in(tmp_path, "train", "xor", "--epochs", "40", "--checkpoint", "run.ckpt", "--checkpoint-every", "20",
+              "--out", "whole.npz", "--shuffle", "--momentum", "0.5")  # fmt: skip
+    fastbp_in(tmp_path, "train", "xor", "--epochs", "80", "--resume", "run.ckpt", "--out", "resumed.npz",
+              "--shuffle", "--momentum", "0.5")  # fmt: skip
+    fastbp_in(tmp_path, "train", "xor", "--epochs", "80", "--out", "straight.npz", "--shuffle", "--momentum", "0.5")
+    import fastbp
+
+    assert fastbp.load(tmp_path / "resumed.npz") == fastbp.load(tmp_path / "straight.npz")

@@ -1,0 +1,165 @@
+"""Long runs: checkpoints that resume bit for bit, Ctrl-C that keeps the work, kills that keep the checkpoint."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+from reference import random_problem
+
+import fastbp
+
+
+@pytest.mark.parametrize("momentum, shuffle, batch_size", [(0.0, False, 1), (0.9, True, 1), (0.5, True, 3)])
+@pytest.mark.parametrize("engine", ["numba", "python"])
+def test_checkpoint_resume_is_bit_identical(tmp_path, momentum, shuffle, batch_size, engine):
+    net, X, Y = random_problem(0, [3, 5, 2], 7)
+    options = dict(lr=0.7, momentum=momentum, shuffle=shuffle, seed=3, batch_size=batch_size, engine=engine)
+    whole = net.copy()
+    h_whole = fastbp.train(whole, X, Y, epochs=20, **options)
+    path = tmp_path / "run.ckpt"
+    first = net.copy()
+    fastbp.train(first, X, Y, epochs=10, checkpoint=path, checkpoint_every=5, **options)
+    resumed = fastbp.Network.random((3, 5, 2), seed=99)  # any network of the right shape: the state comes from disk
+    h = fastbp.train(resumed, X, Y, epochs=20, resume=path, **options)
+    assert resumed == whole
+    np.testing.assert_array_equal(h.errors, h_whole.errors)
+
+
+def test_checkpoint_every_n_epochs_holds_that_epoch(tmp_path):
+    net, X, Y = random_problem(1, [2, 3, 1], 4)
+    path = tmp_path / "run.ckpt"
+    seen = []
+    fastbp.train(net.copy(), X, Y, epochs=12, checkpoint=path, checkpoint_every=5,
+                 callback=lambda epoch, n: seen.append(int(np.load(path)["epoch"]) if path.exists() else 0))  # fmt: skip
+    assert seen == list(range(0, 12)) or int(np.load(path)["epoch"]) == 12
+    assert int(np.load(path)["epoch"]) == 12
+
+
+def test_resume_refuses_a_mismatch_and_changes_nothing(tmp_path):
+    net, X, Y = random_problem(2, [2, 3, 1], 4)
+    path = tmp_path / "run.ckpt"
+    fastbp.train(net.copy(), X, Y, epochs=4, lr=0.5, checkpoint=path, checkpoint_every=2)
+    before = net.copy()
+    with pytest.raises(ValueError, match="lr=0.5; this call has lr=0.1"):
+        fastbp.train(net, X, Y, epochs=8, lr=0.1, resume=path)
+    with pytest.raises(ValueError, match="sizes"):
+        fastbp.train(fastbp.Network.random((2, 4, 1), seed=0), X, Y, epochs=8, resume=path)
+    with pytest.raises(ValueError, match="no such file"):
+        fastbp.train(net, X, Y, epochs=8, resume=tmp_path / "missing")
+    with pytest.raises(ValueError, match="past epochs=2"):
+        fastbp.train(net, X, Y, epochs=2, resume=path)
+    (tmp_path / "junk").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        fastbp.train(net, X, Y, epochs=8, resume=tmp_path / "junk")
+    assert net == before
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import fastbp
+    rng = np.random.default_rng(0)
+    X, Y = rng.uniform(size=(64, 40)), rng.uniform(size=(64, 10))
+    net = fastbp.Network.random((40, 200, 10), seed=0)  # a checkpoint of some size, written over and over
+    print("ready", flush=True)
+    fastbp.train(net, X, Y, epochs=10**9, checkpoint=sys.argv[1], checkpoint_every=1)
+    """
+)
+
+
+@pytest.mark.slow
+def test_killed_writers_leave_the_previous_checkpoint_intact(tmp_path):
+    """SIGKILL at random moments, most of them inside a checkpoint write: the file always loads."""
+    path = tmp_path / "run.ckpt"
+    rng = np.random.default_rng(0)
+    survived = 0
+    for _ in range(25):
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "ready"
+        while not path.exists():
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0.0, 0.05))
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        state = np.load(path)  # never truncated: the rename is atomic
+        assert state["format"].item() == "fastbp-checkpoint" and state["params"].shape == (40 * 200 + 200 + 2010,)
+        survived += 1
+    assert survived == 25
+    leftovers = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert len(leftovers) <= 25  # a killed writer may leave its temporary file; never the checkpoint itself
+
+
+INTERRUPTED = textwrap.dedent(
+    """
+    import numpy as np
+    import fastbp
+    rng = np.random.default_rng(0)
+    X, Y = rng.uniform(size=(200, 20)), rng.uniform(size=(200, 3))
+    net = fastbp.Network.random((20, 30, 3), seed=0)
+    start = net.copy()
+    print("ready", flush=True)
+    try:
+        fastbp.train(net, X, Y, epochs=10**7, engine="ENGINE")
+    except KeyboardInterrupt as stop:
+        epochs = len(stop.history.errors)
+        replay = start.copy()
+        fastbp.train(replay, X, Y, epochs=epochs, engine="ENGINE")
+        print("interrupted", epochs, replay == net, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("engine", ["numba", "python"])
+def test_ctrl_c_keeps_the_last_completed_epoch(engine):
+    process = subprocess.Popen([sys.executable, "-c", INTERRUPTED.replace("ENGINE", engine)], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    line = process.stdout.readline().split()
+    answered = time.perf_counter() - sent
+    process.wait(timeout=60)
+    process.stdout.close()
+    assert line[0] == "interrupted" and int(line[1]) > 0
+    assert line[2] == "True"  # the network is exactly the state after the epochs the history covers
+    assert answered < 5.0  # stops within a chunk (about 0.2 s) plus the replay check above
+
+
+def test_train_from_many_threads_at_once():
+    """Kernels release the GIL; networks trained from a thread pool equal those trained one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    problems = [random_problem(seed, [8, 16, 4], 50) for seed in range(6)]
+    alone = []
+    for net, X, Y in problems:
+        fastbp.train(copy := net.copy(), X, Y, epochs=20)
+        alone.append(copy)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        nets = list(pool.map(lambda p: (fastbp.train(n := p[0].copy(), p[1], p[2], epochs=20), n)[1], problems))
+    assert nets == alone
+
+
+def test_train_many_from_a_thread_pool_does_not_deadlock():
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, X, Y = random_problem(0, [2, 1, 1], 4)
+
+    def job(seed):
+        nets = [fastbp.Network.random((2, 3, 1), seed=seed + k) for k in range(4)]
+        fastbp.train_many(nets, X, Y, epochs=50)
+        return nets
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(job, seed) for seed in range(8)]
+        results = [f.result(timeout=120) for f in futures]
+    assert all(len(r) == 4 for r in results)
+    assert threading.active_count() >= 1

@@ -15,12 +15,13 @@ VERSION = 1
 
 
 def save(net: Network, path, input_bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-    """Write net to path as .npz: format name and version, sizes, bias modes, weights, biases.
+    """Write net to path as .npz: format name and version, dtype, sizes, bias modes, weights, biases.
 
     ``input_bounds`` (low, high per input) records a min-max scaling of the inputs
     that the network was trained with, for the command line to apply again.
     """
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION), "sizes": np.array(net.sizes)}
+    arrays["dtype"] = np.array("float64")
     if input_bounds is not None:
         arrays["input_low"], arrays["input_high"] = (np.asarray(b, dtype=np.float64) for b in input_bounds)
     arrays["tied"] = np.array(net.tied_biases)
@@ -49,9 +50,18 @@ def load(path) -> Network:
         raise ValueError(f"{name}: damaged fastbp network file (no readable format version)") from None
     if version > VERSION:
         raise ValueError(f"{name}: written by a newer fastbp (format version {version}; this one reads {VERSION})")
+    dtype = arrays.get("dtype", np.array("float64")).item()
+    if dtype != "float64":
+        raise ValueError(f"{name}: holds a {dtype} network; this fastbp reads float64 networks")
+    for key, array in arrays.items():
+        if key[0] in "Wb" and key[1:].isdigit() and array.dtype != np.float64:
+            raise ValueError(f"{name}: damaged fastbp network file ({key} has dtype {array.dtype}, not float64)")
     try:
         n_layers = len(arrays["sizes"]) - 1
         tied = arrays["tied"]
+        for l in range(n_layers):
+            if tied[l] and np.ptp(arrays[f"b{l}"]) != 0:
+                raise ValueError(f"b{l} is tied but its values differ")
         weights = [arrays[f"W{l}"] for l in range(n_layers)]
         biases = [arrays[f"b{l}"][0] if tied[l] else arrays[f"b{l}"] for l in range(n_layers)]
         net = Network.from_arrays(weights, biases)

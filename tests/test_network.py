@@ -128,3 +128,20 @@ def test_load_refuses_bad_files(tmp_path):
     np.savez(newer, format=np.array("fastbp-network"), version=np.array(99))
     with pytest.raises(ValueError, match="newer"):
         fastbp.load(newer)
+
+
+def test_load_checks_dtypes_and_tied_biases(tmp_path):
+    good = tmp_path / "good.npz"
+    fastbp.article_network().save(good)
+    arrays = dict(np.load(good))
+    assert arrays["dtype"].item() == "float64"
+    for change, message in [
+        (dict(W0=arrays["W0"].astype(np.float32)), "W0 has dtype float32"),
+        (dict(b1=np.array([0.6, 0.7])), "b1 is tied but its values differ"),
+        (dict(dtype=np.array("float16")), "holds a float16 network"),
+        (dict(W1=np.array([[np.nan, 0.45], [0.5, 0.55]])), "must be finite"),
+        (dict(W1=np.zeros((3, 2))), "damaged"),
+    ]:
+        np.savez(bad := tmp_path / "bad.npz", **{**arrays, **change})
+        with pytest.raises(ValueError, match=message):
+            fastbp.load(bad)

@@ -163,3 +163,39 @@ def test_train_many_from_a_thread_pool_does_not_deadlock():
         results = [f.result(timeout=120) for f in futures]
     assert all(len(r) == 4 for r in results)
     assert threading.active_count() >= 1
+
+
+FIRST_USE = textwrap.dedent(
+    """
+    import fastbp
+    X, Y = fastbp.article_data()
+    net = fastbp.article_network()
+    history = fastbp.train(net, X, Y, epochs=1000, lr=0.5, train_biases=False)
+    print(repr(history.final_error))
+    """
+)
+
+
+@pytest.mark.slow
+def test_no_writable_cache_directory_still_trains():
+    """A read-only install whose cache cannot be written compiles in memory and runs."""
+    env = dict(os.environ, NUMBA_CACHE_DIR="/dev/null/no-cache-here")
+    out = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) > 0
+
+
+@pytest.mark.slow
+def test_processes_starting_together_on_an_empty_cache(tmp_path):
+    """Several processes compiling into the same empty cache at once all succeed, with equal results."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    processes = [
+        subprocess.Popen([sys.executable, "-c", FIRST_USE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)  # fmt: skip
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], [err[-300:] for _, err in results]
+    assert len({out for out, _ in results}) == 1
+    again = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True, env=env, timeout=300)
+    assert again.stdout == results[0][0]

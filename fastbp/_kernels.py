@@ -131,14 +131,21 @@ def _online_backward(
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
         fuse = l > 0 and not layerwise
-        if fuse:
+        if fuse and momentum != 0.0:
             for i in range(n_in):
                 delta[below + i] = 0.0
         for j in range(n_out):
             d = delta[above + j]
             row = w + j * n_in
+            # Without momentum the first row starts the sums dE/dout_i (= rather than
+            # zeroing, then +=: the zeroing loop becomes a memset call, 10-15% of the
+            # article's step).
             if momentum == 0.0:
-                if fuse:
+                if fuse and j == 0:
+                    for i in range(n_in):
+                        delta[below + i] = params[row + i] * d
+                        params[row + i] -= lr * (d * out[below + i])
+                elif fuse:
                     for i in range(n_in):
                         delta[below + i] += params[row + i] * d
                         params[row + i] -= lr * (d * out[below + i])
@@ -169,13 +176,15 @@ def _online_backward(
                     params[b + j] += velocity[b + j]
         if l > 0:
             if not fuse:  # layerwise: dE/dout through the weights just updated
-                for i in range(n_in):
-                    delta[below + i] = 0.0
                 for j in range(n_out):
                     d = delta[above + j]
                     row = w + j * n_in
-                    for i in range(n_in):
-                        delta[below + i] += params[row + i] * d
+                    if j == 0:
+                        for i in range(n_in):
+                            delta[below + i] = params[row + i] * d
+                    else:
+                        for i in range(n_in):
+                            delta[below + i] += params[row + i] * d
             for i in range(below, below + n_in):
                 o = out[i]
                 delta[i] = delta[i] * (o * (1.0 - o))

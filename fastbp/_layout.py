@@ -24,6 +24,7 @@ class Layout:
     u_off: np.ndarray  # int64 (n_layers,)
     n_params: int
     n_units: int
+    widths: tuple[int, ...]  # sizes as Python ints
 
     @classmethod
     def of(cls, sizes) -> Layout:
@@ -39,6 +40,7 @@ class Layout:
             u_off=u_off,
             n_params=int(n_layer.sum()),
             n_units=int(sizes.sum()),
+            widths=tuple(int(n) for n in sizes),
         )
 
     def pack(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> np.ndarray:

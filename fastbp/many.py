@@ -73,14 +73,15 @@ def train_many(
     # Networks whose kernel calls BLAS (wide layers, minibatches) go one after another,
     # each using BLAS's threads; the others are spread over Numba's threads.
     one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
-    if not one_by_one and not _kernels.train_many_epochs.signatures:
+    if not one_by_one and _kernels.train_many_epochs not in _PARALLEL_READY:
         _kernels.train_many_epochs.compile(_kernels.TRAIN_MANY_EPOCHS_SIGNATURE)
+        _PARALLEL_READY.add(_kernels.train_many_epochs)
     for net in nets if opts.engine == "numba" and one_by_one else []:
         ready(numba_kernel(net, opts))
     run_one = _run_python if opts.engine == "python" else _run_numba
     velocities = [np.zeros(net._layout.n_params) for net in nets] if one_by_one else None
     batch = None if one_by_one else _Batch(nets)
-    chunker = _Chunker(opts, X.shape[0] * len(nets))
+    chunker = _Chunker(opts, X.shape[0], sum(net._layout.n_params for net in nets))
     epoch = 0
 
     def histories(seconds):
@@ -143,6 +144,7 @@ def _check_lrs(lr, n: int) -> np.ndarray:
 # Numba's default "workqueue" threading layer must not launch parallel kernels from two
 # threads at once: train_many called from a user's thread pool takes turns here.
 _PARALLEL_LAUNCH = threading.Lock()
+_PARALLEL_READY: set = set()
 
 
 class _Batch:

@@ -100,7 +100,7 @@ class Network:
     @property
     def sizes(self) -> tuple[int, ...]:
         """Layer widths, input first."""
-        return tuple(int(n) for n in self._layout.sizes)
+        return self._layout.widths
 
     @property
     def weights(self) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import functools
 import importlib.util
@@ -177,9 +178,9 @@ def train(
     run = _Run(net, X, Y, opts)
     if resume is not None:
         run.resume(io.load_checkpoint(_validate.path("resume", resume), net, _fingerprint(opts, X, Y)))
-    if opts.engine == "numba":
-        ready(numba_kernel(net, opts))  # compile or load it before the clock starts
-    chunker = _Chunker(opts, X.shape[0])
+    if run.kernel is not None:
+        ready(run.kernel)  # compile or load it before the clock starts
+    chunker = _Chunker(opts, X.shape[0], net._layout.n_params)
     with _progress_bar(opts, initial=run.epoch) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
         while run.epoch < opts.epochs:
@@ -213,6 +214,7 @@ class _Run:
         self.epoch = self.first_epoch = 0
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.engine = _run_numba if opts.engine == "numba" else _run_python
+        self.kernel = numba_kernel(net, opts) if opts.engine == "numba" else None
 
     def resume(self, state: dict) -> None:
         """Continue from a checkpoint (already checked against this run's network and options)."""
@@ -267,9 +269,10 @@ def _fingerprint(opts: Options, X, Y) -> dict:
     }  # fmt: skip
 
 
-# The first engine call covers at most this many sample visits; later ones about
-# CHUNK_SECONDS of measured work, so that Ctrl-C and progress bars are answered quickly.
-FIRST_CHUNK_SAMPLES = 1 << 15
+# The first engine call covers at most this many weight-visits (samples x parameters,
+# a few milliseconds); later ones about CHUNK_SECONDS of measured work, so that Ctrl-C
+# and progress bars are answered quickly.
+FIRST_CHUNK_WORK = 1 << 22
 CHUNK_SECONDS = 0.2
 
 
@@ -281,16 +284,17 @@ class _Chunker:
     moves, and callbacks and checkpoints fall due exactly on their epochs.
     """
 
-    def __init__(self, opts: Options, visits_per_epoch: int):
+    def __init__(self, opts: Options, visits_per_epoch: int, n_params: int):
         self.opts = opts
         self.visits = visits_per_epoch
+        self.first = max(1, FIRST_CHUNK_WORK // (visits_per_epoch * n_params))
         self.seconds_per_epoch = None
 
     def size(self, epoch: int) -> int:
         opts = self.opts
         size = opts.epochs - epoch
         if self.seconds_per_epoch is None:  # nothing measured yet: a small first call (one epoch of the oracle)
-            size = min(size, 1 if opts.engine == "python" else max(1, FIRST_CHUNK_SAMPLES // self.visits))
+            size = min(size, 1 if opts.engine == "python" else self.first)
         else:
             size = min(size, max(1, int(CHUNK_SECONDS / max(self.seconds_per_epoch, 1e-12))))
         if opts.shuffle:
@@ -312,18 +316,23 @@ def _deferred_interrupts():
 
     Only in the main thread, and only when Python's own SIGINT handler is in place.
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
     received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous = _set_handler(signal.SIGINT, lambda signum, frame: received.append(signum))
+    if previous is not signal.default_int_handler:  # someone else's handler: leave it in charge
+        _set_handler(signal.SIGINT, previous)
+        yield lambda: False
+        return
     try:
         yield lambda: bool(received)
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _set_handler(signal.SIGINT, previous)
+
+
+# signal.signal without the enum conversion of its result, which costs ~8 us a call.
+_set_handler = getattr(_signal, "signal", signal.signal)
 
 
 def _orders(opts: Options, rng: np.random.Generator | None, n_samples: int, count: int) -> np.ndarray:
@@ -355,10 +364,17 @@ def numba_kernel(net: Network, opts: Options):
     return _kernels.train_epochs
 
 
+_READY: set = set()
+
+
 def ready(kernel) -> None:
-    """Compile a train_epochs-like kernel for its one signature, or load it from the cache."""
-    if not kernel.signatures:
+    """Compile a train_epochs-like kernel for its one signature, or load it from the cache.
+
+    (Remembered here: asking a dispatcher for its signatures costs tens of microseconds.)
+    """
+    if kernel not in _READY:
         kernel.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
+        _READY.add(kernel)
 
 
 def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, errors) -> int:

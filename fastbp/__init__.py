@@ -11,9 +11,22 @@ from .article import article_data, article_network
 from .io import load
 from .many import train_many
 from .network import Network
+from .sweep import SweepResult, sweep
 from .trace import Trace, trace
 from .training import History, train
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "Network", "Trace", "article_data", "article_network", "load", "trace", "train", "train_many"]
+__all__ = [
+    "History",
+    "Network",
+    "SweepResult",
+    "Trace",
+    "article_data",
+    "article_network",
+    "load",
+    "trace",
+    "sweep",
+    "train",
+    "train_many",
+]

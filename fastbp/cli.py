@@ -6,6 +6,7 @@ import argparse
 import csv
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -89,6 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=datasets.FORMATS, help="the file format (default: from the extension)")
     predict.add_argument("--out", metavar="CSV", help="write here instead of standard output")
 
+    sweep = commands.add_parser(
+        "sweep",
+        help="train a grid of configurations (hidden x lr x seed), locally or on a Dask cluster",
+        description="Train every (hidden, lr, seed) configuration on DATA with train_many; with --scheduler, "
+        "as tasks on a Dask cluster. Writes one CSV row per configuration and a heat map.",
+    )
+    sweep.add_argument("data", metavar="DATA", help="a data file, or xor, iris or digits")
+    _data_options(sweep)
+    sweep.add_argument("--hidden", type=_hidden_specs, default=[(8,)], help="hidden specs: 8,16,32 (16x8: two layers)")
+    sweep.add_argument("--lr", type=_rates, default=[0.5], help="learning rates, like 0.05,0.1,0.5")
+    sweep.add_argument("--seeds", type=_positive_int, default=3, help="seeds per configuration (default 3)")
+    sweep.add_argument("--epochs", type=_non_negative_int, default=100, help="epochs (default 100)")
+    sweep.add_argument("--batch-size", type=_batch_size, default=1, help="1 = online (default), k, or 'full'")
+    sweep.add_argument("--momentum", type=_momentum, default=0.0, help="classical momentum in [0, 1)")
+    sweep.add_argument("--shuffle", action="store_true", help="a new sample order every epoch (the same for all)")
+    sweep.add_argument("--val", type=_fraction, default=0.2, metavar="FRACTION", help="validation fraction (0.2)")
+    sweep.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, like tcp://host:8786")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--out", metavar="CSV", default="sweep.csv", help="results, one row per configuration")
+    sweep.add_argument("--plot", metavar="PNG", help="heat map of the best validation error per (hidden, lr)")
+
     evaluate = commands.add_parser(
         "evaluate", help="print a saved network's error on DATA", description="Print the error (and accuracy)."
     )
@@ -114,6 +137,20 @@ def _widths(text: str) -> tuple[int, ...]:
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"expected positive widths like 32,16, got {text!r}")
     return widths
+
+
+def _hidden_specs(text: str) -> list[tuple[int, ...]]:
+    try:
+        specs = [tuple(int(w) for w in part.split("x")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected hidden specs like 8,16,16x8, got {text!r}") from None
+    if not specs or min(min(spec) for spec in specs) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive widths like 8,16,16x8, got {text!r}")
+    return specs
+
+
+def _rates(text: str) -> list[float]:
+    return [_learning_rate(part) for part in text.split(",") if part.strip()]
 
 
 def _names(text: str) -> list[str]:
@@ -288,6 +325,52 @@ def run_train(args) -> None:
         print(f"wrote the error curve to {args.plot}")
 
 
+def run_sweep(args) -> None:
+    """fastbp sweep: the grid through fastbp.sweep, a CSV of results, the best configuration, a heat map."""
+    from .sweep import connect, sweep
+
+    data = _load(args.data, args)
+    datasets.warn_if_targets_unreachable(data.Y, data.name)
+    if args.plot:
+        from .plot import _pyplot
+
+        _pyplot()
+    client = connect(args.scheduler) if args.scheduler else None
+    train_set, val_set = data.split(args.val, seed=0)
+    if args.scale:
+        _, bounds = datasets.minmax_scale(train_set.X)
+        train_set, val_set = train_set.scaled(bounds), val_set.scaled(bounds)
+    where = f"on the Dask cluster at {args.scheduler}" if client else "on this machine"
+    n = len(args.hidden) * len(args.lr) * args.seeds
+    grid = f"{len(args.hidden)} hidden x {len(args.lr)} lr x {args.seeds} seeds"
+    print(f"{data.name}: {n} configurations ({grid}), {args.epochs} epochs, "
+          f"{len(train_set)} training and {len(val_set)} validation samples, {where}")  # fmt: skip
+    start = time.perf_counter()
+    try:
+        result = sweep(
+            train_set.X, train_set.Y, hidden=args.hidden, lr=args.lr, seeds=args.seeds, epochs=args.epochs,
+            batch_size=args.batch_size, momentum=args.momentum, shuffle=args.shuffle,
+            validation=(val_set.X, val_set.Y), client=client, progress=not args.quiet and sys.stderr.isatty(),
+        )  # fmt: skip
+    finally:
+        if client is not None:
+            client.close()
+    seconds = time.perf_counter() - start
+    result.to_csv(args.out)
+    best = result.best("val_error")
+    accuracy = f", accuracy {100 * best['val_accuracy']:.1f}%" if "val_accuracy" in best else ""
+    print(f"trained in {seconds:.3g} s ({n / seconds:,.1f} configurations/s); wrote {args.out}")
+    print(f"best: hidden {best['hidden']}, lr {best['lr']:g}, seed {best['seed']}: "
+          f"validation error {best['val_error']:.6g}{accuracy}")  # fmt: skip
+    if args.plot:
+        from .plot import plot_heat_map, sweep_table
+
+        table, rows, columns = sweep_table(result)
+        plot_heat_map(args.plot, table, rows, columns, f"{data.name}: best validation error of {args.seeds} seeds",
+                      "learning rate", "hidden units")  # fmt: skip
+        print(f"wrote the heat map to {args.plot}")
+
+
 def _model(path: str) -> tuple[Network, tuple[np.ndarray, np.ndarray] | None]:
     net = load(path)
     return net, input_bounds(path)
@@ -350,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
             run_article(args.rounds, args.update, args.engine, args.plot)
         elif args.command == "train":
             run_train(args)
+        elif args.command == "sweep":
+            run_sweep(args)
         elif args.command == "predict":
             run_predict(args)
         elif args.command == "evaluate":

@@ -74,7 +74,8 @@ def train_many(
     # each using BLAS's threads; the others are spread over Numba's threads.
     one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
     if not one_by_one and _kernels.train_many_epochs not in _PARALLEL_READY:
-        _kernels.train_many_epochs.compile(_kernels.TRAIN_MANY_EPOCHS_SIGNATURE)
+        if hasattr(_kernels.train_many_epochs, "compile"):  # not under NUMBA_DISABLE_JIT=1
+            _kernels.train_many_epochs.compile(_kernels.TRAIN_MANY_EPOCHS_SIGNATURE)
         _PARALLEL_READY.add(_kernels.train_many_epochs)
     for net in nets if opts.engine == "numba" and one_by_one else []:
         ready(numba_kernel(net, opts))

@@ -35,3 +35,37 @@ def plot_errors(path, errors, validation=None, title: str = "Training error", yl
     fig.tight_layout()
     fig.savefig(os.fspath(path))
     plt.close(fig)
+
+
+def plot_heat_map(path, table, row_labels, column_labels, title: str, xlabel: str, ylabel: str) -> None:
+    """A table of errors as a heat map (log colour scale), each cell labelled with its value."""
+    plt = _pyplot()
+    table = np.asarray(table, dtype=float)
+    logs = np.log10(table)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    image = ax.imshow(logs, cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(len(column_labels)), column_labels)
+    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    middle = (np.nanmin(logs) + np.nanmax(logs)) / 2
+    for i, j in np.ndindex(table.shape):
+        color = "black" if logs[i, j] < middle else "white"  # dark text on the light (low-error) cells
+        ax.text(j, i, f"{table[i, j]:.3g}", ha="center", va="center", color=color, fontsize=8)
+    fig.colorbar(image, label="log10 error")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path))
+    plt.close(fig)
+
+
+def sweep_table(result, metric: str = "val_error"):
+    """(table, hidden labels, lr labels): the best value of metric over seeds for each (hidden, lr)."""
+    records = result.records
+    hidden = list(dict.fromkeys(r["hidden"] for r in records))
+    rates = list(dict.fromkeys(r["lr"] for r in records))
+    table = np.full((len(hidden), len(rates)), np.inf)
+    for r in records:
+        i, j = hidden.index(r["hidden"]), rates.index(r["lr"])
+        table[i, j] = min(table[i, j], r[metric])
+    return table, hidden, [f"{lr:g}" for lr in rates]

@@ -191,11 +191,11 @@ def train(
             bar.update(count)
             rate = (run.epoch - run.first_epoch) * X.shape[0] / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix({"error": f"{run.errors[run.epoch - 1]:.6g}", "samples/s": f"{rate:.3g}"})
-            if callback is not None and (run.epoch % opts.callback_every == 0 or run.epoch == opts.epochs):
-                callback(run.epoch, net)
             if checkpoint is not None and (run.epoch % opts.checkpoint_every == 0 or run.epoch == opts.epochs):
                 io.save_checkpoint(checkpoint, net, run.velocity, run.epoch, run.errors[: run.epoch],
                                    run.rng_state(), _fingerprint(opts, X, Y))  # fmt: skip
+            if callback is not None and (run.epoch % opts.callback_every == 0 or run.epoch == opts.epochs):
+                callback(run.epoch, net)
             if interrupted():
                 stop = KeyboardInterrupt(f"training interrupted after epoch {run.epoch} of {opts.epochs}")
                 stop.history = run.history(time.perf_counter() - start)
@@ -373,7 +373,8 @@ def ready(kernel) -> None:
     (Remembered here: asking a dispatcher for its signatures costs tens of microseconds.)
     """
     if kernel not in _READY:
-        kernel.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
+        if hasattr(kernel, "compile"):  # not under NUMBA_DISABLE_JIT=1, where kernels are plain Python
+            kernel.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
         _READY.add(kernel)
 
 

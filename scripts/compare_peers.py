@@ -117,7 +117,7 @@ def run_fastbp(w: dict):
 
 
 def run_oracle(w: dict):
-    if len(w["X"]) * w["epochs"] * len(w["nets"]) > 20_000:
+    if w["nets"][0][0][0].size > 4:  # the 2-2-2 network only: the oracle needs minutes elsewhere
         raise NotImplementedError("the oracle only runs the article")
     import fastbp
 

@@ -1,20 +1,18 @@
-"""A grid over learning rate x hidden width x seed, trained together with train_many.
+"""A grid over learning rate x hidden width x seed, trained together with fastbp.sweep (train_many).
 
     python scripts/sweep.py --data iris --hidden 2,4,8,16 --lr 0.05,0.1,0.5,1,2 --seeds 3 --epochs 200
 
 Writes one CSV row per configuration (final training and validation error,
-validation accuracy for one-hot targets) and a heat map of the mean validation
-error over seeds for each (hidden, lr).
+validation accuracy for one-hot targets) and a heat map of the best validation
+error over seeds for each (hidden, lr). The same as `fastbp sweep`, as a script
+to copy and change.
 """
 
 import argparse
-import csv
-import itertools
-
-import numpy as np
 
 import fastbp
 from fastbp import datasets
+from fastbp.plot import plot_heat_map, sweep_table
 
 
 def floats(text: str) -> list[float]:
@@ -40,54 +38,20 @@ def main() -> None:
     data = datasets.builtin(args.data) if args.data in datasets.BUILT_IN else datasets.load(args.data)
     _, bounds = datasets.minmax_scale(data.X)
     train_set, val_set = data.scaled(bounds).split(args.val, seed=0)
-    grid = list(itertools.product(args.hidden, args.lr, range(args.seeds)))
-    n_in, n_out = data.X.shape[1], data.Y.shape[1]
-    nets = [fastbp.Network.random((n_in, h, n_out), seed=seed) for h, _, seed in grid]
-    histories = fastbp.train_many(
-        nets, train_set.X, train_set.Y, epochs=args.epochs, lr=[lr for _, lr, _ in grid], shuffle=True, seed=0
+    result = fastbp.sweep(train_set.X, train_set.Y, hidden=args.hidden, lr=args.lr, seeds=args.seeds,
+                          epochs=args.epochs, shuffle=True, validation=(val_set.X, val_set.Y))  # fmt: skip
+    result.to_csv(args.out)
+    best = result.best("val_error")
+    seconds = result.records[-1]["seconds"]
+    print(f"{len(result)} networks ({len(args.hidden)} widths x {len(args.lr)} rates x {args.seeds} seeds) "
+          f"trained together in {seconds:.2f} s on {data.name}")  # fmt: skip
+    print(
+        f"best: hidden {best['hidden']}, lr {best['lr']}, seed {best['seed']}: validation error {best['val_error']:.4f}"
     )
-    rows = []
-    for (hidden, lr, seed), net, history in zip(grid, nets, histories):
-        row = {"hidden": hidden, "lr": lr, "seed": seed, "train_error": history.final_error,
-               "val_error": net.error(val_set.X, val_set.Y)}  # fmt: skip
-        if data.one_hot:
-            row["val_accuracy"] = datasets.accuracy(net.forward(val_set.X), val_set.Y)
-        rows.append(row)
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    table = np.array([[np.mean([r["val_error"] for r in rows if r["hidden"] == h and r["lr"] == lr])
-                       for lr in args.lr] for h in args.hidden])  # fmt: skip
-    best = min(rows, key=lambda r: r["val_error"])
-    print(f"{len(grid)} networks ({len(args.hidden)} widths x {len(args.lr)} rates x {args.seeds} seeds) "
-          f"trained together in {histories[0].seconds:.2f} s on {data.name}")  # fmt: skip
-    where = f"hidden {best['hidden']}, lr {best['lr']}, seed {best['seed']}"
-    print(f"best: {where}: validation error {best['val_error']:.4f}")
-    heat_map(args.plot, table, args)
+    table, rows, columns = sweep_table(result)
+    plot_heat_map(args.plot, table, rows, columns, f"{args.data}: best validation error of {args.seeds} seeds",
+                  "learning rate", "hidden units")  # fmt: skip
     print(f"wrote {args.out} and {args.plot}")
-
-
-def heat_map(path, table, args) -> None:
-    from fastbp.plot import _pyplot
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    image = ax.imshow(np.log10(table), cmap="viridis_r", aspect="auto")
-    ax.set_xticks(range(len(args.lr)), [f"{lr:g}" for lr in args.lr])
-    ax.set_yticks(range(len(args.hidden)), [str(h) for h in args.hidden])
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("hidden units")
-    logs = np.log10(table)
-    middle = (logs.min() + logs.max()) / 2
-    for i, j in np.ndindex(table.shape):
-        color = "black" if logs[i, j] < middle else "white"  # dark text on the light (low-error) cells
-        ax.text(j, i, f"{table[i, j]:.3f}", ha="center", va="center", color=color, fontsize=8)
-    fig.colorbar(image, label="log10 mean validation E")
-    ax.set_title(f"{args.data}: mean validation error over {args.seeds} seeds, {args.epochs} epochs")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 def _logistic(net):
     """out = 1 / (1 + e^-net), overflow-free for every finite net."""
     if net >= 0.0:
-        return 1.0 / (1.0 + np.exp(-net))
-    e = np.exp(net)
+        return 1.0 / (1.0 + math.exp(-net))
+    e = math.exp(net)
     return e / (1.0 + e)
 
 

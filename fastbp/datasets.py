@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -204,17 +203,17 @@ def load_csv(
 
 def load_npz(path) -> Dataset:
     """Load an .npz file holding arrays X and Y (never unpickling)."""
+    from .io import read_npz
+
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f, np.load(f, allow_pickle=False) as data:
-            missing = {"X", "Y"} - set(data.files)
-            if missing:
-                raise DataError(f"{name}: missing array(s) {', '.join(sorted(missing))}; an .npz needs X and Y")
-            X, Y = data["X"], data["Y"]
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{name}: not a readable .npz file ({exc})") from None
+        arrays = read_npz(name, f"{name}: ", "a readable .npz file")
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    missing = {"X", "Y"} - set(arrays)
+    if missing:
+        raise DataError(f"{name}: missing array(s) {', '.join(sorted(missing))}; an .npz needs X and Y")
+    X, Y = arrays["X"], arrays["Y"]
     for key, arr in (("X", X), ("Y", Y)):
         if arr.dtype.kind not in "biuf":
             raise DataError(f"{name}: {key} must hold real numbers; got dtype {arr.dtype}")

@@ -32,16 +32,21 @@ def save(net: Network, path, input_bounds: tuple[np.ndarray, np.ndarray] | None 
         np.savez(f, **arrays)
 
 
+def read_npz(name: str, prefix: str, expected: str) -> dict:
+    """Every array of an .npz file, never unpickling; ValueError(prefix + what is wrong) otherwise."""
+    try:
+        with open(name, "rb") as f, np.load(f, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise ValueError(f"{prefix}no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{prefix}not {expected} ({exc})") from None
+
+
 def load(path) -> Network:
     """Read a network written by :meth:`Network.save`; a bad file raises ValueError."""
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as f, np.load(f, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise ValueError(f"{name}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"{name}: not a readable .npz file ({exc})") from None
+    arrays = read_npz(name, f"{name}: ", "a readable .npz file")
     if arrays.get("format", np.array("")).item() != FORMAT:
         raise ValueError(f"{name}: not a fastbp network file (no '{FORMAT}' format key)")
     try:
@@ -117,13 +122,7 @@ def save_checkpoint(path, net: Network, velocity, epoch: int, errors, rng_state,
 def load_checkpoint(path, net: Network, fingerprint: dict) -> dict:
     """Read a checkpoint for continuing to train net with the given options; ValueError if it does not fit."""
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as f, np.load(f, allow_pickle=False) as data:
-            state = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise ValueError(f"resume: {name}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"resume: {name}: not a readable checkpoint ({exc})") from None
+    state = read_npz(name, f"resume: {name}: ", "a readable checkpoint")
     if state.get("format", np.array("")).item() != CHECKPOINT_FORMAT:
         raise ValueError(f"resume: {name}: not a fastbp checkpoint")
     if int(state["version"]) > VERSION:

@@ -48,8 +48,12 @@ def _logistic(net):
 
 
 @helper
-def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base):
-    """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer."""
+def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base, zero):
+    """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer.
+
+    ``zero`` is 0 in the parameters' dtype: sums start from it so that float32
+    networks add in float32 (a 0.0 literal would make every sum float64).
+    """
     s = np.uint64(s)
     base = np.uint64(base)
     for i in range(np.uint64(sizes[0])):
@@ -70,10 +74,10 @@ def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base):
             r1 = r0 + n_in
             r2 = r1 + n_in
             r3 = r2 + n_in
-            net0 = 0.0
-            net1 = 0.0
-            net2 = 0.0
-            net3 = 0.0
+            net0 = zero
+            net1 = zero
+            net2 = zero
+            net3 = zero
             for i in range(n_in):
                 x = out[below + i]
                 net0 += params[r0 + i] * x
@@ -87,7 +91,7 @@ def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base):
             j += np.uint64(4)
         while j < n_out:
             row = w + j * n_in
-            net = 0.0
+            net = zero
             for i in range(n_in):
                 net += params[row + i] * out[below + i]
             out[above + j] = _logistic(net + params[b + j])
@@ -278,6 +282,7 @@ def _batch_step(
     momentum,
     train_biases,
     layerwise,
+    zero,
 ):
     """One minibatch, samples orders[e, start:stop]: mean gradient, then update. Returns its summed E.
 
@@ -296,7 +301,7 @@ def _batch_step(
         n = min(block, stop - first)
         for r in range(n):
             s = orders[e, first + r]
-            _forward(params, sizes, w_off, b_off, u_off, X, s, outs, r * n_units)
+            _forward(params, sizes, w_off, b_off, u_off, X, s, outs, r * n_units, zero)
             E_sum += _output_delta(sizes, u_off, outs, deltas, r * n_units, Y, s)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n)
@@ -343,18 +348,19 @@ def train_epochs(
     n_units = u_off[n_layers] + sizes[n_layers]
     n_samples = orders.shape[1]
     online = batch_size == 1
-    out = np.empty(n_units)
-    delta = np.empty(n_units)
-    grad = np.empty(0 if online else params.shape[0])
-    outs = np.empty(0 if online else block * n_units)
-    deltas = np.empty(0 if online else block * n_units)
+    zero = np.zeros(1, params.dtype)[0]
+    out = np.empty(n_units, params.dtype)
+    delta = np.empty(n_units, params.dtype)
+    grad = np.empty(0 if online else params.shape[0], params.dtype)
+    outs = np.empty(0 if online else block * n_units, params.dtype)
+    deltas = np.empty(0 if online else block * n_units, params.dtype)
     for e in range(n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         if online:
             for r in range(n_samples):
                 s = orders[row, r]
-                _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0)
+                _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0, zero)
                 E_epoch += _output_delta(sizes, u_off, out, delta, 0, Y, s)
                 _online_backward(
                     params,
@@ -396,6 +402,7 @@ def train_epochs(
                     momentum,
                     train_biases,
                     layerwise,
+                    zero,
                 )
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
@@ -482,16 +489,16 @@ def train_epochs_blas(
     """  # fmt: skip
     n_layers = sizes.shape[0] - 1
     n_samples = orders.shape[1]
-    grad = np.empty(params.shape[0])
+    grad = np.empty(params.shape[0], params.dtype)
     # The gathered inputs of a whole batch, reused: a fresh buffer this large would
     # come from the kernel as new, zero-filled pages on every batch.
-    inputs = np.empty((batch_size, sizes[0]))
+    inputs = np.empty((batch_size, sizes[0]), params.dtype)
     for e in range(n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         for start in range(0, n_samples, batch_size):
             k = min(batch_size, n_samples - start)
-            A = inputs if k == batch_size else np.empty((k, sizes[0]))
+            A = inputs if k == batch_size else np.empty((k, sizes[0]), params.dtype)
             for r in range(k):
                 A[r] = X[orders[row, start + r]]
             acts = [A]
@@ -503,7 +510,7 @@ def train_epochs_blas(
                         Z[r, j] = _logistic(Z[r, j] + params[b_off[l] + j])
                 acts.append(Z)
             out = acts[n_layers]
-            D = np.empty((k, sizes[n_layers]))
+            D = np.empty((k, sizes[n_layers]), params.dtype)
             for r in range(k):
                 s = orders[row, start + r]
                 for j in range(sizes[n_layers]):
@@ -544,12 +551,13 @@ def evaluate(params, sizes, w_off, b_off, u_off, X, Y, outputs):
     Y may have no rows, for a plain forward pass (the error is then 0).
     """
     n_layers = sizes.shape[0] - 1
-    out = np.empty(u_off[n_layers] + sizes[n_layers])
-    delta = np.empty(out.shape[0])
+    zero = np.zeros(1, params.dtype)[0]
+    out = np.empty(u_off[n_layers] + sizes[n_layers], params.dtype)
+    delta = np.empty(out.shape[0], params.dtype)
     top = u_off[n_layers]
     E_sum = 0.0
     for s in range(X.shape[0]):
-        _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0)
+        _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0, zero)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
@@ -564,7 +572,7 @@ def evaluate_blas(params, sizes, w_off, b_off, u_off, X, Y, outputs):
     E_sum = 0.0
     for first in range(0, X.shape[0], 256):
         k = min(256, X.shape[0] - first)
-        A = np.empty((k, sizes[0]))
+        A = np.empty((k, sizes[0]), params.dtype)
         for r in range(k):
             A[r] = X[first + r]
         for l in range(n_layers):
@@ -586,14 +594,15 @@ def gradient_sum(params, grad, sizes, w_off, b_off, u_off, X, Y, block):
     """grad = sum over samples of dE_total/dparams (a bias per unit); returns the summed E."""
     n_layers = sizes.shape[0] - 1
     n_units = u_off[n_layers] + sizes[n_layers]
-    outs = np.empty(block * n_units)
-    deltas = np.empty(block * n_units)
+    zero = np.zeros(1, params.dtype)[0]
+    outs = np.empty(block * n_units, params.dtype)
+    deltas = np.empty(block * n_units, params.dtype)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(params, sizes, w_off, b_off, u_off, X, first + r, outs, r * n_units)
+            _forward(params, sizes, w_off, b_off, u_off, X, first + r, outs, r * n_units, zero)
             E_sum += _output_delta(sizes, u_off, outs, deltas, r * n_units, Y, first + r)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n)
@@ -602,17 +611,25 @@ def gradient_sum(params, grad, sizes, w_off, b_off, u_off, X, Y, block):
     return E_sum
 
 
-# The one signature train_epochs is ever called with (Python converts every
-# argument to these types first); compiled, or loaded from the cache, on first use.
-_F1, _F2 = types.float64[::1], types.float64[:, ::1]
+# The one signature train_epochs is ever called with for each parameter dtype
+# (float64, or float32 networks); Python converts every argument to these types
+# first. Compiled, or loaded from the cache, on first use.
 _I1, _I2 = types.int64[::1], types.int64[:, ::1]
-TRAIN_EPOCHS_SIGNATURE = (
-    _F1, _F1, _I1, _I1, _I1, _I1, _I1, _F2, _F2, _I2,
-    types.int64, types.float64, types.float64, types.int64, types.int64, types.boolean, types.boolean, _F1,
-)  # fmt: skip
-# train_many_epochs: the same plus three int64 pointer arrays, float64 lrs and the
-# 2-D errors and 1-D done outputs.
-TRAIN_MANY_EPOCHS_SIGNATURE = (
-    _F1, _F1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _F2, _F2, _I2,
-    types.int64, _F1, types.float64, types.int64, types.int64, types.boolean, types.boolean, _F2, _I1,
-)  # fmt: skip
+
+
+def train_epochs_signature(real):
+    """train_epochs's signature for parameters of dtype real (float64 errors either way)."""
+    R1, R2 = real[::1], real[:, ::1]
+    return (
+        R1, R1, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
+        types.int64, real, real, types.int64, types.int64, types.boolean, types.boolean, types.float64[::1],
+    )  # fmt: skip
+
+
+def train_many_epochs_signature(real):
+    """train_many_epochs's: params and sizes, three int64 pointer arrays, lrs, errors and done."""
+    R1, R2 = real[::1], real[:, ::1]
+    return (
+        R1, R1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
+        types.int64, R1, real, types.int64, types.int64, types.boolean, types.boolean, types.float64[:, ::1], _I1,
+    )  # fmt: skip

@@ -43,9 +43,9 @@ class Layout:
             widths=tuple(int(n) for n in sizes),
         )
 
-    def pack(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> np.ndarray:
-        """Layer lists -> one contiguous float64 parameter vector."""
-        params = np.empty(self.n_params)
+    def pack(self, weights: list, biases: list, dtype=np.float64) -> np.ndarray:
+        """Layer lists -> one contiguous parameter vector of dtype."""
+        params = np.empty(self.n_params, dtype)
         for l, (W, b) in enumerate(zip(weights, biases)):
             params[self.w_off[l] : self.b_off[l]] = np.ravel(W)
             params[self.b_off[l] : self.b_off[l] + self.sizes[l + 1]] = b

@@ -20,8 +20,8 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def array(name: str, value, ndim: tuple[int, ...]) -> np.ndarray:
-    """value as a finite float64 C-contiguous array with one of the allowed ndims."""
+def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+    """value as a finite C-contiguous array of dtype (float64 by default) with one of the allowed ndims."""
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists, for example
@@ -33,7 +33,8 @@ def array(name: str, value, ndim: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} must be {dims}; got {_describe(arr)}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty; got {_describe(arr)}")
-    arr = np.asarray(arr, dtype=np.float64, order="C")
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused below
+        arr = np.asarray(arr, dtype=dtype, order="C")
     if not arr.flags.writeable:  # read-only arrays would compile a second kernel specialisation
         arr = arr.copy()
     # A finite sum proves every entry finite (NaN and inf propagate); only a sum that
@@ -89,10 +90,10 @@ def seed(name: str, value) -> int | None:
     return None if value is None else integer(name, value, low=0)
 
 
-def samples(X, Y, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training data as 2-D float64 arrays (one sample may be given as 1-D rows)."""
-    X = array("X", X, ndim=(1, 2))
-    Y = array("Y", Y, ndim=(1, 2))
+def samples(X, Y, n_in: int, n_out: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Training data as 2-D arrays of dtype (one sample may be given as 1-D rows)."""
+    X = array("X", X, ndim=(1, 2), dtype=dtype)
+    Y = array("Y", Y, ndim=(1, 2), dtype=dtype)
     X = X.reshape(1, -1) if X.ndim == 1 else X
     Y = Y.reshape(1, -1) if Y.ndim == 1 else Y
     if X.shape[1] != n_in:
@@ -111,3 +112,17 @@ def path(name: str, value) -> str:
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name} must be a file path; got {_describe(value)}")
     return os.fspath(value)
+
+
+DTYPES = ("float64", "float32")
+
+
+def real_dtype(name: str, value) -> np.dtype:
+    """A parameter dtype: float64 (the default, the article-exact path) or float32."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a NumPy float dtype (float64 or float32); got {_describe(value)}") from None
+    if dtype.name not in DTYPES:
+        raise ValueError(f"{name} must be float64 or float32; got {dtype.name}")
+    return dtype

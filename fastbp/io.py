@@ -21,7 +21,7 @@ def save(net: Network, path, input_bounds: tuple[np.ndarray, np.ndarray] | None 
     that the network was trained with, for the command line to apply again.
     """
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION), "sizes": np.array(net.sizes)}
-    arrays["dtype"] = np.array("float64")
+    arrays["dtype"] = np.array(net.dtype.name)
     if input_bounds is not None:
         arrays["input_low"], arrays["input_high"] = (np.asarray(b, dtype=np.float64) for b in input_bounds)
     arrays["tied"] = np.array(net.tied_biases)
@@ -56,11 +56,11 @@ def load(path) -> Network:
     if version > VERSION:
         raise ValueError(f"{name}: written by a newer fastbp (format version {version}; this one reads {VERSION})")
     dtype = arrays.get("dtype", np.array("float64")).item()
-    if dtype != "float64":
-        raise ValueError(f"{name}: holds a {dtype} network; this fastbp reads float64 networks")
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"{name}: holds a {dtype} network; this fastbp reads float64 and float32 networks")
     for key, array in arrays.items():
-        if key[0] in "Wb" and key[1:].isdigit() and array.dtype != np.float64:
-            raise ValueError(f"{name}: damaged fastbp network file ({key} has dtype {array.dtype}, not float64)")
+        if key[0] in "Wb" and key[1:].isdigit() and array.dtype != np.dtype(dtype):
+            raise ValueError(f"{name}: damaged fastbp network file ({key} has dtype {array.dtype}, not {dtype})")
     try:
         n_layers = len(arrays["sizes"]) - 1
         tied = arrays["tied"]
@@ -69,7 +69,7 @@ def load(path) -> Network:
                 raise ValueError(f"b{l} is tied but its values differ")
         weights = [arrays[f"W{l}"] for l in range(n_layers)]
         biases = [arrays[f"b{l}"][0] if tied[l] else arrays[f"b{l}"] for l in range(n_layers)]
-        net = Network.from_arrays(weights, biases)
+        net = Network.from_arrays(weights, biases, dtype=dtype)
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         raise ValueError(f"{name}: damaged fastbp network file ({exc})") from None
     if net.sizes != tuple(int(n) for n in arrays["sizes"]):
@@ -135,9 +135,9 @@ def load_checkpoint(path, net: Network, fingerprint: dict) -> dict:
     for key, value in fingerprint.items():
         if saved.get(key) != value:
             raise ValueError(f"resume: {name} was written with {key}={saved.get(key)!r}; this call has {key}={value!r}")
-    for key in ("params", "velocity", "errors"):
-        if state[key].dtype != np.float64 or not np.isfinite(state[key]).all():
-            raise ValueError(f"resume: {name}: damaged checkpoint ({key} is not finite float64)")
+    for key, dtype in (("params", net.dtype), ("velocity", net.dtype), ("errors", np.float64)):
+        if state[key].dtype != dtype or not np.isfinite(state[key]).all():
+            raise ValueError(f"resume: {name}: damaged checkpoint ({key} is not finite {np.dtype(dtype).name})")
     if state["params"].shape != net._params.shape or state["velocity"].shape != net._params.shape:
         raise ValueError(f"resume: {name}: damaged checkpoint (parameter count differs from the network's)")
     return {

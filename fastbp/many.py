@@ -57,8 +57,10 @@ def train_many(
     FloatingPointError names the networks that diverged.
     """
     nets = _check_nets(nets)
-    X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1])
+    X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1], dtype=nets[0].dtype)
     for k, net in enumerate(nets[1:], start=1):
+        if net.dtype != nets[0].dtype:
+            raise ValueError(f"nets[{k}] must have dtype {nets[0].dtype.name} like nets[0]; got {net.dtype.name}")
         if (net.sizes[0], net.sizes[-1]) != (nets[0].sizes[0], nets[0].sizes[-1]):
             raise ValueError(
                 f"nets[{k}] must have input width {nets[0].sizes[0]} and output width {nets[0].sizes[-1]} "
@@ -73,14 +75,12 @@ def train_many(
     # Networks whose kernel calls BLAS (wide layers, minibatches) go one after another,
     # each using BLAS's threads; the others are spread over Numba's threads.
     one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
-    if not one_by_one and _kernels.train_many_epochs not in _PARALLEL_READY:
-        if hasattr(_kernels.train_many_epochs, "compile"):  # not under NUMBA_DISABLE_JIT=1
-            _kernels.train_many_epochs.compile(_kernels.TRAIN_MANY_EPOCHS_SIGNATURE)
-        _PARALLEL_READY.add(_kernels.train_many_epochs)
+    if not one_by_one:
+        ready(_kernels.train_many_epochs, nets[0].dtype, _kernels.train_many_epochs_signature)
     for net in nets if opts.engine == "numba" and one_by_one else []:
-        ready(numba_kernel(net, opts))
+        ready(numba_kernel(net, opts), net.dtype)
     run_one = _run_python if opts.engine == "python" else _run_numba
-    velocities = [np.zeros(net._layout.n_params) for net in nets] if one_by_one else None
+    velocities = [np.zeros(net._layout.n_params, net.dtype) for net in nets] if one_by_one else None
     batch = None if one_by_one else _Batch(nets)
     chunker = _Chunker(opts, X.shape[0], sum(net._layout.n_params for net in nets))
     epoch = 0
@@ -145,7 +145,6 @@ def _check_lrs(lr, n: int) -> np.ndarray:
 # Numba's default "workqueue" threading layer must not launch parallel kernels from two
 # threads at once: train_many called from a user's thread pool takes turns here.
 _PARALLEL_LAUNCH = threading.Lock()
-_PARALLEL_READY: set = set()
 
 
 class _Batch:
@@ -175,8 +174,10 @@ class _Batch:
         return done
 
     def _launch(self, X, Y, orders, count, lrs, opts, errors, done) -> None:
+        real = self.params.dtype.type  # lrs and momentum in the parameters' dtype
         _kernels.train_many_epochs(
             self.params, self.velocity, self.param_ptr, self.unit_ptr, self.layer_ptr,
-            self.sizes, self.w_off, self.b_off, self.u_off, self.tied, X, Y, orders, count, lrs,
-            opts.momentum, opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise, errors, done,
+            self.sizes, self.w_off, self.b_off, self.u_off, self.tied, X, Y, orders, count,
+            lrs.astype(self.params.dtype), real(opts.momentum), opts.batch_size, kernel_block(opts),
+            opts.train_biases, opts.layerwise, errors, done,
         )  # fmt: skip

@@ -34,12 +34,15 @@ class Network:
     # --- construction ---------------------------------------------------------
 
     @classmethod
-    def from_arrays(cls, weights: Sequence, biases: Sequence) -> Network:
-        """A network from per-layer weight matrices and biases (copied to float64).
+    def from_arrays(cls, weights: Sequence, biases: Sequence, dtype=np.float64) -> Network:
+        """A network from per-layer weight matrices and biases (copied to float64, or float32).
 
         ``weights[l]`` has shape (n_{l+1}, n_l). ``biases[l]`` is a 1-D array of
         n_{l+1} values (one bias per unit) or a scalar (one bias tied across the layer).
+        ``dtype=np.float32`` keeps the parameters (and the data it trains on) in
+        single precision: half the memory traffic; float64 is the article-exact path.
         """
+        dtype = _validate.real_dtype("dtype", dtype)
         if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
             raise TypeError(f"weights must be a non-empty list of 2-D arrays; got {_validate._describe(weights)}")
         if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
@@ -68,10 +71,17 @@ class Network:
                 tied.append(0)
             bs.append(b)
         layout = Layout.of(sizes)
-        return cls(layout, layout.pack(Ws, bs), np.array(tied, dtype=np.int64))
+        params = layout.pack(Ws, bs)
+        if dtype != np.float64:
+            if np.abs(params).max() > np.finfo(dtype).max:
+                raise ValueError(f"weights and biases must be finite in {dtype.name}; some overflow it")
+            params = params.astype(dtype)
+        return cls(layout, params, np.array(tied, dtype=np.int64))
 
     @classmethod
-    def random(cls, sizes: Sequence[int], seed: int | None = None, tied_biases: bool = False) -> Network:
+    def random(
+        cls, sizes: Sequence[int], seed: int | None = None, tied_biases: bool = False, dtype=np.float64
+    ) -> Network:
         """A network with Glorot-uniform initial weights and biases, deterministic for a seed.
 
         Each layer draws from U(-r, r) with r = sqrt(2 / (fan_in + fan_out)): Glorot
@@ -79,6 +89,7 @@ class Network:
         function (scikit-learn's MLP uses the same for it). It keeps net inputs in
         the logistic's steep middle, so deltas neither vanish nor saturate at the start.
         ``tied_biases=True`` gives each layer one shared bias, as in the article.
+        ``dtype=np.float32`` gives a single-precision network (the same draws, rounded).
         """
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise TypeError(f"sizes must be a sequence of layer widths; got {_validate._describe(sizes)}")
@@ -93,7 +104,7 @@ class Network:
             r = np.sqrt(2.0 / (n_in + n_out))
             weights.append(rng.uniform(-r, r, size=(n_out, n_in)))
             biases.append(rng.uniform(-r, r) if tied else rng.uniform(-r, r, size=n_out))
-        return cls.from_arrays(weights, biases)
+        return cls.from_arrays(weights, biases, dtype=dtype)
 
     # --- what it holds ----------------------------------------------------------
 
@@ -113,6 +124,11 @@ class Network:
         return [b.copy() for b in self._layout.biases(self._params)]
 
     @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype: float64 (default) or float32."""
+        return self._params.dtype
+
+    @property
     def tied_biases(self) -> tuple[bool, ...]:
         """Per layer above the input: True where one bias is shared by the layer."""
         return tuple(bool(t) for t in self._tied)
@@ -123,13 +139,15 @@ class Network:
 
     def __repr__(self) -> str:
         modes = ", ".join("tied" if t else "per-unit" for t in self.tied_biases)
-        return f"Network(sizes={self.sizes}, biases=[{modes}])"
+        dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
+        return f"Network(sizes={self.sizes}, biases=[{modes}]{dtype})"
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Network):
             return NotImplemented
         return (
             self.sizes == other.sizes
+            and self.dtype == other.dtype
             and self.tied_biases == other.tied_biases
             and np.array_equal(self._params, other._params)
         )
@@ -140,7 +158,7 @@ class Network:
 
     def _evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
         L = self._layout
-        outputs = np.empty((X.shape[0], self.sizes[-1]))
+        outputs = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
         kernel = _kernels.evaluate_blas if X.shape[0] >= 64 and self._wide() else _kernels.evaluate
         E_sum = kernel(self._params, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, outputs)
         return outputs, E_sum
@@ -153,17 +171,17 @@ class Network:
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""
-        X = _validate.array("X", X, ndim=(1, 2))
+        X = _validate.array("X", X, ndim=(1, 2), dtype=self.dtype)
         one = X.ndim == 1
         X = X.reshape(1, -1) if one else X
         if X.shape[1] != self.sizes[0]:
             raise ValueError(f"X must have {self.sizes[0]} columns (the network's input width); got {X.shape[1]}")
-        outputs, _ = self._evaluate(X, np.empty((0, self.sizes[-1])))
+        outputs, _ = self._evaluate(X, np.empty((0, self.sizes[-1]), self.dtype))
         return outputs[0] if one else outputs
 
     def error(self, X, Y) -> float:
         """Mean over samples of E = sum over outputs of 1/2 (target - out)^2."""
-        X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1])
+        X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         _, E_sum = self._evaluate(X, Y)
         return E_sum / X.shape[0]
 
@@ -173,9 +191,9 @@ class Network:
         ``db[l][j]`` is the partial derivative for unit j's own bias; a tied layer's
         bias gradient is ``db[l].sum()``.
         """
-        X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1])
+        X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         L = self._layout
-        grad = np.empty(L.n_params)
+        grad = np.empty(L.n_params, self.dtype)
         _kernels.gradient_sum(self._params, grad, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, BLOCK)
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from . import _kernels, _validate, io, oracle
@@ -165,7 +166,7 @@ def train(
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {_validate._describe(net)}")
-    X, Y = _validate.samples(X, Y, net.sizes[0], net.sizes[-1])
+    X, Y = _validate.samples(X, Y, net.sizes[0], net.sizes[-1], dtype=net.dtype)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable; got {_validate._describe(callback)}")
     every = _validate.integer("callback_every", callback_every, low=1) if callback is not None else 0
@@ -179,7 +180,7 @@ def train(
     if resume is not None:
         run.resume(io.load_checkpoint(_validate.path("resume", resume), net, _fingerprint(opts, X, Y)))
     if run.kernel is not None:
-        ready(run.kernel)  # compile or load it before the clock starts
+        ready(run.kernel, net.dtype)  # compile or load it before the clock starts
     chunker = _Chunker(opts, X.shape[0], net._layout.n_params)
     with _progress_bar(opts, initial=run.epoch) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
@@ -209,7 +210,7 @@ class _Run:
 
     def __init__(self, net: Network, X, Y, opts: Options):
         self.net, self.X, self.Y, self.opts = net, X, Y, opts
-        self.velocity = np.zeros(net._layout.n_params)
+        self.velocity = np.zeros(net._layout.n_params, net.dtype)
         self.errors = np.empty(opts.epochs)
         self.epoch = self.first_epoch = 0
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
@@ -367,23 +368,25 @@ def numba_kernel(net: Network, opts: Options):
 _READY: set = set()
 
 
-def ready(kernel) -> None:
-    """Compile a train_epochs-like kernel for its one signature, or load it from the cache.
+def ready(kernel, dtype, signature=_kernels.train_epochs_signature) -> None:
+    """Compile a kernel for its one signature for this dtype, or load it from the cache.
 
     (Remembered here: asking a dispatcher for its signatures costs tens of microseconds.)
     """
-    if kernel not in _READY:
+    if (kernel, dtype) not in _READY:
         if hasattr(kernel, "compile"):  # not under NUMBA_DISABLE_JIT=1, where kernels are plain Python
-            kernel.compile(_kernels.TRAIN_EPOCHS_SIGNATURE)
-        _READY.add(kernel)
+            kernel.compile(signature(numba.from_dtype(dtype)))
+        _READY.add((kernel, dtype))
 
 
 def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, errors) -> int:
     """Train count epochs in the compiled kernel; returns the epochs completed."""
     L = net._layout
+    real = net.dtype.type  # lr and momentum in the parameters' dtype: float32 networks compute in float32
     return numba_kernel(net, opts)(
         net._params, velocity, L.sizes, L.w_off, L.b_off, L.u_off, net._tied, X, Y, orders, count,
-        opts.lr, opts.momentum, opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise, errors,
+        real(opts.lr), real(opts.momentum), opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise,
+        errors,
     )  # fmt: skip
 
 
@@ -399,7 +402,7 @@ def _run_python(net: Network, X, Y, orders, count, opts: Options, velocity, erro
         W, b, net._tied.tolist(), X.tolist(), Y.tolist(), epoch_orders,
         opts.lr, opts.batch_size, opts.momentum, vW, vb, opts.train_biases, opts.layerwise,
     )  # fmt: skip
-    net._params[:] = L.pack(W, b)
-    velocity[:] = L.pack(vW, vb)
+    net._params[:] = L.pack(W, b, net.dtype)
+    velocity[:] = L.pack(vW, vb, net.dtype)
     errors[: len(E)] = E
     return sum(1 for value in E if math.isfinite(value))  # the oracle stops after the first non-finite epoch

@@ -64,3 +64,22 @@ def test_fresh_cache_directory_compiles_then_hits(tmp_path):
 def test_no_kernel_compiles_at_import():
     out = run("import fastbp; from fastbp import _kernels; print(len(_kernels.train_epochs.signatures))").stdout
     assert out.strip() == "0"
+
+
+def test_float32_adds_exactly_one_specialisation():
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        import fastbp
+        from fastbp import _kernels
+        X, Y = np.random.default_rng(0).uniform(size=(30, 5)), np.random.default_rng(1).uniform(size=(30, 2))
+        for dtype in (np.float64, np.float32):
+            for sizes in ((5, 3, 2), (5, 9, 4, 2)):
+                net = fastbp.Network.random(sizes, seed=0, dtype=dtype)
+                fastbp.train(net, X, Y, epochs=2)
+                fastbp.train(net, X.astype(np.float32), Y, epochs=1, batch_size=4, momentum=0.5)
+                net.error(X, Y)
+        print(len(_kernels.train_epochs.signatures), len(_kernels.evaluate.signatures))
+        """
+    )
+    assert run(code).stdout.split() == ["2", "2"]

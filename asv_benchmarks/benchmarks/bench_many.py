@@ -4,6 +4,7 @@ from .common import Benchmark, random_784, xor_ensemble
 
 try:
     import numba
+    import numpy as np
 
     import fastbp
 except ImportError:
@@ -33,6 +34,14 @@ class XorEnsemble(Benchmark):
     def time_train_many(self, threads):
         self.train()
 
+    def peakmem_train_many(self, threads):
+        self.train()
+
+    def track_mean_final_error(self, threads):
+        return float(np.mean([h.final_error for h in self.train()]))
+
+    track_mean_final_error.unit = "E"
+
     def track_solved(self, threads):
         return sum(h.final_error < 0.05 for h in self.train())
 
@@ -46,31 +55,34 @@ class XorEnsemble(Benchmark):
 
 
 class Minibatch784(Benchmark):
-    """60,000 x 784 random inputs, 784-128-10, minibatches of 64, lr 0.1, 1 epoch."""
+    """60,000 x 784 random inputs, 784-128-10, minibatches of 64, lr 0.1, 1 epoch, in float64 and float32."""
 
+    params = ["float64", "float32"]
+    param_names = ["dtype"]
     repeat = (2, 5, 60.0)
     timeout = 600.0
 
-    def setup(self):
-        self.X, self.Y = random_784()
-        self.net = fastbp.Network.random((784, 128, 10), seed=0)
+    def setup(self, dtype):
+        X, Y = random_784()
+        self.X, self.Y = X.astype(dtype), Y.astype(dtype)
+        self.net = fastbp.Network.random((784, 128, 10), seed=0, dtype=dtype)
         fastbp.train(self.net.copy(), self.X[:128], self.Y[:128], batch_size=64)
 
     def train(self):
         return fastbp.train(self.net.copy(), self.X, self.Y, epochs=1, lr=0.1, batch_size=64)
 
-    def time_train(self):
+    def time_train(self, dtype):
         self.train()
 
-    def peakmem_train(self):
+    def peakmem_train(self, dtype):
         self.train()
 
-    def track_final_error(self):
+    def track_final_error(self, dtype):
         return self.train().final_error
 
     track_final_error.unit = "E"
 
-    def track_samples_per_second(self):
+    def track_samples_per_second(self, dtype):
         return len(self.X) / self.train().seconds
 
     track_samples_per_second.unit = "samples/s"

@@ -26,10 +26,18 @@ class Article10k(Benchmark):
     def time_train(self, engine):
         self.train(engine)
 
+    def peakmem_train(self, engine):
+        self.train(engine)
+
     def track_final_error(self, engine):
         return self.train(engine).final_error
 
     track_final_error.unit = "E"
+
+    def track_rounds_per_second(self, engine):
+        return 10_000 / self.train(engine).seconds
+
+    track_rounds_per_second.unit = "rounds/s"
 
 
 class DigitsOnline(Benchmark):

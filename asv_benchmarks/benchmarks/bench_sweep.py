@@ -10,6 +10,7 @@ try:
 except ImportError:
     pass
 
+
 def grid():
     """4 hidden widths x 10 learning rates x 25 seeds = 1,000 configurations."""
     return dict(hidden=[2, 4, 8, 16], lr=list(np.geomspace(0.05, 2.0, 10)), seeds=25)

@@ -457,6 +457,194 @@ def train_many_epochs(
 
 
 @kernel
+def train_lane_block(
+    params,
+    velocity,
+    sizes,
+    w_off,
+    b_off,
+    u_off,
+    tied,
+    X,
+    Y,
+    orders,
+    n_epochs,
+    lrs,
+    momentum,
+    train_biases,
+    layerwise,
+    errors,
+    k0,
+    k1,
+):
+    """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
+
+    params[p, k] is parameter p of network k (likewise velocity). Every step is
+    the one of train_epochs (forward, output deltas, the fused backward pass and
+    update), written with an innermost loop over networks, which vectorises: so
+    each network's result is bit-identical to training it alone. Returns the
+    number of epochs after which every network's mean error was finite.
+    """  # fmt: skip
+    k0 = np.uint64(k0)
+    n = np.uint64(k1) - k0
+    n_layers = sizes.shape[0] - 1
+    n_units = np.uint64(u_off[n_layers] + sizes[n_layers])
+    n_samples = orders.shape[1]
+    zero = np.zeros(1, params.dtype)[0]
+    out = np.empty((n_units, n), params.dtype)
+    delta = np.empty((n_units, n), params.dtype)
+    acc = np.empty(n, params.dtype)
+    E_sample = np.empty(n)
+    E_epoch = np.empty(n)
+    g_tied = np.empty(n)
+    for e in range(n_epochs):
+        row = min(e, orders.shape[0] - 1)
+        E_epoch[:] = 0.0
+        for r in range(n_samples):
+            s = np.uint64(orders[row, r])
+            for i in range(np.uint64(sizes[0])):
+                x = X[s, i]
+                for k in range(n):
+                    out[i, k] = x
+            # The forward pass: net_j = sum_i w_ji out_i (in order) + b_j, for every network.
+            for l in range(n_layers):
+                n_in = np.uint64(sizes[l])
+                below = np.uint64(u_off[l])
+                above = np.uint64(u_off[l + 1])
+                for j in range(np.uint64(sizes[l + 1])):
+                    weights = np.uint64(w_off[l]) + j * n_in
+                    for k in range(n):
+                        acc[k] = zero
+                    for i in range(n_in):
+                        for k in range(n):
+                            acc[k] += params[weights + i, k0 + k] * out[below + i, k]
+                    bias = np.uint64(b_off[l]) + j
+                    for k in range(n):
+                        out[above + j, k] = _logistic(acc[k] + params[bias, k0 + k])
+            # Output deltas and E_total.
+            top = np.uint64(u_off[n_layers])
+            E_sample[:] = 0.0
+            for j in range(np.uint64(sizes[n_layers])):
+                t = Y[s, j]
+                for k in range(n):
+                    o = out[top + j, k]
+                    E_sample[k] += 0.5 * ((t - o) * (t - o))
+                    delta[top + j, k] = (-(t - o)) * (o * (1.0 - o))
+            for k in range(n):
+                E_epoch[k] += E_sample[k]
+            # The backward pass and update, as in _online_backward.
+            for l in range(n_layers - 1, -1, -1):
+                n_in = np.uint64(sizes[l])
+                n_out = np.uint64(sizes[l + 1])
+                below = np.uint64(u_off[l])
+                above = np.uint64(u_off[l + 1])
+                w = np.uint64(w_off[l])
+                b = np.uint64(b_off[l])
+                fuse = l > 0 and not layerwise
+                if fuse and momentum != 0.0:
+                    for i in range(n_in):
+                        for k in range(n):
+                            delta[below + i, k] = 0.0
+                for j in range(n_out):
+                    row_w = w + j * n_in
+                    for i in range(n_in):
+                        p = row_w + i
+                        if momentum == 0.0:
+                            if fuse and j == 0:
+                                for k in range(n):
+                                    d = delta[above + j, k]
+                                    delta[below + i, k] = params[p, k0 + k] * d
+                                    params[p, k0 + k] -= lrs[k0 + k] * (d * out[below + i, k])
+                            elif fuse:
+                                for k in range(n):
+                                    d = delta[above + j, k]
+                                    delta[below + i, k] += params[p, k0 + k] * d
+                                    params[p, k0 + k] -= lrs[k0 + k] * (d * out[below + i, k])
+                            else:
+                                for k in range(n):
+                                    d = delta[above + j, k]
+                                    params[p, k0 + k] -= lrs[k0 + k] * (d * out[below + i, k])
+                        else:
+                            for k in range(n):
+                                d = delta[above + j, k]
+                                if fuse:
+                                    delta[below + i, k] += params[p, k0 + k] * d
+                                step = lrs[k0 + k] * (d * out[below + i, k])
+                                velocity[p, k0 + k] = momentum * velocity[p, k0 + k] - step
+                                params[p, k0 + k] += velocity[p, k0 + k]
+                if train_biases:
+                    g_tied[:] = 0.0
+                    for j in range(n_out):
+                        for k in range(n):
+                            g_tied[k] += delta[above + j, k]
+                    for j in range(n_out):
+                        for k in range(n):
+                            g = g_tied[k] if tied[l] else delta[above + j, k]
+                            if momentum == 0.0:
+                                params[b + j, k0 + k] -= lrs[k0 + k] * g
+                            else:
+                                velocity[b + j, k0 + k] = momentum * velocity[b + j, k0 + k] - lrs[k0 + k] * g
+                                params[b + j, k0 + k] += velocity[b + j, k0 + k]
+                if l > 0:
+                    if not fuse:
+                        for j in range(n_out):
+                            row_w = w + j * n_in
+                            for i in range(n_in):
+                                for k in range(n):
+                                    if j == 0:
+                                        delta[below + i, k] = params[row_w + i, k0 + k] * delta[above + j, k]
+                                    else:
+                                        delta[below + i, k] += params[row_w + i, k0 + k] * delta[above + j, k]
+                    for i in range(n_in):
+                        for k in range(n):
+                            o = out[below + i, k]
+                            delta[below + i, k] = delta[below + i, k] * (o * (1.0 - o))
+        finite = True
+        for k in range(n):
+            errors[k0 + k, e] = E_epoch[k] / n_samples
+            finite = finite and math.isfinite(errors[k0 + k, e])
+        if not finite:
+            return e
+    return n_epochs
+
+
+@parallel_kernel
+def train_lanes_epochs(
+    params,
+    velocity,
+    sizes,
+    w_off,
+    b_off,
+    u_off,
+    tied,
+    X,
+    Y,
+    orders,
+    n_epochs,
+    lrs,
+    momentum,
+    train_biases,
+    layerwise,
+    errors,
+    lane_block,
+):
+    """train_lane_block over blocks of lane_block networks, the blocks spread over Numba's threads.
+
+    Returns, per block, the epochs after which all its networks were finite.
+    """  # fmt: skip
+    n_blocks = (params.shape[1] + lane_block - 1) // lane_block
+    done = np.empty(n_blocks, np.int64)
+    for block in prange(n_blocks):
+        k0 = block * lane_block
+        k1 = min(params.shape[1], k0 + lane_block)
+        done[block] = train_lane_block(
+            params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lrs, momentum,
+            train_biases, layerwise, errors, k0, k1,
+        )  # fmt: skip
+    return done
+
+
+@kernel
 def train_epochs_blas(
     params,
     velocity,
@@ -632,4 +820,13 @@ def train_many_epochs_signature(real):
     return (
         R1, R1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
         types.int64, R1, real, types.int64, types.int64, types.boolean, types.boolean, types.float64[:, ::1], _I1,
+    )  # fmt: skip
+
+
+def train_lanes_epochs_signature(real):
+    """train_lanes_epochs's: parameters and velocities lane by lane (2-D), the lrs, errors and a block size."""
+    R1, R2 = real[::1], real[:, ::1]
+    return (
+        R2, R2, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
+        types.int64, R1, real, types.boolean, types.boolean, types.float64[:, ::1], types.int64,
     )  # fmt: skip

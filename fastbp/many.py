@@ -75,13 +75,15 @@ def train_many(
     # Networks whose kernel calls BLAS (wide layers, minibatches) go one after another,
     # each using BLAS's threads; the others are spread over Numba's threads.
     one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
-    if not one_by_one:
+    if not one_by_one and _Lanes.suits(nets, opts):
+        ready(_kernels.train_lanes_epochs, nets[0].dtype, _kernels.train_lanes_epochs_signature)
+    if not one_by_one:  # also the lane kernel's fallback
         ready(_kernels.train_many_epochs, nets[0].dtype, _kernels.train_many_epochs_signature)
     for net in nets if opts.engine == "numba" and one_by_one else []:
         ready(numba_kernel(net, opts), net.dtype)
     run_one = _run_python if opts.engine == "python" else _run_numba
     velocities = [np.zeros(net._layout.n_params, net.dtype) for net in nets] if one_by_one else None
-    batch = None if one_by_one else _Batch(nets)
+    batch = None if one_by_one else (_Lanes(nets) if _Lanes.suits(nets, opts) else _Batch(nets))
     chunker = _Chunker(opts, X.shape[0], sum(net._layout.n_params for net in nets))
     epoch = 0
 
@@ -145,6 +147,57 @@ def _check_lrs(lr, n: int) -> np.ndarray:
 # Numba's default "workqueue" threading layer must not launch parallel kernels from two
 # threads at once: train_many called from a user's thread pool takes turns here.
 _PARALLEL_LAUNCH = threading.Lock()
+
+
+class _Lanes:
+    """Networks of one architecture trained online side by side: parameter p of network k at [p, k].
+
+    The lane kernel's innermost loops run over networks and vectorise; each network's
+    arithmetic is that of train_epochs, so the results are the same bits. A chunk in
+    which any network diverges is run again network by network (_Batch), which stops
+    each one exactly where train would.
+    """
+
+    BLOCK = 64  # networks per thread's block
+
+    @staticmethod
+    def suits(nets: list[Network], opts) -> bool:
+        first = nets[0]
+        return (
+            opts.batch_size == 1
+            and len(nets) >= 8
+            and all(net.sizes == first.sizes and net.tied_biases == first.tied_biases for net in nets)
+        )
+
+    def __init__(self, nets: list[Network]):
+        self.nets = nets
+        L = nets[0]._layout
+        self.layout = L
+        self.params = np.ascontiguousarray(np.stack([net._params for net in nets], axis=1))
+        self.velocity = np.zeros_like(self.params)
+
+    def run(self, X, Y, orders, count, lrs, opts, errors) -> np.ndarray:
+        before = (self.params.copy(), self.velocity.copy())
+        L, real = self.layout, self.params.dtype.type
+        done = _kernels.train_lanes_epochs(
+            self.params, self.velocity, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied, X, Y, orders, count,
+            lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors, self.BLOCK,
+        )  # fmt: skip
+        if done.min() < count or not np.isfinite(self.params).all():
+            self.params[:], self.velocity[:] = before
+            self._write_back()
+            batch = _Batch(self.nets)  # network by network, with exact divergence handling
+            batch.velocity[:] = self.velocity.T.ravel()
+            result = batch.run(X, Y, orders, count, lrs, opts, errors)
+            self.params[:] = np.stack([net._params for net in self.nets], axis=1)
+            self.velocity[:] = batch.velocity.reshape(len(self.nets), -1).T
+            return result
+        self._write_back()
+        return np.full(len(self.nets), count, dtype=np.int64)
+
+    def _write_back(self) -> None:
+        for k, net in enumerate(self.nets):
+            net._params[:] = self.params[:, k]
 
 
 class _Batch:

@@ -27,8 +27,10 @@ SPECIALISATIONS = textwrap.dedent(
     wider.error(np.tile(Xw, (5, 1)), np.tile(Yw, (5, 1)))
     fastbp.train_many([small, fastbp.Network.random((2, 5, 2), seed=2)], X, Y, epochs=2)
     fastbp.train_many([fastbp.Network.random((2, 3, 3, 2), seed=3)], X.tolist(), Y, epochs=1, lr=[0.3])
+    fastbp.train_many([fastbp.Network.random((2, 4, 2), seed=s) for s in range(9)], X, Y, epochs=2)
+    fastbp.train_many([fastbp.Network.random((2, 3, 3, 2), seed=s) for s in range(12)], X, Y, epochs=2, momentum=0.5)
     kernels = (_kernels.train_epochs, _kernels.evaluate, _kernels.gradient_sum, _kernels.train_epochs_blas,
-               _kernels.evaluate_blas, _kernels.train_many_epochs)
+               _kernels.evaluate_blas, _kernels.train_many_epochs, _kernels.train_lanes_epochs)
     for kernel in kernels:
         hits, misses = (sum(c.values()) for c in (kernel.stats.cache_hits, kernel.stats.cache_misses))
         print(kernel.__name__, len(kernel.signatures), hits, misses)

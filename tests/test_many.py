@@ -96,3 +96,45 @@ def test_divergence_names_the_network():
     bad = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])
     with pytest.raises(FloatingPointError, match=r"nets \[1\]"):
         fastbp.train_many([good, bad], [[1e10, 1e10]], [[1.0]], lr=[0.5, 1e308])
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_nets=st.integers(8, 70),
+    hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    tied=st.booleans(),
+    momentum=st.sampled_from([0.0, 0.9]),
+    train_biases=st.booleans(),
+    shuffle=st.booleans(),
+    update=st.sampled_from(["simultaneous", "layerwise"]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_same_architecture_lanes_are_bit_identical(seed, n_nets, hidden, tied, momentum, train_biases, shuffle,
+                                                   update, dtype):  # fmt: skip
+    """Many networks of one architecture go through the lane kernel: still the bits of train alone."""
+    from fastbp import many
+
+    nets = [fastbp.Network.random((3, *hidden, 2), seed=seed % 1000 + k, tied_biases=tied, dtype=dtype)
+            for k in range(n_nets)]  # fmt: skip
+    _, X, Y = random_problem(seed, [3, 1, 2], 5)
+    lrs = list(np.linspace(0.1, 1.5, n_nets))
+    options = dict(epochs=3, momentum=momentum, train_biases=train_biases, shuffle=shuffle, seed=1, update=update)
+    opts = fastbp.training.check_options(5, 3, 0.1, 1, momentum, shuffle, 1, train_biases, update, "numba", False)
+    assert many._Lanes.suits(nets, opts)
+    alone = [net.copy() for net in nets]
+    histories = fastbp.train_many(nets, X, Y, lr=lrs, **options)
+    for net, single, lr, history in zip(nets, alone, lrs, histories):
+        h = fastbp.train(single, X, Y, lr=lr, **options)
+        assert net == single
+        np.testing.assert_array_equal(history.errors, h.errors)
+
+
+def test_a_diverging_lane_falls_back_to_exact_per_network_training():
+    nets = [fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]]) for _ in range(10)]
+    lrs = [0.5] * 9 + [1e308]
+    with pytest.raises(FloatingPointError, match=r"nets \[9\]"):
+        fastbp.train_many(nets, [[1e-300, 1e-300]], [[1.0]], epochs=50, lr=lrs, momentum=0.99)
+    reference = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])
+    fastbp.train(reference, [[1e-300, 1e-300]], [[1.0]], epochs=50, lr=0.5, momentum=0.99)
+    assert nets[0] == reference

@@ -240,7 +240,7 @@ def _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, m
     b = np.uint64(b_off[l])
     n_out = np.uint64(sizes[l + 1])
     for idx in range(w, b):
-        g = grad[idx] / k
+        g = grad[idx] if k == 1 else grad[idx] / k  # k == 1: grad already holds the mean (and x / 1 == x)
         if momentum == 0.0:
             params[idx] -= lr * g
         else:
@@ -705,7 +705,9 @@ def train_epochs_blas(
                     o = out[r, j]
                     t = Y[s, j]
                     E_epoch += 0.5 * ((t - o) * (t - o))
-                    D[r, j] = (-(t - o)) * (o * (1.0 - o))
+                    # Deltas divided by k here make every product below a batch mean at once
+                    # (no division per weight in the update).
+                    D[r, j] = (-(t - o)) * (o * (1.0 - o)) / k
             for l in range(n_layers - 1, -1, -1):
                 np.dot(D.T, acts[l], grad[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
                 for j in range(sizes[l + 1]):
@@ -714,7 +716,7 @@ def train_epochs_blas(
                         g += D[r, j]
                     grad[b_off[l] + j] = g
                 if layerwise:
-                    _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
+                    _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, 1, lr, momentum, train_biases)
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
@@ -725,7 +727,7 @@ def train_epochs_blas(
                             D[r, i] = D[r, i] * (o * (1.0 - o))
             if not layerwise:
                 for l in range(n_layers):
-                    _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
+                    _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, 1, lr, momentum, train_biases)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e

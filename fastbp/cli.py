@@ -250,6 +250,12 @@ def _load(path: str, args, targets: int | None = None) -> datasets.Dataset:
     return datasets.load(path, format="csv", targets=columns or count, one_hot=getattr(args, "one_hot", False))
 
 
+def _warn_targets(data: datasets.Dataset, command: str) -> None:
+    message = datasets.unreachable_targets(data.Y, data.name)
+    if message:
+        print(f"fastbp {command}: warning: {message}", file=sys.stderr)
+
+
 def _is_one_hot(Y: np.ndarray) -> bool:
     return Y.shape[1] > 1 and bool(np.isin(Y, (0.0, 1.0)).all()) and bool((Y.sum(axis=1) == 1).all())
 
@@ -264,7 +270,7 @@ def _report(label: str, net: Network, data: datasets.Dataset) -> str:
 def run_train(args) -> None:
     """fastbp train: load, split, scale, train with a progress bar, report, save, plot."""
     data = _load(args.data, args)
-    datasets.warn_if_targets_unreachable(data.Y, data.name)
+    _warn_targets(data, args.command)
     if args.plot:
         from .plot import _pyplot
 
@@ -328,7 +334,7 @@ def run_sweep(args) -> None:
     from .sweep import connect, sweep
 
     data = _load(args.data, args)
-    datasets.warn_if_targets_unreachable(data.Y, data.name)
+    _warn_targets(data, args.command)
     if args.plot:
         from .plot import _pyplot
 

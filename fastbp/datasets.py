@@ -70,15 +70,21 @@ def minmax_scale(X: np.ndarray, bounds=None) -> tuple[np.ndarray, tuple[np.ndarr
     return (X - low) / span, (low, high)
 
 
-def warn_if_targets_unreachable(Y: np.ndarray, name: str) -> None:
-    """Logistic outputs live in (0, 1): say so when targets fall outside [0, 1]."""
+def unreachable_targets(Y: np.ndarray, name: str) -> str | None:
+    """A message when targets fall outside [0, 1], which logistic outputs never reach; else None."""
     if Y.size and (Y.min() < 0.0 or Y.max() > 1.0):
-        warnings.warn(
+        return (
             f"{name}: targets range over [{Y.min():g}, {Y.max():g}], but logistic outputs lie in (0, 1); "
-            "scale the targets into [0, 1] or the error cannot go to zero",
-            UserWarning,
-            stacklevel=2,
+            "scale the targets into [0, 1] or the error cannot go to zero"
         )
+    return None
+
+
+def warn_if_targets_unreachable(Y: np.ndarray, name: str) -> None:
+    """Logistic outputs live in (0, 1): a UserWarning when targets fall outside [0, 1]."""
+    message = unreachable_targets(Y, name)
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:

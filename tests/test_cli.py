@@ -188,3 +188,12 @@ def test_train_checkpoint_and_resume_on_the_command_line(tmp_path):
     import fastbp
 
     assert fastbp.load(tmp_path / "resumed.npz") == fastbp.load(tmp_path / "straight.npz")
+
+
+def test_targets_outside_the_unit_interval_get_a_one_line_warning(tmp_path):
+    (tmp_path / "t.csv").write_text("1,2,5\n3,4,7\n")
+    result = fastbp_in(tmp_path, "train", "t.csv", "--epochs", "2")
+    assert result.stderr.strip() == (
+        "fastbp train: warning: t.csv: targets range over [5, 7], but logistic outputs lie in (0, 1); "
+        "scale the targets into [0, 1] or the error cannot go to zero"
+    )

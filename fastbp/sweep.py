@@ -196,7 +196,9 @@ def _on_cluster(client, configs, X, Y, validation, options, one_hot, bar) -> lis
     threads = max(1, sum(client.nthreads().values()))
     size = max(1, math.ceil(len(configs) / (threads * BATCHES_PER_THREAD)))
     batches = [configs[i : i + size] for i in range(0, len(configs), size)]
-    data = client.scatter([X, Y, validation], broadcast=True)
+    # hash=False: fresh keys every sweep. Content-hashed keys would be shared with the
+    # previous sweep on the same data, whose release can then delete them under this one.
+    data = client.scatter([X, Y, validation], broadcast=True, hash=False)
     futures = [client.submit(train_batch, batch, *data, options, one_hot, pure=False, retries=3) for batch in batches]
     index = {future.key: k for k, future in enumerate(futures)}
     done: dict[int, list[dict]] = {}

@@ -139,3 +139,13 @@ def test_command_line_sweep_with_a_scheduler(tmp_path, cluster):
     strip = lambda text: [line.rsplit(",", 1)[0] for line in text.splitlines()]  # noqa: E731 - all but seconds
     assert strip((tmp_path / "remote.csv").read_text()) == strip((tmp_path / "local.csv").read_text())
     assert (tmp_path / "heat.png").exists()
+
+
+@pytest.mark.slow
+def test_back_to_back_sweeps_on_the_same_data(cluster):
+    """Each sweep scatters its data under fresh keys: releasing one sweep's data never starves the next."""
+    X, Y, validation = problem()
+    results = [fastbp.sweep(X, Y, hidden=[2, 3], lr=[0.5], seeds=3, epochs=5, validation=validation, client=cluster)
+               for _ in range(6)]  # fmt: skip
+    errors = [[record["val_error"] for record in r.records] for r in results]
+    assert all(e == errors[0] for e in errors)

@@ -317,25 +317,9 @@ def _batch_step(
 
 @kernel
 def train_epochs(
-    params,
-    velocity,
-    sizes,
-    w_off,
-    b_off,
-    u_off,
-    tied,
-    X,
-    Y,
-    orders,
-    n_epochs,
-    lr,
-    momentum,
-    batch_size,
-    block,
-    train_biases,
-    layerwise,
-    errors,
-):
+    params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, momentum, batch_size, block,
+    train_biases, layerwise, errors,
+):  # fmt: skip
     """Train for n_epochs epochs; errors[e] = epoch e's mean E over its samples.
 
     Epoch e visits the samples orders[e], or orders[0] in every epoch when
@@ -646,25 +630,9 @@ def train_lanes_epochs(
 
 @kernel
 def train_epochs_blas(
-    params,
-    velocity,
-    sizes,
-    w_off,
-    b_off,
-    u_off,
-    tied,
-    X,
-    Y,
-    orders,
-    n_epochs,
-    lr,
-    momentum,
-    batch_size,
-    block,
-    train_biases,
-    layerwise,
-    errors,
-):
+    params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, momentum, batch_size, block,
+    train_biases, layerwise, errors,
+):  # fmt: skip
     """train_epochs for minibatches of wide layers: each layer's products as BLAS matrix products.
 
     Per batch of k samples: A_{l+1} = logistic(A_l W_l^T + b_l); output deltas;

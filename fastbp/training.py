@@ -179,8 +179,8 @@ def train(
     run = _Run(net, X, Y, opts)
     if resume is not None:
         run.resume(io.load_checkpoint(_validate.path("resume", resume), net, _fingerprint(opts, X, Y)))
-    if run.kernel is not None:
-        ready(run.kernel, net.dtype)  # compile or load it before the clock starts
+    if opts.engine == "numba":
+        ready(numba_kernel(net, opts), net.dtype)  # compile or load it before the clock starts
     chunker = _Chunker(opts, X.shape[0], net._layout.n_params)
     with _progress_bar(opts, initial=run.epoch) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
@@ -215,7 +215,6 @@ class _Run:
         self.epoch = self.first_epoch = 0
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.engine = _run_numba if opts.engine == "numba" else _run_python
-        self.kernel = numba_kernel(net, opts) if opts.engine == "numba" else None
 
     def resume(self, state: dict) -> None:
         """Continue from a checkpoint (already checked against this run's network and options)."""

@@ -153,3 +153,16 @@ def random_problem(seed, sizes, n_samples):
     X = rng.uniform(0, 1, size=(n_samples, sizes[0]))
     Y = rng.uniform(0, 1, size=(n_samples, sizes[-1]))
     return fastbp.Network.from_arrays(weights, biases), X, Y
+
+
+def train_many_and_alone(nets, X, Y, lrs, options):
+    """Train nets with train_many and copies of them one by one with train; yield each pair of results.
+
+    Yields (network from train_many, its History, network trained alone, its History).
+    """
+    import fastbp
+
+    alone = [net.copy() for net in nets]
+    histories = fastbp.train_many(nets, X, Y, lr=lrs, **options)
+    for net, single, lr, history in zip(nets, alone, lrs, histories):
+        yield net, history, single, fastbp.train(single, X, Y, lr=lr, **options)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import random_problem
+from reference import random_problem, train_many_and_alone
 
 import fastbp
 
@@ -34,10 +34,7 @@ def test_each_network_bit_identical_to_training_alone(seed, n_nets, batch_size, 
     _, X, Y = random_problem(seed, [3, 1, 2], 6)
     lrs = list(np.linspace(0.1, 2.0, n_nets))
     options = dict(epochs=3, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=5, update=update)
-    alone = [net.copy() for net in nets]
-    histories = fastbp.train_many(nets, X, Y, lr=lrs, **options)
-    for net, single, lr, history in zip(nets, alone, lrs, histories):
-        h = fastbp.train(single, X, Y, lr=lr, **options)
+    for net, history, single, h in train_many_and_alone(nets, X, Y, lrs, options):
         assert net == single
         np.testing.assert_array_equal(history.errors, h.errors)
         assert history.final_error == h.final_error
@@ -122,10 +119,7 @@ def test_same_architecture_lanes_are_bit_identical(seed, n_nets, hidden, tied, m
     options = dict(epochs=3, momentum=momentum, train_biases=train_biases, shuffle=shuffle, seed=1, update=update)
     opts = fastbp.training.check_options(5, 3, 0.1, 1, momentum, shuffle, 1, train_biases, update, "numba", False)
     assert many._Lanes.suits(nets, opts)
-    alone = [net.copy() for net in nets]
-    histories = fastbp.train_many(nets, X, Y, lr=lrs, **options)
-    for net, single, lr, history in zip(nets, alone, lrs, histories):
-        h = fastbp.train(single, X, Y, lr=lr, **options)
+    for net, history, single, h in train_many_and_alone(nets, X, Y, lrs, options):
         assert net == single
         np.testing.assert_array_equal(history.errors, h.errors)
 

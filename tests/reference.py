@@ -166,3 +166,16 @@ def train_many_and_alone(nets, X, Y, lrs, options):
     histories = fastbp.train_many(nets, X, Y, lr=lrs, **options)
     for net, single, lr, history in zip(nets, alone, lrs, histories):
         yield net, history, single, fastbp.train(single, X, Y, lr=lr, **options)
+
+
+def kernel_exp_in_oracle():
+    """A context in which the oracle's logistic uses the kernels' e^x instead of math.exp.
+
+    That exp is the one place where the kernels' arithmetic differs from the oracle's
+    (within an ulp); with it substituted, the two engines must give the same bits.
+    """
+    from unittest import mock
+
+    from fastbp import _kernels, oracle
+
+    return mock.patch.object(oracle, "logistic", _kernels._logistic)

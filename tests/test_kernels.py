@@ -1,10 +1,12 @@
 """Compiled-kernel properties: one specialisation for every architecture, and the on-disk cache."""
 
+import math
 import os
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 SPECIALISATIONS = textwrap.dedent(
@@ -85,3 +87,32 @@ def test_float32_adds_exactly_one_specialisation():
         """
     )
     assert run(code).stdout.split() == ["2", "2"]
+
+
+def test_kernel_exp_within_one_ulp_of_libm():
+    """The kernels' e^x (a polynomial, so that it vectorises) against math.exp, down to the subnormals."""
+    from fastbp import _kernels
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        -np.logspace(-320, np.log10(746.0), 4000),
+        rng.uniform(-746.0, 0.0, 4000),
+        rng.uniform(-1.0, 0.0, 2000),
+        [0.0, -0.0, -708.39, -709.78, -744.44, -745.13, -745.2, -746.0, -1000.0, -1e308],
+    ])  # fmt: skip
+    got = np.array([_kernels._exp_nonpositive(v) for v in x])
+    want = np.array([math.exp(v) for v in x])
+    normal = want >= np.finfo(float).tiny
+    assert np.all(np.abs(got - want)[normal] <= np.spacing(want[normal]))
+    assert np.all(np.abs(got - want)[~normal] <= 5e-324)  # one subnormal step
+    assert np.mean(got == want) > 0.85
+    assert _kernels._exp_nonpositive(-math.inf) == 0.0
+    assert math.isnan(_kernels._exp_nonpositive(math.nan))
+
+
+def test_kernel_logistic_at_the_extremes():
+    from fastbp import _kernels, oracle
+
+    for net in (-math.inf, -1e308, -800.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 800.0, 1e308, math.inf):
+        assert _kernels._logistic(net) == pytest.approx(oracle.logistic(net), rel=1e-15, abs=1e-300), net
+    assert math.isnan(_kernels._logistic(math.nan))

@@ -65,27 +65,40 @@ def _float_of(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c with one rounding (llvm.fma: the CPU's FMA instruction)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
 @helper
 def _exp_nonpositive(x):
-    """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises."""
+    """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises.
+
+    Every operation is exactly rounded (FMA included), so the bits are the same
+    on every machine, vectorised or not.
+    """
     if x < -746.0:  # below every subnormal; a NaN stays NaN
         x = -746.0
     # x = n ln2 + r, |r| <= ln2 / 2: n rounded to nearest by the 1.5 * 2^52 shifter, ln2 in two parts.
     t = x * 1.4426950408889634 + 6755399441055744.0
     m = t - 6755399441055744.0
     n = _bits_of(t) - 0x4338000000000000
-    r = (x - m * 6.93147180369123816490e-01) - m * 1.90821492927058770002e-10
-    # e^r = 1 + r + r^2 (1/2! + r/3! + ... + r^11/13!), Estrin's scheme for a short dependency chain.
+    r = _fma(-m, 1.90821492927058770002e-10, _fma(-m, 6.93147180369123816490e-01, x))
+    # e^r = 1 + r + r^2 (1/2! + r/3! + ... + r^11/13!) (Taylor: 4e-18 short at |r| = ln2 / 2), in
+    # Estrin's scheme for a short dependency chain, with fused multiply-adds.
     r2 = r * r
     r4 = r2 * r2
-    r8 = r4 * r4
-    q0 = (0.5 + r * 0.16666666666666666) + r2 * (0.041666666666666664 + r * 0.008333333333333333)
-    q1 = (0.001388888888888889 + r * 0.0001984126984126984) + r2 * (2.48015873015873e-05 + r * 2.7557319223985893e-06)
-    q2 = (2.755731922398589e-07 + r * 2.505210838544172e-08) + r2 * (2.08767569878681e-09 + r * 1.6059043836821613e-10)
-    p = 1.0 + (r + r2 * ((q0 + r4 * q1) + r8 * q2))
-    # times 2^n, in two factors so that each is a normal number down to n = -1076.
-    half = n >> 1
-    return (p * _float_of((half + 1023) << 52)) * _float_of((n - half + 1023) << 52)
+    q0 = _fma(r2, _fma(r, 1 / 120, 1 / 24), _fma(r, 1 / 6, 1 / 2))
+    q1 = _fma(r2, _fma(r, 1 / 362880, 1 / 40320), _fma(r, 1 / 5040, 1 / 720))
+    q2 = _fma(r2, _fma(r, 1 / 6227020800, 1 / 479001600), _fma(r, 1 / 39916800, 1 / 3628800))
+    p = 1.0 + _fma(r2, _fma(r4 * r4, q2, _fma(r4, q1, q0)), r)
+    # times 2^n as 2^(n + 54) 2^-54: both normal numbers down to n = -1076.
+    return (p * _float_of((n + 1077) << 52)) * 5.551115123125783e-17
 
 
 @helper

@@ -3,9 +3,11 @@
     python scripts/compare_peers.py                      # every workload, every installed peer
     python scripts/compare_peers.py --workloads article-10k digits-online --repeats 7
 
-Each (workload, implementation) runs in a process of its own, with BLAS, OpenMP,
-PyTorch and Numba limited to --threads threads. A run is timed after a warm-up
-(compilation excluded), the median of --repeats runs is reported, and each peer's
+Each (workload, implementation) runs in processes of its own, with BLAS, OpenMP,
+PyTorch and Numba limited to --threads threads. A process times --repeats runs
+after a warm-up (compilation excluded); the implementations take turns, one process
+each per round, for --rounds rounds, so that a slow spell of a shared machine falls
+on all of them alike; the median of all runs is reported, and each peer's
 final mean error is compared with fastbp's so that a fast but different
 computation shows. The result is a markdown table of times and of each peer's
 time as a multiple of fastbp's, headed by the machine, the date and the command.
@@ -382,7 +384,7 @@ def child(implementation: str, name: str, repeats: int) -> dict:
         start = time.perf_counter()
         train()
         times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "errors": check}
+    return {"times": times, "errors": check}
 
 
 # --- the parent: every child, then the table ---------------------------------------------
@@ -392,7 +394,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     parser.add_argument("--peers", nargs="+", choices=IMPLEMENTATIONS, default=IMPLEMENTATIONS)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median reported)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per process")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per implementation, taking turns")
     parser.add_argument("--threads", type=int, default=1, help="threads for every library (default 1)")
     parser.add_argument("--child", nargs=2, metavar=("IMPLEMENTATION", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -409,21 +412,33 @@ def main() -> None:
     command = "python scripts/compare_peers.py " + " ".join(sys.argv[1:])
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} thread(s) per library; "
           f"Python {platform.python_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
-    print(f"Command: `{command.strip()}`; medians of {args.repeats} runs after a warm-up, each in its own process.")
+    print(f"Command: `{command.strip()}`; medians of {args.rounds} x {args.repeats} runs: {args.rounds} processes "
+          "per implementation, taking turns, each timing its runs after a warm-up.")  # fmt: skip
     print()
     print("| workload | implementation | time | x fastbp's time | final mean E (fastbp's) | agrees |")
     print("|---|---|---:|---:|---|---|")
     for name in args.workloads:
-        results = {}
-        for impl in args.peers:
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", impl, name, "--repeats", str(args.repeats)],
-                capture_output=True, text=True, env=env,
-            )  # fmt: skip
-            try:
-                results[impl] = json.loads(out.stdout.strip().splitlines()[-1])
-            except (IndexError, json.JSONDecodeError):
-                results[impl] = {"skipped": "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1][:80]}
+        results = {impl: {"times": []} for impl in args.peers}
+        for _ in range(args.rounds):
+            for impl in args.peers:
+                if "skipped" in results[impl]:
+                    continue
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", impl, name, "--repeats", str(args.repeats)],
+                    capture_output=True, text=True, env=env,
+                )  # fmt: skip
+                try:
+                    result = json.loads(out.stdout.strip().splitlines()[-1])
+                except (IndexError, json.JSONDecodeError):
+                    result = {"skipped": "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1][:80]}
+                if "skipped" in result:
+                    results[impl] = result
+                else:
+                    results[impl]["times"] += result["times"]
+                    results[impl]["errors"] = result["errors"]
+        for result in results.values():
+            if "times" in result:
+                result["seconds"] = statistics.median(result["times"])
         base = results.get("fastbp", {})
         for impl, result in results.items():
             if "skipped" in result:

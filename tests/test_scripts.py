@@ -16,7 +16,7 @@ def run(folder, script, *args):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("script", ["train_digits.py", "xor_seeds.py", "sweep.py"])
+@pytest.mark.parametrize("script", ["train_digits.py", "xor_seeds.py", "sweep.py", "compare_peers.py"])
 def test_help(tmp_path, script):
     assert "usage" in run(tmp_path, script, "--help").stdout
 
@@ -45,3 +45,13 @@ def test_train_digits(tmp_path):
     accuracy = float(out.split("validation:")[1].split("accuracy ")[1].split("%")[0])
     assert accuracy > 85
     assert (tmp_path / "digits.npz").exists() and (tmp_path / "digits.png").exists()
+
+
+def test_compare_peers(tmp_path):
+    out = run(tmp_path, "compare_peers.py", "--workloads", "article-10k", "--peers", "fastbp", "oracle", "numpy",
+              "--repeats", "1", "--rounds", "2").stdout  # fmt: skip
+    assert "medians of 2 x 1 runs" in out
+    rows = {line.split(" | ")[1]: line.split(" | ") for line in out.splitlines() if line.startswith("| article-10k")}
+    assert set(rows) == {"fastbp", "oracle", "numpy"}
+    assert rows["fastbp"][3] == "1.00"
+    assert all(row[5].startswith("yes") for row in rows.values())  # the same final error everywhere

@@ -10,6 +10,7 @@ arrays, concatenated with per-network offsets, describe many networks at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,6 +29,11 @@ class Layout:
 
     @classmethod
     def of(cls, sizes) -> Layout:
+        """The layout of layer widths ``sizes``: one shared, read-only-by-convention object per architecture."""
+        return _layout_of(tuple(int(n) for n in sizes))
+
+    @classmethod
+    def _compute(cls, sizes: tuple[int, ...]) -> Layout:
         sizes = np.asarray(sizes, dtype=np.int64)
         n_weights = sizes[1:] * sizes[:-1]
         n_layer = n_weights + sizes[1:]
@@ -46,9 +52,12 @@ class Layout:
     def pack(self, weights: list, biases: list, dtype=np.float64) -> np.ndarray:
         """Layer lists -> one contiguous parameter vector of dtype."""
         params = np.empty(self.n_params, dtype)
-        for l, (W, b) in enumerate(zip(weights, biases)):
-            params[self.w_off[l] : self.b_off[l]] = np.ravel(W)
-            params[self.b_off[l] : self.b_off[l] + self.sizes[l + 1]] = b
+        start = 0
+        for n_in, n_out, W, b in zip(self.widths[:-1], self.widths[1:], weights, biases):
+            stop = start + n_in * n_out  # the weights end, the biases begin
+            params[start:stop] = np.ravel(W)
+            params[stop : stop + n_out] = b
+            start = stop + n_out
         return params
 
     def weights(self, params: np.ndarray) -> list[np.ndarray]:
@@ -61,3 +70,10 @@ class Layout:
     def biases(self, params: np.ndarray) -> list[np.ndarray]:
         """Views of each layer's bias vector inside params."""
         return [params[self.b_off[l] : self.b_off[l] + self.sizes[l + 1]] for l in range(len(self.sizes) - 1)]
+
+
+@lru_cache(maxsize=256)
+def _layout_of(sizes: tuple[int, ...]) -> Layout:
+    # Networks of one architecture share their offset arrays (which nothing writes), so
+    # that building thousands of networks costs no more NumPy work than building one.
+    return Layout._compute(sizes)

@@ -7,6 +7,7 @@ out float64 and C-contiguous (copied when needed), so the kernels see one type.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -33,13 +34,14 @@ def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64) -> np.ndarr
         raise ValueError(f"{name} must be {dims}; got {_describe(arr)}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty; got {_describe(arr)}")
-    with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused below
-        arr = np.asarray(arr, dtype=dtype, order="C")
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused below
+            arr = np.asarray(arr, dtype=dtype, order="C")
     if not arr.flags.writeable:  # read-only arrays would compile a second kernel specialisation
         arr = arr.copy()
     # A finite sum proves every entry finite (NaN and inf propagate); only a sum that
     # overflowed or met NaN/inf needs the element-wise check (a large temporary array).
-    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; got {_describe(arr)} holding NaN or inf")
     return arr
 
@@ -114,15 +116,12 @@ def path(name: str, value) -> str:
     return os.fspath(value)
 
 
-DTYPES = ("float64", "float32")
-
-
 def real_dtype(name: str, value) -> np.dtype:
     """A parameter dtype: float64 (the default, the article-exact path) or float32."""
     try:
         dtype = np.dtype(value)
     except TypeError:
         raise TypeError(f"{name} must be a NumPy float dtype (float64 or float32); got {_describe(value)}") from None
-    if dtype.name not in DTYPES:
+    if dtype != np.float64 and dtype != np.float32:
         raise ValueError(f"{name} must be float64 or float32; got {dtype.name}")
     return dtype

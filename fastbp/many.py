@@ -109,7 +109,7 @@ def train_many(
                 ])  # fmt: skip
             chunker.observe(count, time.perf_counter() - chunk_start)
             errors[:, epoch : epoch + count] = chunk_errors
-            diverged = [k for k in range(len(nets)) if done[k] < count or not np.isfinite(nets[k]._params).all()]
+            diverged = [k for k, net in enumerate(nets) if done[k] < count or not _finite(net._params)]
             if diverged:
                 raise FloatingPointError(
                     f"training diverged for nets {diverged} in epochs {epoch + 1}..{epoch + count}; "
@@ -123,6 +123,11 @@ def train_many(
                 raise stop
         seconds = time.perf_counter() - start
     return histories(seconds)
+
+
+def _finite(params: np.ndarray) -> bool:
+    """Whether every parameter is finite; a finite sum proves it without a temporary array."""
+    return bool(np.isfinite(params.sum()) or np.isfinite(params).all())
 
 
 def _check_nets(nets) -> list[Network]:
@@ -166,7 +171,7 @@ class _Lanes:
         return (
             opts.batch_size == 1
             and len(nets) >= 8
-            and all(net.sizes == first.sizes and net.tied_biases == first.tied_biases for net in nets)
+            and all(net.sizes == first.sizes and np.array_equal(net._tied, first._tied) for net in nets)
         )
 
     def __init__(self, nets: list[Network]):

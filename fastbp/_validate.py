@@ -39,11 +39,15 @@ def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64) -> np.ndarr
             arr = np.asarray(arr, dtype=dtype, order="C")
     if not arr.flags.writeable:  # read-only arrays would compile a second kernel specialisation
         arr = arr.copy()
-    # A finite sum proves every entry finite (NaN and inf propagate); only a sum that
-    # overflowed or met NaN/inf needs the element-wise check (a large temporary array).
-    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} must be finite; got {_describe(arr)} holding NaN or inf")
     return arr
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry is finite. A finite sum proves it (NaN and inf propagate); only
+    a sum that overflowed or met NaN/inf needs the element-wise check (a large temporary)."""
+    return math.isfinite(arr.sum()) or bool(np.isfinite(arr).all())
 
 
 def real(name: str, value, *, low: float | None = None, high: float | None = None, high_open: bool = False) -> float:

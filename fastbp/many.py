@@ -109,7 +109,7 @@ def train_many(
                 ])  # fmt: skip
             chunker.observe(count, time.perf_counter() - chunk_start)
             errors[:, epoch : epoch + count] = chunk_errors
-            diverged = [k for k, net in enumerate(nets) if done[k] < count or not _finite(net._params)]
+            diverged = [k for k, net in enumerate(nets) if done[k] < count or not _validate.all_finite(net._params)]
             if diverged:
                 raise FloatingPointError(
                     f"training diverged for nets {diverged} in epochs {epoch + 1}..{epoch + count}; "
@@ -123,11 +123,6 @@ def train_many(
                 raise stop
         seconds = time.perf_counter() - start
     return histories(seconds)
-
-
-def _finite(params: np.ndarray) -> bool:
-    """Whether every parameter is finite; a finite sum proves it without a temporary array."""
-    return bool(np.isfinite(params.sum()) or np.isfinite(params).all())
 
 
 def _check_nets(nets) -> list[Network]:
@@ -188,7 +183,7 @@ class _Lanes:
             self.params, self.velocity, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied, X, Y, orders, count,
             lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors, self.BLOCK,
         )  # fmt: skip
-        if done.min() < count or not np.isfinite(self.params).all():
+        if done.min() < count or not _validate.all_finite(self.params):
             self.params[:], self.velocity[:] = before
             self._write_back()
             batch = _Batch(self.nets)  # network by network, with exact divergence handling

@@ -236,7 +236,7 @@ class _Run:
         before = (self.net._params.copy(), self.velocity.copy())
         errors = self.errors[self.epoch : self.epoch + count]
         done = self.engine(self.net, self.X, self.Y, orders, count, self.opts, self.velocity, errors)
-        if done == count and np.isfinite(self.net._params).all():
+        if done == count and _validate.all_finite(self.net._params):
             self.epoch += count
             return
         # Diverged: replay the chunk epoch by epoch from its start to find the last finite epoch.
@@ -245,7 +245,7 @@ class _Run:
             saved = (self.net._params.copy(), self.velocity.copy())
             one = orders[min(e, len(orders) - 1)].reshape(1, -1)
             finite = self.engine(self.net, self.X, self.Y, one, 1, self.opts, self.velocity, errors[e : e + 1]) == 1
-            if not (finite and np.isfinite(self.net._params).all()):
+            if not (finite and _validate.all_finite(self.net._params)):
                 self.net._params[:], self.velocity[:] = saved
                 what = f"the mean error became {errors[e]}" if not finite else "a weight or bias became non-finite"
                 raise FloatingPointError(

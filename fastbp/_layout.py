@@ -32,23 +32,6 @@ class Layout:
         """The layout of layer widths ``sizes``: one shared, read-only-by-convention object per architecture."""
         return _layout_of(tuple(int(n) for n in sizes))
 
-    @classmethod
-    def _compute(cls, sizes: tuple[int, ...]) -> Layout:
-        sizes = np.asarray(sizes, dtype=np.int64)
-        n_weights = sizes[1:] * sizes[:-1]
-        n_layer = n_weights + sizes[1:]
-        starts = np.concatenate(([0], np.cumsum(n_layer)[:-1])).astype(np.int64)
-        u_off = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-        return cls(
-            sizes=sizes,
-            w_off=starts,
-            b_off=starts + n_weights,
-            u_off=u_off,
-            n_params=int(n_layer.sum()),
-            n_units=int(sizes.sum()),
-            widths=tuple(int(n) for n in sizes),
-        )
-
     def pack(self, weights: list, biases: list, dtype=np.float64) -> np.ndarray:
         """Layer lists -> one contiguous parameter vector of dtype."""
         params = np.empty(self.n_params, dtype)
@@ -73,7 +56,20 @@ class Layout:
 
 
 @lru_cache(maxsize=256)
-def _layout_of(sizes: tuple[int, ...]) -> Layout:
+def _layout_of(widths: tuple[int, ...]) -> Layout:
     # Networks of one architecture share their offset arrays (which nothing writes), so
     # that building thousands of networks costs no more NumPy work than building one.
-    return Layout._compute(sizes)
+    sizes = np.asarray(widths, dtype=np.int64)
+    n_weights = sizes[1:] * sizes[:-1]
+    n_layer = n_weights + sizes[1:]
+    starts = np.concatenate(([0], np.cumsum(n_layer)[:-1])).astype(np.int64)
+    u_off = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    return Layout(
+        sizes=sizes,
+        w_off=starts,
+        b_off=starts + n_weights,
+        u_off=u_off,
+        n_params=int(n_layer.sum()),
+        n_units=int(sizes.sum()),
+        widths=widths,
+    )

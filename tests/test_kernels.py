@@ -1,4 +1,4 @@
-"""Compiled-kernel properties: one specialisation for every architecture, and the on-disk cache."""
+"""Compiled-kernel properties: one specialisation for every architecture, the on-disk cache, and the kernels' e^x."""
 
 import math
 import os

@@ -41,6 +41,10 @@ kernel = njit(cache=True, nogil=True, error_model="numpy")
 # functions passes every array as a struct and reference-counts it, which costs
 # more than a small network's whole step.
 helper = njit(inline="always", error_model="numpy")
+# Scalar helpers (no arrays to reference-count) are left for LLVM to inline: Numba-level
+# inlining would copy them into every call site before typing, which made compiling
+# train_epochs 50% slower (15 s against 10 s here) for the same machine code.
+scalar_helper = njit(error_model="numpy")
 # train_many's kernel: the same, with prange spreading networks over Numba's threads.
 parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
@@ -75,7 +79,7 @@ def _fma(typingctx, a, b, c):
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
-@helper
+@scalar_helper
 def _exp_nonpositive(x):
     """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises.
 
@@ -101,7 +105,7 @@ def _exp_nonpositive(x):
     return (p * _float_of((n + 1077) << 52)) * 5.551115123125783e-17
 
 
-@helper
+@scalar_helper
 def _logistic(net):
     """out = 1 / (1 + e^-net), overflow-free for every finite net, without branches."""
     e = _exp_nonpositive(-abs(net))

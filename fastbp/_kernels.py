@@ -523,6 +523,7 @@ def train_lane_block(
     train_biases,
     layerwise,
     errors,
+    final,
     k0,
     k1,
 ):
@@ -531,8 +532,12 @@ def train_lane_block(
     params[p, k] is parameter p of network k (likewise velocity). Every step is
     the one of train_epochs (forward, output deltas, the fused backward pass and
     update), written with an innermost loop over networks, which vectorises: so
-    each network's result is bit-identical to training it alone. Returns the
-    number of epochs after which every network's mean error was finite.
+    each network's result is bit-identical to training it alone; errors[e, k]
+    receives network k's mean error in epoch e. Returns the number of epochs
+    after which every network's mean error was finite. If
+    ``final`` has entries and every epoch was finite, one more forward pass over
+    the samples in order puts each network's summed E_total in final[k], the sum
+    evaluate() would return (the final error without a call per network).
     """  # fmt: skip
     k0 = np.uint64(k0)
     n = np.uint64(k1) - k0
@@ -546,11 +551,12 @@ def train_lane_block(
     E_sample = np.empty(n)
     E_epoch = np.empty(n)
     g_tied = np.empty(n)
-    for e in range(n_epochs):
+    for e in range(n_epochs + (1 if final.shape[0] > 0 else 0)):
+        evaluating = e == n_epochs  # the extra pass for the final error: forward only
         row = min(e, orders.shape[0] - 1)
         E_epoch[:] = 0.0
         for r in range(n_samples):
-            s = np.uint64(orders[row, r])
+            s = np.uint64(r) if evaluating else np.uint64(orders[row, r])
             for i in range(np.uint64(sizes[0])):
                 x = X[s, i]
                 for k in range(n):
@@ -581,6 +587,8 @@ def train_lane_block(
                     delta[top + j, k] = (-(t - o)) * (o * (1.0 - o))
             for k in range(n):
                 E_epoch[k] += E_sample[k]
+            if evaluating:
+                continue
             # The backward pass and update, as in _online_backward.
             for l in range(n_layers - 1, -1, -1):
                 n_in = np.uint64(sizes[l])
@@ -648,10 +656,14 @@ def train_lane_block(
                         for k in range(n):
                             o = out[below + i, k]
                             delta[below + i, k] = delta[below + i, k] * (o * (1.0 - o))
+        if evaluating:
+            for k in range(n):
+                final[k0 + k] = E_epoch[k]
+            break
         finite = True
         for k in range(n):
-            errors[k0 + k, e] = E_epoch[k] / n_samples
-            finite = finite and math.isfinite(errors[k0 + k, e])
+            errors[e, k0 + k] = E_epoch[k] / n_samples
+            finite = finite and math.isfinite(errors[e, k0 + k])
         if not finite:
             return e
     return n_epochs
@@ -675,6 +687,7 @@ def train_lanes_epochs(
     train_biases,
     layerwise,
     errors,
+    final,
     lane_block,
 ):
     """train_lane_block over blocks of lane_block networks, the blocks spread over Numba's threads.
@@ -688,7 +701,7 @@ def train_lanes_epochs(
         k1 = min(params.shape[1], k0 + lane_block)
         done[block] = train_lane_block(
             params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lrs, momentum,
-            train_biases, layerwise, errors, k0, k1,
+            train_biases, layerwise, errors, final, k0, k1,
         )  # fmt: skip
     return done
 
@@ -719,9 +732,16 @@ def train_epochs_blas(
         E_epoch = 0.0
         for start in range(0, n_samples, batch_size):
             k = min(batch_size, n_samples - start)
-            A = inputs if k == batch_size else np.empty((k, sizes[0]), params.dtype)
+            first = orders[row, start]
+            consecutive = True
             for r in range(k):
-                A[r] = X[orders[row, start + r]]
+                consecutive = consecutive and orders[row, start + r] == first + r
+            if consecutive:  # unshuffled: the batch is rows of X as they are (no copy)
+                A = X[first : first + k]
+            else:
+                A = inputs if k == batch_size else np.empty((k, sizes[0]), params.dtype)
+                for r in range(k):
+                    A[r] = X[orders[row, start + r]]
             acts = [A]
             for l in range(n_layers):
                 W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
@@ -795,9 +815,7 @@ def evaluate_blas(params, sizes, w_off, b_off, u_off, X, Y, outputs):
     E_sum = 0.0
     for first in range(0, X.shape[0], 256):
         k = min(256, X.shape[0] - first)
-        A = np.empty((k, sizes[0]), params.dtype)
-        for r in range(k):
-            A[r] = X[first + r]
+        A = X[first : first + k]
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
             A = np.dot(A, W.T)
@@ -859,9 +877,10 @@ def train_many_epochs_signature(real):
 
 
 def train_lanes_epochs_signature(real):
-    """train_lanes_epochs's: parameters and velocities lane by lane (2-D), the lrs, errors and a block size."""
+    """train_lanes_epochs's: parameters and velocities lane by lane (2-D), the lrs, errors (epoch by
+    network), final sums, a block size."""
     R1, R2 = real[::1], real[:, ::1]
     return (
         R2, R2, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
-        types.int64, R1, real, types.boolean, types.boolean, types.float64[:, ::1], types.int64,
+        types.int64, R1, real, types.boolean, types.boolean, types.float64[:, ::1], types.float64[::1], types.int64,
     )  # fmt: skip

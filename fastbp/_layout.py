@@ -26,22 +26,16 @@ class Layout:
     n_params: int
     n_units: int
     widths: tuple[int, ...]  # sizes as Python ints
+    max_weights: int  # weights in the largest layer (decides whether BLAS products pay)
 
     @classmethod
     def of(cls, sizes) -> Layout:
         """The layout of layer widths ``sizes``: one shared, read-only-by-convention object per architecture."""
-        return _layout_of(tuple(int(n) for n in sizes))
+        return _layout_of(tuple(map(int, sizes)))
 
     def pack(self, weights: list, biases: list, dtype=np.float64) -> np.ndarray:
-        """Layer lists -> one contiguous parameter vector of dtype."""
-        params = np.empty(self.n_params, dtype)
-        start = 0
-        for n_in, n_out, W, b in zip(self.widths[:-1], self.widths[1:], weights, biases):
-            stop = start + n_in * n_out  # the weights end, the biases begin
-            params[start:stop] = np.ravel(W)
-            params[stop : stop + n_out] = b
-            start = stop + n_out
-        return params
+        """Layer lists (biases one per unit) -> one contiguous parameter vector of dtype."""
+        return np.concatenate([part for W, b in zip(weights, biases) for part in (np.ravel(W), b)], dtype=dtype)
 
     def weights(self, params: np.ndarray) -> list[np.ndarray]:
         """Views of each layer's weight matrix inside params."""
@@ -72,4 +66,5 @@ def _layout_of(widths: tuple[int, ...]) -> Layout:
         n_params=int(n_layer.sum()),
         n_units=int(sizes.sum()),
         widths=widths,
+        max_weights=int(n_weights.max()),
     )

@@ -21,8 +21,12 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64) -> np.ndarray:
-    """value as a finite C-contiguous array of dtype (float64 by default) with one of the allowed ndims."""
+def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64, check_finite: bool = True) -> np.ndarray:
+    """value as a finite C-contiguous array of dtype (float64 by default) with one of the allowed ndims.
+
+    ``check_finite=False`` leaves the finiteness check to the caller (see :func:`finite`),
+    which may check many small arrays at once.
+    """
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists, for example
@@ -39,9 +43,15 @@ def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64) -> np.ndarr
             arr = np.asarray(arr, dtype=dtype, order="C")
     if not arr.flags.writeable:  # read-only arrays would compile a second kernel specialisation
         arr = arr.copy()
+    if check_finite:
+        finite(name, arr)
+    return arr
+
+
+def finite(name: str, arr: np.ndarray) -> None:
+    """Refuse an array holding NaN or inf, naming the argument."""
     if not all_finite(arr):
         raise ValueError(f"{name} must be finite; got {_describe(arr)} holding NaN or inf")
-    return arr
 
 
 def all_finite(arr: np.ndarray) -> bool:

@@ -70,57 +70,74 @@ def train_many(
     opts = check_options(
         X.shape[0], epochs, lrs[0], batch_size, momentum, shuffle, seed, train_biases, update, engine, progress
     )
-    errors = np.empty((len(nets), opts.epochs))
+    errors = np.empty((opts.epochs, len(nets)))  # epoch by network: each chunk's rows are contiguous
     rng = np.random.default_rng(opts.seed) if opts.shuffle else None
     # Networks whose kernel calls BLAS (wide layers, minibatches) go one after another,
     # each using BLAS's threads; the others are spread over Numba's threads.
     one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
-    if not one_by_one and _Lanes.suits(nets, opts):
+    if one_by_one:
+        batch = None
+        for net in nets if opts.engine == "numba" else []:
+            ready(numba_kernel(net, opts), net.dtype)
+        run_one = _run_python if opts.engine == "python" else _run_numba
+        velocities = [np.zeros(net._layout.n_params, net.dtype) for net in nets]
+    elif _Lanes.suits(nets, opts):
+        batch = _Lanes(nets)
         ready(_kernels.train_lanes_epochs, nets[0].dtype, _kernels.train_lanes_epochs_signature)
-    if not one_by_one:  # also the lane kernel's fallback
+    else:
+        batch = _Batch(nets)
         ready(_kernels.train_many_epochs, nets[0].dtype, _kernels.train_many_epochs_signature)
-    for net in nets if opts.engine == "numba" and one_by_one else []:
-        ready(numba_kernel(net, opts), net.dtype)
-    run_one = _run_python if opts.engine == "python" else _run_numba
-    velocities = [np.zeros(net._layout.n_params, net.dtype) for net in nets] if one_by_one else None
-    batch = None if one_by_one else (_Lanes(nets) if _Lanes.suits(nets, opts) else _Batch(nets))
     chunker = _Chunker(opts, X.shape[0], sum(net._layout.n_params for net in nets))
     epoch = 0
+    final_sums = None  # each network's summed E_total after training, when the engine computed it
 
     def histories(seconds):
-        return [
-            History(errors=errors[k, :epoch].copy(), final_error=net._evaluate(X, Y)[1] / X.shape[0], seconds=seconds)
-            for k, net in enumerate(nets)
-        ]
+        if final_sums is None:
+            final = [net._evaluate(X, Y)[1] / X.shape[0] for net in nets]
+        else:
+            final = (final_sums / X.shape[0]).tolist()
+        # Each history's errors are a column of the one matrix (no copies of thousands of rows).
+        return [History(errors=errors[:epoch, k], final_error=final[k], seconds=seconds) for k in range(len(nets))]
 
     with _progress_bar(opts) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
-        while epoch < opts.epochs:
-            count = chunker.size(epoch)
-            chunk_start = time.perf_counter()
-            orders = _orders(opts, rng, X.shape[0], count)
-            chunk_errors = np.empty((len(nets), count))
-            if not one_by_one:
-                done = batch.run(X, Y, orders, count, lrs, opts, chunk_errors)
-            else:
-                done = np.array([
-                    run_one(net, X, Y, orders, count, opts._replace(lr=lrs[k]), velocities[k], chunk_errors[k])
-                    for k, net in enumerate(nets)
-                ])  # fmt: skip
-            chunker.observe(count, time.perf_counter() - chunk_start)
-            errors[:, epoch : epoch + count] = chunk_errors
-            diverged = [k for k, net in enumerate(nets) if done[k] < count or not _validate.all_finite(net._params)]
-            if diverged:
-                raise FloatingPointError(
-                    f"training diverged for nets {diverged} in epochs {epoch + 1}..{epoch + count}; "
-                    f"try a smaller lr (got {[lrs[k] for k in diverged]})"
-                )
-            epoch += count
-            bar.update(count)
-            if interrupted():
-                stop = KeyboardInterrupt(f"training interrupted after epoch {epoch} of {opts.epochs}")
-                stop.histories = histories(time.perf_counter() - start)
-                raise stop
+        try:
+            while epoch < opts.epochs:
+                count = chunker.size(epoch)
+                chunk_start = time.perf_counter()
+                orders = _orders(opts, rng, X.shape[0], count)
+                chunk_errors = errors[epoch : epoch + count]  # (count, networks), filled in place
+                if batch is None:
+                    by_network = np.empty((len(nets), count))
+                    done = np.array([
+                        run_one(net, X, Y, orders, count, opts._replace(lr=lrs[k]), velocities[k], by_network[k])
+                        for k, net in enumerate(nets)
+                    ])  # fmt: skip
+                    chunk_errors[:] = by_network.T
+                    diverged = [
+                        k for k, net in enumerate(nets) if done[k] < count or not _validate.all_finite(net._params)
+                    ]
+                else:
+                    last = epoch + count == opts.epochs
+                    done, final_sums = batch.run(X, Y, orders, count, lrs, opts, chunk_errors, want_final=last)
+                    diverged = batch.diverged(done, count)
+                chunker.observe(count, time.perf_counter() - chunk_start)
+                if diverged:
+                    raise FloatingPointError(
+                        f"training diverged for nets {diverged} in epochs {epoch + 1}..{epoch + count}; "
+                        f"try a smaller lr (got {[lrs[k] for k in diverged]})"
+                    )
+                epoch += count
+                bar.update(count)
+                if interrupted():
+                    if batch is not None:
+                        batch.write_back()
+                    stop = KeyboardInterrupt(f"training interrupted after epoch {epoch} of {opts.epochs}")
+                    stop.histories = histories(time.perf_counter() - start)
+                    raise stop
+        finally:  # the networks hold where training got to, whatever happened
+            if batch is not None:
+                batch.write_back()
         seconds = time.perf_counter() - start
     return histories(seconds)
 
@@ -155,47 +172,58 @@ class _Lanes:
     The lane kernel's innermost loops run over networks and vectorise; each network's
     arithmetic is that of train_epochs, so the results are the same bits. A chunk in
     which any network diverges is run again network by network (_Batch), which stops
-    each one exactly where train would.
+    each one exactly where train would. The networks get their parameters back in
+    write_back().
     """
 
     BLOCK = 64  # networks per thread's block
 
     @staticmethod
     def suits(nets: list[Network], opts) -> bool:
-        first = nets[0]
+        widths, tied = nets[0].sizes, nets[0]._tied.tobytes()
         return (
             opts.batch_size == 1
             and len(nets) >= 8
-            and all(net.sizes == first.sizes and np.array_equal(net._tied, first._tied) for net in nets)
+            and all(net._layout.widths == widths and net._tied.tobytes() == tied for net in nets)
         )
 
     def __init__(self, nets: list[Network]):
         self.nets = nets
-        L = nets[0]._layout
-        self.layout = L
+        self.layout = nets[0]._layout
         self.params = np.ascontiguousarray(np.stack([net._params for net in nets], axis=1))
         self.velocity = np.zeros_like(self.params)
 
-    def run(self, X, Y, orders, count, lrs, opts, errors) -> np.ndarray:
+    def run(self, X, Y, orders, count, lrs, opts, errors, want_final=False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Train every network for one chunk of epochs: (epochs each completed, final E sums or None)."""
         before = (self.params.copy(), self.velocity.copy())
         L, real = self.layout, self.params.dtype.type
+        final = np.empty(len(self.nets) if want_final else 0)
         done = _kernels.train_lanes_epochs(
             self.params, self.velocity, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied, X, Y, orders, count,
-            lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors, self.BLOCK,
+            lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors, final,
+            self.BLOCK,
         )  # fmt: skip
-        if done.min() < count or not _validate.all_finite(self.params):
-            self.params[:], self.velocity[:] = before
-            self._write_back()
-            batch = _Batch(self.nets)  # network by network, with exact divergence handling
-            batch.velocity[:] = self.velocity.T.ravel()
-            result = batch.run(X, Y, orders, count, lrs, opts, errors)
-            self.params[:] = np.stack([net._params for net in self.nets], axis=1)
-            self.velocity[:] = batch.velocity.reshape(len(self.nets), -1).T
-            return result
-        self._write_back()
-        return np.full(len(self.nets), count, dtype=np.int64)
+        if done.min() == count and _validate.all_finite(self.params):
+            return np.full(len(self.nets), count, dtype=np.int64), (final if want_final else None)
+        # Some network diverged: again network by network, from the chunk's start.
+        self.params[:], self.velocity[:] = before
+        self.write_back()
+        ready(_kernels.train_many_epochs, self.params.dtype, _kernels.train_many_epochs_signature)
+        batch = _Batch(self.nets)
+        batch.velocity[:] = self.velocity.T.ravel()
+        done, _ = batch.run(X, Y, orders, count, lrs, opts, errors)
+        self.params[:] = batch.params.reshape(len(self.nets), -1).T
+        self.velocity[:] = batch.velocity.reshape(len(self.nets), -1).T
+        return done, None
 
-    def _write_back(self) -> None:
+    def diverged(self, done: np.ndarray, count: int) -> list[int]:
+        """The networks that stopped early or hold NaN/inf."""
+        bad = done < count
+        if not _validate.all_finite(self.params):
+            bad |= ~np.isfinite(self.params).all(axis=0)
+        return np.flatnonzero(bad).tolist()
+
+    def write_back(self) -> None:
         for k, net in enumerate(self.nets):
             net._params[:] = self.params[:, k]
 
@@ -217,14 +245,32 @@ class _Batch:
         self.params = np.concatenate([net._params for net in nets])
         self.velocity = np.zeros_like(self.params)
 
-    def run(self, X, Y, orders, count, lrs, opts, errors) -> np.ndarray:
-        """Train every network for one chunk of epochs; copy the results back into the networks."""
+    def run(self, X, Y, orders, count, lrs, opts, errors, want_final=False) -> tuple[np.ndarray, None]:
+        """Train every network for one chunk of epochs: (epochs each completed, None: no final sums).
+
+        errors[e, k] receives network k's mean error in epoch e (the kernel fills it network by network).
+        """
         done = np.empty(len(self.nets), dtype=np.int64)
+        by_network = np.empty((len(self.nets), count))
         with _PARALLEL_LAUNCH:
-            self._launch(X, Y, orders, count, lrs, opts, errors, done)
+            self._launch(X, Y, orders, count, lrs, opts, by_network, done)
+        errors[:] = by_network.T
+        return done, None
+
+    def diverged(self, done: np.ndarray, count: int) -> list[int]:
+        """The networks that stopped early or hold NaN/inf."""
+        if _validate.all_finite(self.params):
+            return np.flatnonzero(done < count).tolist()
+        ptr = self.param_ptr
+        return [
+            k
+            for k in range(len(self.nets))
+            if done[k] < count or not _validate.all_finite(self.params[ptr[k] : ptr[k + 1]])
+        ]
+
+    def write_back(self) -> None:
         for k, net in enumerate(self.nets):
             net._params[:] = self.params[self.param_ptr[k] : self.param_ptr[k + 1]]
-        return done
 
     def _launch(self, X, Y, orders, count, lrs, opts, errors, done) -> None:
         real = self.params.dtype.type  # lrs and momentum in the parameters' dtype

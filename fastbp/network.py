@@ -49,7 +49,11 @@ class Network:
             raise TypeError(f"biases must be a list with one entry per layer; got {_validate._describe(biases)}")
         if len(biases) != len(weights):
             raise ValueError(f"biases must have one entry per weight matrix ({len(weights)}); got {len(biases)}")
-        Ws = [_validate.array(f"weights[{l}]", W, ndim=(2,)) for l, W in enumerate(weights)]
+        # Finiteness is checked once, on the packed parameters (thousands of small networks
+        # are built at a time); only a failed check looks for the argument to name.
+        checked = [(f"weights[{l}]", _validate.array(f"weights[{l}]", W, ndim=(2,), check_finite=False))
+                   for l, W in enumerate(weights)]  # fmt: skip
+        Ws = [W for _, W in checked]
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         for l in range(1, len(Ws)):
             if Ws[l].shape[1] != sizes[l]:
@@ -59,7 +63,8 @@ class Network:
                 )
         bs, tied = [], []
         for l, b in enumerate(biases):
-            b = _validate.array(f"biases[{l}]", b, ndim=(0, 1))
+            b = _validate.array(f"biases[{l}]", b, ndim=(0, 1), check_finite=False)
+            checked.append((f"biases[{l}]", b))
             if b.ndim == 0:
                 tied.append(1)
                 b = np.full(sizes[l + 1], b[()])
@@ -72,6 +77,9 @@ class Network:
             bs.append(b)
         layout = Layout.of(sizes)
         params = layout.pack(Ws, bs)
+        if not _validate.all_finite(params):
+            for name, arr in checked:
+                _validate.finite(name, arr)
         if dtype != np.float64:
             if np.abs(params).max() > np.finfo(dtype).max:
                 raise ValueError(f"weights and biases must be finite in {dtype.name}; some overflow it")
@@ -167,7 +175,7 @@ class Network:
         """Wide enough that BLAS matrix products beat the kernels' loops (and SciPy, which provides them, is here)."""
         from .training import BLAS_MIN_WEIGHTS, blas_available
 
-        return max(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])) >= BLAS_MIN_WEIGHTS and blas_available()
+        return self._layout.max_weights >= BLAS_MIN_WEIGHTS and blas_available()
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""

@@ -122,6 +122,7 @@ def test_same_architecture_lanes_are_bit_identical(seed, n_nets, hidden, tied, m
     for net, history, single, h in train_many_and_alone(nets, X, Y, lrs, options):
         assert net == single
         np.testing.assert_array_equal(history.errors, h.errors)
+        assert history.final_error == h.final_error  # the lane kernel's own final pass
 
 
 def test_a_diverging_lane_falls_back_to_exact_per_network_training():

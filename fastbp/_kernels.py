@@ -544,7 +544,6 @@ def train_lane_block(
     n_layers = sizes.shape[0] - 1
     n_units = np.uint64(u_off[n_layers] + sizes[n_layers])
     n_samples = orders.shape[1]
-    zero = np.zeros(1, params.dtype)[0]
     out = np.empty((n_units, n), params.dtype)
     delta = np.empty((n_units, n), params.dtype)
     acc = np.empty(n, params.dtype)
@@ -566,24 +565,34 @@ def train_lane_block(
                 n_in = np.uint64(sizes[l])
                 below = np.uint64(u_off[l])
                 above = np.uint64(u_off[l + 1])
+                last = n_in - np.uint64(1)
                 for j in range(np.uint64(sizes[l + 1])):
                     weights = np.uint64(w_off[l]) + j * n_in
+                    bias = np.uint64(b_off[l]) + j
+                    # The first product starts the sum (0 + w x is w x, up to the sign of a zero,
+                    # which the logistic ignores) and the last is added with the bias and the
+                    # logistic: a pass over the networks fewer each, in the same order.
+                    if n_in == 1:
+                        for k in range(n):
+                            net = params[weights, k0 + k] * out[below, k]
+                            out[above + j, k] = _logistic(net + params[bias, k0 + k])
+                        continue
                     for k in range(n):
-                        acc[k] = zero
-                    for i in range(n_in):
+                        acc[k] = params[weights, k0 + k] * out[below, k]
+                    for i in range(np.uint64(1), last):
                         for k in range(n):
                             acc[k] += params[weights + i, k0 + k] * out[below + i, k]
-                    bias = np.uint64(b_off[l]) + j
                     for k in range(n):
-                        out[above + j, k] = _logistic(acc[k] + params[bias, k0 + k])
+                        net = acc[k] + params[weights + last, k0 + k] * out[below + last, k]
+                        out[above + j, k] = _logistic(net + params[bias, k0 + k])
             # Output deltas and E_total.
             top = np.uint64(u_off[n_layers])
-            E_sample[:] = 0.0
             for j in range(np.uint64(sizes[n_layers])):
                 t = Y[s, j]
                 for k in range(n):
                     o = out[top + j, k]
-                    E_sample[k] += 0.5 * ((t - o) * (t - o))
+                    E_j = 0.5 * ((t - o) * (t - o))  # >= 0: 0 + E_j is E_j
+                    E_sample[k] = E_j if j == 0 else E_sample[k] + E_j
                     delta[top + j, k] = (-(t - o)) * (o * (1.0 - o))
             for k in range(n):
                 E_epoch[k] += E_sample[k]
@@ -607,16 +616,18 @@ def train_lane_block(
                     for i in range(n_in):
                         p = row_w + i
                         if momentum == 0.0:
-                            if fuse and j == 0:
+                            if fuse:
+                                # The first row starts the sums dE/dout_i, the last finishes them
+                                # into the deltas below (times out_i (1 - out_i)).
+                                first = j == 0
+                                final_row = j == n_out - np.uint64(1)
                                 for k in range(n):
                                     d = delta[above + j, k]
-                                    delta[below + i, k] = params[p, k0 + k] * d
-                                    params[p, k0 + k] -= lrs[k0 + k] * (d * out[below + i, k])
-                            elif fuse:
-                                for k in range(n):
-                                    d = delta[above + j, k]
-                                    delta[below + i, k] += params[p, k0 + k] * d
-                                    params[p, k0 + k] -= lrs[k0 + k] * (d * out[below + i, k])
+                                    o = out[below + i, k]
+                                    w_d = params[p, k0 + k] * d
+                                    below_d = w_d if first else delta[below + i, k] + w_d
+                                    delta[below + i, k] = below_d * (o * (1.0 - o)) if final_row else below_d
+                                    params[p, k0 + k] -= lrs[k0 + k] * (d * o)
                             else:
                                 for k in range(n):
                                     d = delta[above + j, k]
@@ -629,11 +640,12 @@ def train_lane_block(
                                 step = lrs[k0 + k] * (d * out[below + i, k])
                                 velocity[p, k0 + k] = momentum * velocity[p, k0 + k] - step
                                 params[p, k0 + k] += velocity[p, k0 + k]
-                if train_biases:
+                if train_biases and tied[l]:
                     g_tied[:] = 0.0
                     for j in range(n_out):
                         for k in range(n):
                             g_tied[k] += delta[above + j, k]
+                if train_biases:
                     for j in range(n_out):
                         for k in range(n):
                             g = g_tied[k] if tied[l] else delta[above + j, k]
@@ -652,10 +664,11 @@ def train_lane_block(
                                         delta[below + i, k] = params[row_w + i, k0 + k] * delta[above + j, k]
                                     else:
                                         delta[below + i, k] += params[row_w + i, k0 + k] * delta[above + j, k]
-                    for i in range(n_in):
-                        for k in range(n):
-                            o = out[below + i, k]
-                            delta[below + i, k] = delta[below + i, k] * (o * (1.0 - o))
+                    if not (fuse and momentum == 0.0):  # (there the last row did it)
+                        for i in range(n_in):
+                            for k in range(n):
+                                o = out[below + i, k]
+                                delta[below + i, k] = delta[below + i, k] * (o * (1.0 - o))
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]

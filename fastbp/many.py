@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from . import _kernels, _validate
@@ -176,7 +177,12 @@ class _Lanes:
     write_back().
     """
 
-    BLOCK = 64  # networks per thread's block
+    BLOCK = 128  # networks per block at most: a block's state stays in the L1/L2 caches
+
+    def block(self) -> int:
+        """Networks per block: BLOCK, or fewer so that every thread gets a block (a multiple of 8)."""
+        share = -(-len(self.nets) // numba.get_num_threads())
+        return min(self.BLOCK, max(8, -(-share // 8) * 8))
 
     @staticmethod
     def suits(nets: list[Network], opts) -> bool:
@@ -201,7 +207,7 @@ class _Lanes:
         done = _kernels.train_lanes_epochs(
             self.params, self.velocity, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied, X, Y, orders, count,
             lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors, final,
-            self.BLOCK,
+            self.block(),
         )  # fmt: skip
         if done.min() == count and _validate.all_finite(self.params):
             return np.full(len(self.nets), count, dtype=np.int64), (final if want_final else None)

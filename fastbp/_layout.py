@@ -35,7 +35,8 @@ class Layout:
 
     def pack(self, weights: list, biases: list, dtype=np.float64) -> np.ndarray:
         """Layer lists (biases one per unit) -> one contiguous parameter vector of dtype."""
-        return np.concatenate([part for W, b in zip(weights, biases) for part in (np.ravel(W), b)], dtype=dtype)
+        parts = [part for W, b in zip(weights, biases) for part in (np.asarray(W).ravel(), b)]
+        return np.concatenate(parts, dtype=dtype)
 
     def weights(self, params: np.ndarray) -> list[np.ndarray]:
         """Views of each layer's weight matrix inside params."""

@@ -57,7 +57,7 @@ def finite(name: str, arr: np.ndarray) -> None:
 def all_finite(arr: np.ndarray) -> bool:
     """Whether every entry is finite. A finite sum proves it (NaN and inf propagate); only
     a sum that overflowed or met NaN/inf needs the element-wise check (a large temporary)."""
-    return math.isfinite(arr.sum()) or bool(np.isfinite(arr).all())
+    return math.isfinite(np.add.reduce(arr, axis=None)) or bool(np.isfinite(arr).all())
 
 
 def real(name: str, value, *, low: float | None = None, high: float | None = None, high_open: bool = False) -> float:

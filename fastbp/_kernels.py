@@ -149,18 +149,21 @@ def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base, zero):
                 net1 += params[r1 + i] * x
                 net2 += params[r2 + i] * x
                 net3 += params[r3 + i] * x
-            out[above + j] = _logistic(net0 + params[b + j])
-            out[above + j + np.uint64(1)] = _logistic(net1 + params[b + j + np.uint64(1)])
-            out[above + j + np.uint64(2)] = _logistic(net2 + params[b + j + np.uint64(2)])
-            out[above + j + np.uint64(3)] = _logistic(net3 + params[b + j + np.uint64(3)])
+            out[above + j] = net0 + params[b + j]
+            out[above + j + np.uint64(1)] = net1 + params[b + j + np.uint64(1)]
+            out[above + j + np.uint64(2)] = net2 + params[b + j + np.uint64(2)]
+            out[above + j + np.uint64(3)] = net3 + params[b + j + np.uint64(3)]
             j += np.uint64(4)
         while j < n_out:
             row = w + j * n_in
             net = zero
             for i in range(n_in):
                 net += params[row + i] * out[below + i]
-            out[above + j] = _logistic(net + params[b + j])
+            out[above + j] = net + params[b + j]
             j += np.uint64(1)
+        # The logistic of the whole layer in one loop, which vectorises.
+        for j in range(above, above + n_out):
+            out[j] = _logistic(out[j])
 
 
 @helper

@@ -204,11 +204,12 @@ class _Lanes:
         before = (self.params.copy(), self.velocity.copy())
         L, real = self.layout, self.params.dtype.type
         final = np.empty(len(self.nets) if want_final else 0)
-        done = _kernels.train_lanes_epochs(
-            self.params, self.velocity, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied, X, Y, orders, count,
-            lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors, final,
-            self.block(),
-        )  # fmt: skip
+        with _PARALLEL_LAUNCH:
+            done = _kernels.train_lanes_epochs(
+                self.params, self.velocity, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied, X, Y, orders,
+                count, lrs.astype(self.params.dtype), real(opts.momentum), opts.train_biases, opts.layerwise, errors,
+                final, self.block(),
+            )  # fmt: skip
         if done.min() == count and _validate.all_finite(self.params):
             return np.full(len(self.nets), count, dtype=np.int64), (final if want_final else None)
         # Some network diverged: again network by network, from the chunk's start.

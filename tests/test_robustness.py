@@ -150,20 +150,21 @@ def test_train_from_many_threads_at_once():
     assert nets == alone
 
 
-def test_train_many_from_a_thread_pool_does_not_deadlock():
+@pytest.mark.parametrize("n_nets", [4, 12])  # one network per thread; the lane kernel
+def test_train_many_from_a_thread_pool_does_not_deadlock(n_nets):
     from concurrent.futures import ThreadPoolExecutor
 
     _, X, Y = random_problem(0, [2, 1, 1], 4)
 
     def job(seed):
-        nets = [fastbp.Network.random((2, 3, 1), seed=seed + k) for k in range(4)]
+        nets = [fastbp.Network.random((2, 3, 1), seed=seed + k) for k in range(n_nets)]
         fastbp.train_many(nets, X, Y, epochs=50)
         return nets
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(job, seed) for seed in range(8)]
         results = [f.result(timeout=120) for f in futures]
-    assert all(len(r) == 4 for r in results)
+    assert results == [job(seed) for seed in range(8)]  # the same as one call at a time
     assert threading.active_count() >= 1
 
 

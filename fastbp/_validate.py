@@ -65,7 +65,7 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {_describe(value)}")
     x = float(value)
-    if not np.isfinite(x):
+    if not math.isfinite(x):
         raise ValueError(f"{name} must be finite; got {x!r}")
     too_high = high is not None and (x >= high if high_open else x > high)
     if (low is not None and x < low) or too_high:

@@ -97,9 +97,6 @@ class _NoBar:
     def update(self, n: int) -> None:
         pass
 
-    def set_postfix(self, *args, **kwargs) -> None:
-        pass
-
 
 @contextlib.contextmanager
 def _progress_bar(opts: Options, initial: int = 0):
@@ -190,8 +187,9 @@ def train(
             run.chunk(count)
             chunker.observe(count, time.perf_counter() - chunk_start)
             bar.update(count)
-            rate = (run.epoch - run.first_epoch) * X.shape[0] / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix({"error": f"{run.errors[run.epoch - 1]:.6g}", "samples/s": f"{rate:.3g}"})
+            if opts.progress:
+                rate = (run.epoch - run.first_epoch) * X.shape[0] / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix({"error": f"{run.errors[run.epoch - 1]:.6g}", "samples/s": f"{rate:.3g}"})
             if checkpoint is not None and (run.epoch % opts.checkpoint_every == 0 or run.epoch == opts.epochs):
                 io.save_checkpoint(checkpoint, net, run.velocity, run.epoch, run.errors[: run.epoch],
                                    run.rng_state(), _fingerprint(opts, X, Y))  # fmt: skip

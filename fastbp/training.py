@@ -350,7 +350,6 @@ BLAS_MAX_BATCH = 8192
 
 
 @functools.cache
-@functools.cache
 def blas_available() -> bool:
     """np.dot inside Numba kernels calls SciPy's BLAS: is SciPy installed? (Asked once per process.)"""
     return importlib.util.find_spec("scipy") is not None

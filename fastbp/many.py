@@ -23,6 +23,7 @@ from .training import (
     kernel_block,
     numba_kernel,
     ready,
+    uses_blas,
 )
 
 
@@ -75,11 +76,11 @@ def train_many(
     rng = np.random.default_rng(opts.seed) if opts.shuffle else None
     # Networks whose kernel calls BLAS (wide layers, minibatches) go one after another,
     # each using BLAS's threads; the others are spread over Numba's threads.
-    one_by_one = opts.engine == "python" or any(numba_kernel(net, opts) is not _kernels.train_epochs for net in nets)
+    one_by_one = opts.engine == "python" or any(uses_blas(net, opts) for net in nets)
     if one_by_one:
         batch = None
         for net in nets if opts.engine == "numba" else []:
-            ready(numba_kernel(net, opts), net.dtype)
+            ready(numba_kernel(net, opts, X.shape[0]), net.dtype)
         run_one = _run_python if opts.engine == "python" else _run_numba
         velocities = [np.zeros(net._layout.n_params, net.dtype) for net in nets]
     elif _Lanes.suits(nets, opts):

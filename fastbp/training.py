@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from . import _kernels, _validate, io, oracle
+from . import _kernels, _unrolled, _validate, io, oracle
 from .network import BLOCK, Network
 
 UPDATES = ("simultaneous", "layerwise")
@@ -177,7 +177,7 @@ def train(
     if resume is not None:
         run.resume(io.load_checkpoint(_validate.path("resume", resume), net, _fingerprint(opts, X, Y)))
     if opts.engine == "numba":
-        ready(numba_kernel(net, opts), net.dtype)  # compile or load it before the clock starts
+        ready(numba_kernel(net, opts, X.shape[0]), net.dtype)  # compile or load it before the clock starts
     chunker = _Chunker(opts, X.shape[0], net._layout.n_params)
     with _progress_bar(opts, initial=run.epoch) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
@@ -355,10 +355,22 @@ def blas_available() -> bool:
     return importlib.util.find_spec("scipy") is not None
 
 
-def numba_kernel(net: Network, opts: Options):
-    """The compiled kernel for this network and options: BLAS products for wide minibatches, else loops."""
-    if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and net._wide():
+def uses_blas(net: Network, opts: Options) -> bool:
+    """Does this network train through BLAS products (a wide layer, minibatches)?"""
+    return BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and net._wide()
+
+
+def numba_kernel(net: Network, opts: Options, n_samples: int):
+    """The compiled kernel for this network and options: BLAS products for wide minibatches,
+    the unrolled kernel for tiny networks trained online for long enough, else loops."""
+    if uses_blas(net, opts):
         return _kernels.train_epochs_blas
+    if _unrolled.suits(net._layout, net.dtype, opts.batch_size, opts.epochs * n_samples):
+        unrolled = _unrolled.kernel(
+            net._layout.widths, tuple(map(bool, net._tied)), opts.momentum != 0.0, opts.train_biases, opts.layerwise
+        )
+        if unrolled is not None:
+            return unrolled
     return _kernels.train_epochs
 
 
@@ -380,7 +392,7 @@ def _run_numba(net: Network, X, Y, orders, count, opts: Options, velocity, error
     """Train count epochs in the compiled kernel; returns the epochs completed."""
     L = net._layout
     real = net.dtype.type  # lr and momentum in the parameters' dtype: float32 networks compute in float32
-    return numba_kernel(net, opts)(
+    return numba_kernel(net, opts, X.shape[0])(
         net._params, velocity, L.sizes, L.w_off, L.b_off, L.u_off, net._tied, X, Y, orders, count,
         real(opts.lr), real(opts.momentum), opts.batch_size, kernel_block(opts), opts.train_biases, opts.layerwise,
         errors,

@@ -15,11 +15,11 @@ WIDE = [40, 30, 5]  # 1,200 weights in the first layer: BLAS territory
 def test_wide_minibatches_take_the_blas_kernel():
     net, _, _ = random_problem(0, WIDE, 2)
     opts = training.check_options(100, 1, 0.5, 16, 0.0, False, None, True, "simultaneous", "numba", False)
-    assert training.numba_kernel(net, opts) is _kernels.train_epochs_blas
+    assert training.numba_kernel(net, opts, 100) is _kernels.train_epochs_blas
     online = opts._replace(batch_size=1)
-    assert training.numba_kernel(net, online) is _kernels.train_epochs
+    assert training.numba_kernel(net, online, 100) is _kernels.train_epochs
     small, _, _ = random_problem(0, [4, 3, 2], 2)
-    assert training.numba_kernel(small, opts) is _kernels.train_epochs
+    assert training.numba_kernel(small, opts, 100) is _kernels.train_epochs
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])

@@ -1,0 +1,141 @@
+"""The unrolled kernel for tiny networks: the general kernel's bits, chosen only where it pays, cached on disk."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import kernel_exp_in_oracle, random_problem
+
+import fastbp
+from fastbp import _kernels, _unrolled
+from fastbp.training import check_options, numba_kernel
+
+# (widths, tied, momentum, train_biases, layerwise): every option on the article's shape,
+# and the loops' edge cases (one input, one hidden unit, two hidden layers) on others.
+KEYS = [
+    ((2, 2, 2), (tied, False), momentum, train_biases, layerwise)
+    for tied in (False, True)
+    for momentum in (False, True)
+    for train_biases in (False, True)
+    for layerwise in (False, True)
+    if train_biases or not tied  # frozen biases: the tied pattern does not matter
+] + [
+    ((1, 3, 2, 1), (False, True, False), True, True, False),
+    ((1, 3, 2, 1), (False, False, False), False, True, True),
+    ((3, 1, 2), (True, True), False, True, False),
+]
+
+
+def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, momentum):
+    """Run both kernels from the same state; returns each one's (done, params, velocity, errors)."""
+    widths = key[0]
+    layout = fastbp.Network.random(widths, seed=0)._layout
+    results = []
+    for kernel in (_kernels.train_epochs, _unrolled.kernel(*key)):
+        p, v, errors = params.copy(), np.zeros_like(params), np.full(epochs, -1.0)
+        done = kernel(
+            p, v, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags, X, Y, orders,
+            epochs, lr, momentum, 1, 1, key[3], key[4], errors,
+        )  # fmt: skip
+        results.append((done, p, v, errors))
+    return results
+
+
+@pytest.mark.parametrize("key", KEYS, ids=lambda key: "-".join(map(str, key[0])) + str(key[1:]))
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(1, 5), epochs=st.integers(1, 6),
+       lr=st.floats(0.01, 3.0), momentum=st.sampled_from([0.5, 0.9]), shuffled=st.booleans())  # fmt: skip
+def test_same_bits_as_the_general_kernel(key, seed, n_samples, epochs, lr, momentum, shuffled):
+    widths, tied, has_momentum = key[0], key[1], key[2]
+    net, X, Y = random_problem(seed, list(widths), n_samples)
+    # A tied layer's biases start equal, as Network.from_arrays makes them.
+    net = fastbp.Network.from_arrays(net.weights, [b[0] if t else b for b, t in zip(net.biases, tied)])
+    rng = np.random.default_rng(seed)
+    orders = (
+        np.stack([rng.permutation(n_samples) for _ in range(epochs)])
+        if shuffled
+        else np.arange(n_samples).reshape(1, -1)
+    )
+    general, unrolled = general_and_unrolled(
+        key, net._params, net._tied, X, Y, orders, epochs, lr, momentum if has_momentum else 0.0
+    )
+    assert general[0] == unrolled[0]
+    for a, b in zip(general[1:], unrolled[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stops_after_the_first_non_finite_epoch_like_the_general_kernel():
+    net, X, Y = random_problem(3, [2, 2, 2], 4)
+    orders = np.arange(4).reshape(1, -1)
+    key = KEYS[0]
+    huge = Y * 1e200  # E = (1e200)^2 / 2 overflows in the first epoch
+    general, unrolled = general_and_unrolled(key, net._params, net._tied, X, huge, orders, 5, 0.5, 0.0)
+    assert general[0] == unrolled[0] == 0
+    for a, b in zip(general[1:], unrolled[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_train_takes_it_for_long_online_runs_of_tiny_networks(article):
+    net, X, Y = article
+    long = check_options(1, 10_000, 0.5, 1, 0.0, False, None, False, "simultaneous", "numba", False)
+    assert numba_kernel(net, long, 1) is not _kernels.train_epochs
+    short = long._replace(epochs=_unrolled.MIN_STEPS - 1)
+    minibatch = long._replace(batch_size=2)
+    big = fastbp.Network.random((4, 5, 3), seed=0)  # 43 parameters
+    single = fastbp.Network.random((2, 2, 2), seed=0, dtype=np.float32)
+    assert numba_kernel(net, short, 1) is _kernels.train_epochs
+    assert numba_kernel(net, minibatch, 1) is _kernels.train_epochs
+    assert numba_kernel(big, long, 1) is _kernels.train_epochs
+    assert numba_kernel(single, long, 1) is _kernels.train_epochs
+
+
+def test_the_article_for_10000_rounds_is_the_oracles_bits(article):
+    """Through train(), which picks the unrolled kernel here: the oracle's result with the kernels' e^x."""
+    net, X, Y = article
+    fast, slow = net.copy(), net.copy()
+    history = fastbp.train(fast, X, Y, epochs=10_000, lr=0.5, train_biases=False)
+    with kernel_exp_in_oracle():
+        expected = fastbp.train(slow, X, Y, epochs=10_000, lr=0.5, train_biases=False, engine="python")
+    assert fast == slow
+    np.testing.assert_array_equal(history.errors, expected.errors)
+
+
+def test_no_writable_cache_directory_falls_back_to_the_general_kernel(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("FASTBP_CACHE_DIR", str(blocked / "sub"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "sub"))
+    monkeypatch.setattr(_unrolled.tempfile, "gettempdir", lambda: str(blocked / "sub"))
+    monkeypatch.setattr(_unrolled, "_LOADED", {})
+    assert _unrolled.kernel((2, 2, 2), (False, False), False, False, False) is None
+    net, X, Y = fastbp.article_network(), *fastbp.article_data()
+    fastbp.train(net, X, Y, epochs=10_000, lr=0.5, train_biases=False)
+    assert abs(net.error(X, Y) - 3.5101877829788e-05) < 1e-15
+
+
+@pytest.mark.slow
+def test_generated_kernel_is_written_once_then_loaded_from_the_cache(tmp_path):
+    code = textwrap.dedent(
+        """
+        import fastbp
+        from fastbp import _unrolled
+        net, (X, Y) = fastbp.article_network(), fastbp.article_data()
+        fastbp.train(net, X, Y, epochs=10_000, lr=0.5, train_biases=False)
+        (kernel,) = _unrolled._LOADED.values()
+        print(sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()))
+        """
+    )
+    env = {**os.environ, "FASTBP_CACHE_DIR": str(tmp_path / "generated"), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def run():
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                              timeout=600).stdout.split()  # fmt: skip
+
+    assert run() == ["0", "1"]  # compiled
+    assert run() == ["1", "0"]  # loaded
+    assert len(list((tmp_path / "generated").glob("online_*.py"))) == 1

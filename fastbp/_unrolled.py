@@ -40,15 +40,17 @@ def suits(layout, dtype, batch_size: int, steps: int) -> bool:
     return batch_size == 1 and dtype == np.float64 and layout.n_params <= MAX_PARAMS and steps >= MIN_STEPS
 
 
-def kernel(widths: tuple[int, ...], tied: tuple[bool, ...], momentum: bool, train_biases: bool, layerwise: bool):
-    """The kernel for this architecture and these options, generated and imported on first use.
+def kernel(widths: tuple[int, ...], tied: np.ndarray, momentum: bool, train_biases: bool, layerwise: bool):
+    """The kernel for this architecture (layer widths, tied-bias flag per layer) and these options,
+    generated and imported on first use.
 
     It takes train_epochs's arguments and returns what it returns. None when no
     directory to write it to can be found (the general kernel then trains).
     """
-    key = (widths, tied if train_biases else (), momentum, train_biases, layerwise)
+    key = (widths, tied.tobytes() if train_biases else b"", momentum, train_biases, layerwise)
     if key not in _LOADED:
-        _LOADED[key] = _load(key)
+        tied_layers = tuple(map(bool, tied)) if train_biases else (False,) * (len(widths) - 1)
+        _LOADED[key] = _load((widths, tied_layers, momentum, train_biases, layerwise))
     return _LOADED[key]
 
 

@@ -367,7 +367,7 @@ def numba_kernel(net: Network, opts: Options, n_samples: int):
         return _kernels.train_epochs_blas
     if _unrolled.suits(net._layout, net.dtype, opts.batch_size, opts.epochs * n_samples):
         unrolled = _unrolled.kernel(
-            net._layout.widths, tuple(map(bool, net._tied)), opts.momentum != 0.0, opts.train_biases, opts.layerwise
+            net._layout.widths, net._tied, opts.momentum != 0.0, opts.train_biases, opts.layerwise
         )
         if unrolled is not None:
             return unrolled

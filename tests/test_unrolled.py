@@ -36,7 +36,7 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
     widths = key[0]
     layout = fastbp.Network.random(widths, seed=0)._layout
     results = []
-    for kernel in (_kernels.train_epochs, _unrolled.kernel(*key)):
+    for kernel in (_kernels.train_epochs, _unrolled.kernel(widths, tied_flags, *key[2:])):
         p, v, errors = params.copy(), np.zeros_like(params), np.full(epochs, -1.0)
         done = kernel(
             p, v, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags, X, Y, orders,
@@ -112,7 +112,7 @@ def test_no_writable_cache_directory_falls_back_to_the_general_kernel(tmp_path, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "sub"))
     monkeypatch.setattr(_unrolled.tempfile, "gettempdir", lambda: str(blocked / "sub"))
     monkeypatch.setattr(_unrolled, "_LOADED", {})
-    assert _unrolled.kernel((2, 2, 2), (False, False), False, False, False) is None
+    assert _unrolled.kernel((2, 2, 2), np.zeros(2, np.int64), False, False, False) is None
     net, X, Y = fastbp.article_network(), *fastbp.article_data()
     fastbp.train(net, X, Y, epochs=10_000, lr=0.5, train_biases=False)
     assert abs(net.error(X, Y) - 3.5101877829788e-05) < 1e-15

@@ -84,7 +84,8 @@ def _cache_dir() -> Path | None:
     """Where generated kernels live: $FASTBP_CACHE_DIR, else the user's cache directory, else a temporary one."""
     candidates = [Path(os.environ["FASTBP_CACHE_DIR"])] if os.environ.get("FASTBP_CACHE_DIR") else []
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates += [Path(base) / "fastbp", Path(tempfile.gettempdir()) / f"fastbp-{os.getuid()}"]
+    user = getattr(os, "getuid", lambda: "user")()  # one folder per user in a shared temporary folder
+    candidates += [Path(base) / "fastbp", Path(tempfile.gettempdir()) / f"fastbp-{user}"]
     for directory in candidates:
         try:
             directory.mkdir(parents=True, exist_ok=True)

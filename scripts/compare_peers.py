@@ -18,7 +18,10 @@ JAX (jit + lax.scan, vmap over networks), scikit-learn's MLPRegressor
 (throughput only: identity output units, its own loss) and FANN through its C
 library (libdoublefann, when libfann-dev is installed: incremental training,
 sigmoid with steepness 0.5; it always trains biases and clips the sigmoid
-derivative, so its numbers differ slightly). All workloads have one hidden layer.
+derivative, so its numbers differ slightly), and a plain C loop (below: online
+steps as a C programmer would write them, libm's exp, the layer widths compiled in,
+`cc -O2`; when a C compiler is on PATH), the reference for what one core does.
+All workloads have one hidden layer.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import ctypes.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,7 +47,7 @@ WORKLOADS = {
     "xor-ensemble": "1,000 2-4-1 networks, XOR online, lr 0.5, biases trained, 2,000 epochs",
     "minibatch-784": "60,000 x 784 random, 784-128-10, minibatches of 64, lr 0.1, 1 epoch",
 }
-IMPLEMENTATIONS = ["fastbp", "oracle", "numpy", "torch", "jax", "sklearn", "fann"]
+IMPLEMENTATIONS = ["fastbp", "oracle", "numpy", "torch", "jax", "sklearn", "fann", "c"]
 
 
 # --- the workloads' data ---------------------------------------------------------------
@@ -362,6 +366,83 @@ def run_fann(w: dict):
             out = np.array([[lib.fann_run(ann, x)[j] for j in range(w["Y"].shape[1])] for x in X])
             errors.append(float(np.mean(0.5 * ((w["Y"] - out) ** 2).sum(axis=1))))
             lib.fann_destroy(ann)
+        return errors
+
+    return train
+
+
+C_LOOP = r"""
+#include <math.h>
+
+static double logistic(double net) { return 1.0 / (1.0 + exp(-net)); }
+
+/* Online backpropagation for one hidden layer; N_IN, N_HID, N_OUT are compiled in. */
+void train(double *restrict W1, double *restrict b1, double *restrict W2, double *restrict b2,
+           const double *restrict X, const double *restrict Y, long n_samples, long epochs, double lr,
+           int train_biases) {
+    double h[N_HID], o[N_OUT], d1[N_HID], d2[N_OUT];
+    for (long e = 0; e < epochs; e++) {
+        for (long s = 0; s < n_samples; s++) {
+            const double *x = X + s * N_IN, *y = Y + s * N_OUT;
+            for (int j = 0; j < N_HID; j++) {
+                double net = b1[j];
+                for (int i = 0; i < N_IN; i++) net += W1[j * N_IN + i] * x[i];
+                h[j] = logistic(net);
+            }
+            for (int k = 0; k < N_OUT; k++) {
+                double net = b2[k];
+                for (int j = 0; j < N_HID; j++) net += W2[k * N_HID + j] * h[j];
+                o[k] = logistic(net);
+                d2[k] = (o[k] - y[k]) * o[k] * (1.0 - o[k]);
+            }
+            for (int j = 0; j < N_HID; j++) {
+                double sum = 0.0;
+                for (int k = 0; k < N_OUT; k++) sum += W2[k * N_HID + j] * d2[k];
+                d1[j] = sum * h[j] * (1.0 - h[j]);
+            }
+            for (int k = 0; k < N_OUT; k++) {
+                for (int j = 0; j < N_HID; j++) W2[k * N_HID + j] -= lr * d2[k] * h[j];
+                if (train_biases) b2[k] -= lr * d2[k];
+            }
+            for (int j = 0; j < N_HID; j++) {
+                for (int i = 0; i < N_IN; i++) W1[j * N_IN + i] -= lr * d1[j] * x[i];
+                if (train_biases) b1[j] -= lr * d1[j];
+            }
+        }
+    }
+}
+"""
+
+
+def run_c(w: dict):
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise NotImplementedError("no C compiler on PATH")
+    if w["batch"] > 1:
+        raise NotImplementedError("the C loop is online only")
+    import tempfile
+
+    (W, _), *_ = w["nets"]
+    widths = (W[0].shape[1], W[0].shape[0], W[1].shape[0])
+    folder = tempfile.mkdtemp()
+    source, library = os.path.join(folder, "loop.c"), os.path.join(folder, "loop.so")
+    with open(source, "w") as file:
+        file.write(C_LOOP)
+    defines = [f"-D{name}={n}" for name, n in zip(("N_IN", "N_HID", "N_OUT"), widths)]
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", *defines, source, "-o", library, "-lm"], check=True)
+    lib = ctypes.CDLL(library)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    lib.train.argtypes = [pointer] * 6 + [ctypes.c_long, ctypes.c_long, ctypes.c_double, ctypes.c_int]
+    X, Y = np.ascontiguousarray(w["X"]), np.ascontiguousarray(w["Y"])
+
+    def train():
+        errors = []
+        for W, B in w["nets"]:
+            params = [np.array(W[0]), np.array(np.broadcast_to(B[0], (widths[1],))), np.array(W[1]),
+                      np.array(np.broadcast_to(B[1], (widths[2],)))]  # fmt: skip
+            lib.train(*(a.ctypes.data_as(pointer) for a in (*params, X, Y)), len(X), w["epochs"], w["lr"],
+                      int(w["train_biases"]))  # fmt: skip
+            errors.append(mean_error(*params, X, Y))
         return errors
 
     return train

@@ -1,4 +1,4 @@
-"""Online training of tiny networks with every weight in a register.
+"""Online training of tiny networks with every weight in a local variable (a register, mostly).
 
 For a network as small as the article's, each online step is a chain of
 dependent operations a few hundred cycles long, and the general kernel's
@@ -68,10 +68,13 @@ def _load(key):
     digest = hashlib.sha256(source.encode() + _LIBRARY_DIGEST).hexdigest()[:20]
     path = directory / f"online_{digest}.py"
     if not path.exists():
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            file.write(source)
-        os.replace(temporary, path)  # atomic: a parallel process sees the whole file or none
+        try:
+            handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+            with os.fdopen(handle, "w") as file:
+                file.write(source)
+            os.replace(temporary, path)  # atomic: a parallel process sees the whole file or none
+        except OSError:  # a full disk, say: the general kernel trains instead
+            return None
     name = f"fastbp._unrolled_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -97,6 +100,7 @@ def _cache_dir() -> Path | None:
 
 
 def _library_digest() -> bytes:
+    """A hash of the code that generated kernels depend on: this file and the kernels' file."""
     digest = hashlib.sha256()
     for module in (_kernels, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())

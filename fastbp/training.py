@@ -98,14 +98,12 @@ class _NoBar:
         pass
 
 
-@contextlib.contextmanager
 def _progress_bar(opts: Options, initial: int = 0):
-    """A tqdm bar over the run's epochs when opts.progress, else an object that ignores updates."""
+    """A tqdm bar over the run's epochs when opts.progress, else an object that ignores updates
+    (each a context manager)."""
     if not opts.progress:
-        yield _NoBar()
-        return
-    with _progress_bar_class()(total=opts.epochs, initial=initial, unit="epoch") as bar:
-        yield bar
+        return contextlib.nullcontext(_NoBar())
+    return _progress_bar_class()(total=opts.epochs, initial=initial, unit="epoch")
 
 
 def kernel_block(opts: Options) -> int:
@@ -253,7 +251,8 @@ class _Run:
         self.epoch += count  # pragma: no cover - a replay that stays finite (not expected: runs are deterministic)
 
     def history(self, seconds: float) -> History:
-        errors = self.errors[: self.epoch].copy()
+        # A finished run hands its errors over; an interrupted one copies those of its epochs so far.
+        errors = self.errors if self.epoch == len(self.errors) else self.errors[: self.epoch].copy()
         return History(errors=errors, final_error=self.net._evaluate(self.X, self.Y)[1] / self.X.shape[0],
                        seconds=seconds)  # fmt: skip
 

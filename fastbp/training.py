@@ -384,6 +384,9 @@ def ready(kernel, dtype, signature=_kernels.train_epochs_signature) -> None:
     if (kernel, dtype) not in _READY:
         if hasattr(kernel, "compile"):  # not under NUMBA_DISABLE_JIT=1, where kernels are plain Python
             kernel.compile(signature(numba.from_dtype(dtype)))
+            # Numba types its first array argument by asking for numpy.ma, which imports it
+            # (25-40 ms without SciPy, which otherwise imports it first): done here, not in the timed loop.
+            numba.typeof(np.empty(0, dtype))
         _READY.add((kernel, dtype))
 
 

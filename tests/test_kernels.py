@@ -116,3 +116,18 @@ def test_kernel_logistic_at_the_extremes():
     for net in (-math.inf, -1e308, -800.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 800.0, 1e308, math.inf):
         assert _kernels._logistic(net) == pytest.approx(oracle.logistic(net), rel=1e-15, abs=1e-300), net
     assert math.isnan(_kernels._logistic(math.nan))
+
+
+def test_first_training_loop_does_not_pay_for_numba_importing_numpy_ma():
+    """Numba imports numpy.ma when it types its first array: ready() has that done before the clock starts."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["scipy"] = None  # as in an install without SciPy, whose import would bring numpy.ma first
+        import numpy as np
+        from fastbp import _kernels, training
+        training.ready(_kernels.train_epochs, np.dtype(np.float64))
+        print("numpy.ma" in sys.modules)
+        """
+    )
+    assert run(code).stdout.split() == ["True"]

@@ -3,6 +3,10 @@ statements of the training formulas derived separately from the oracle."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 # First table of ARTICLE_NUMBERS.md: (name, value as the article prints it).
@@ -179,3 +183,11 @@ def kernel_exp_in_oracle():
     from fastbp import _kernels, oracle
 
     return mock.patch.object(oracle, "logistic", _kernels._logistic)
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    """Run code in a fresh Python process (with extra environment variables); fails the test if it fails."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600,
+        env={**os.environ, **env},
+    )  # fmt: skip

@@ -1,13 +1,11 @@
 """Compiled-kernel properties: one specialisation for every architecture, the on-disk cache, and the kernels' e^x."""
 
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from reference import run_python
 
 SPECIALISATIONS = textwrap.dedent(
     """
@@ -40,15 +38,8 @@ SPECIALISATIONS = textwrap.dedent(
 )
 
 
-def run(code, **env):
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600,
-        env={**os.environ, **env},
-    )  # fmt: skip
-
-
 def test_two_architectures_leave_one_specialisation():
-    lines = run(SPECIALISATIONS).stdout.split("\n")
+    lines = run_python(SPECIALISATIONS).stdout.split("\n")
     for line in filter(None, lines):
         name, n_signatures, *_ = line.split()
         assert n_signatures == "1", line
@@ -57,8 +48,8 @@ def test_two_architectures_leave_one_specialisation():
 @pytest.mark.slow
 def test_fresh_cache_directory_compiles_then_hits(tmp_path):
     """With NUMBA_CACHE_DIR pointing at an empty folder, the first process compiles and the second loads."""
-    first = run(SPECIALISATIONS, NUMBA_CACHE_DIR=str(tmp_path)).stdout
-    second = run(SPECIALISATIONS, NUMBA_CACHE_DIR=str(tmp_path)).stdout
+    first = run_python(SPECIALISATIONS, NUMBA_CACHE_DIR=str(tmp_path)).stdout
+    second = run_python(SPECIALISATIONS, NUMBA_CACHE_DIR=str(tmp_path)).stdout
     assert any(line.split()[3] != "0" for line in first.strip().split("\n"))  # misses: compiled
     for line in second.strip().split("\n"):
         name, n_signatures, hits, misses = line.split()
@@ -66,7 +57,7 @@ def test_fresh_cache_directory_compiles_then_hits(tmp_path):
 
 
 def test_no_kernel_compiles_at_import():
-    out = run("import fastbp; from fastbp import _kernels; print(len(_kernels.train_epochs.signatures))").stdout
+    out = run_python("import fastbp; from fastbp import _kernels; print(len(_kernels.train_epochs.signatures))").stdout
     assert out.strip() == "0"
 
 
@@ -86,7 +77,7 @@ def test_float32_adds_exactly_one_specialisation():
         print(len(_kernels.train_epochs.signatures), len(_kernels.evaluate.signatures))
         """
     )
-    assert run(code).stdout.split() == ["2", "2"]
+    assert run_python(code).stdout.split() == ["2", "2"]
 
 
 def test_kernel_exp_within_one_ulp_of_libm():
@@ -130,4 +121,4 @@ def test_first_training_loop_does_not_pay_for_numba_importing_numpy_ma():
         print("numpy.ma" in sys.modules)
         """
     )
-    assert run(code).stdout.split() == ["True"]
+    assert run_python(code).stdout.split() == ["True"]

@@ -1,15 +1,12 @@
 """The unrolled kernel for tiny networks: the general kernel's bits, chosen only where it pays, cached on disk."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import kernel_exp_in_oracle, random_problem
+from reference import kernel_exp_in_oracle, random_problem, run_python
 
 import fastbp
 from fastbp import _kernels, _unrolled
@@ -130,11 +127,10 @@ def test_generated_kernel_is_written_once_then_loaded_from_the_cache(tmp_path):
         print(sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()))
         """
     )
-    env = {**os.environ, "FASTBP_CACHE_DIR": str(tmp_path / "generated"), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    env = {"FASTBP_CACHE_DIR": str(tmp_path / "generated"), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
 
     def run():
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
-                              timeout=600).stdout.split()  # fmt: skip
+        return run_python(code, **env).stdout.split()
 
     assert run() == ["0", "1"]  # compiled
     assert run() == ["1", "0"]  # loaded

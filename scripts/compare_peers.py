@@ -424,13 +424,13 @@ def run_c(w: dict):
 
     (W, _), *_ = w["nets"]
     widths = (W[0].shape[1], W[0].shape[0], W[1].shape[0])
-    folder = tempfile.mkdtemp()
-    source, library = os.path.join(folder, "loop.c"), os.path.join(folder, "loop.so")
-    with open(source, "w") as file:
-        file.write(C_LOOP)
-    defines = [f"-D{name}={n}" for name, n in zip(("N_IN", "N_HID", "N_OUT"), widths)]
-    subprocess.run([compiler, "-O2", "-shared", "-fPIC", *defines, source, "-o", library, "-lm"], check=True)
-    lib = ctypes.CDLL(library)
+    with tempfile.TemporaryDirectory() as folder:  # the loaded library outlives its file
+        source, library = os.path.join(folder, "loop.c"), os.path.join(folder, "loop.so")
+        with open(source, "w") as file:
+            file.write(C_LOOP)
+        defines = [f"-D{name}={n}" for name, n in zip(("N_IN", "N_HID", "N_OUT"), widths)]
+        subprocess.run([compiler, "-O2", "-shared", "-fPIC", *defines, source, "-o", library, "-lm"], check=True)
+        lib = ctypes.CDLL(library)
     pointer = ctypes.POINTER(ctypes.c_double)
     lib.train.argtypes = [pointer] * 6 + [ctypes.c_long, ctypes.c_long, ctypes.c_double, ctypes.c_int]
     X, Y = np.ascontiguousarray(w["X"]), np.ascontiguousarray(w["Y"])

@@ -10,6 +10,7 @@ from reference import kernel_exp_in_oracle, random_problem, run_python
 
 import fastbp
 from fastbp import _kernels, _unrolled
+from fastbp._layout import Layout
 from fastbp.training import check_options, numba_kernel
 
 # (widths, tied, momentum, train_biases, layerwise): every option on the article's shape,
@@ -31,7 +32,7 @@ KEYS = [
 def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, momentum):
     """Run both kernels from the same state; returns each one's (done, params, velocity, errors)."""
     widths = key[0]
-    layout = fastbp.Network.random(widths, seed=0)._layout
+    layout = Layout.of(widths)
     results = []
     for kernel in (_kernels.train_epochs, _unrolled.kernel(widths, tied_flags, *key[2:])):
         p, v, errors = params.copy(), np.zeros_like(params), np.full(epochs, -1.0)

@@ -8,12 +8,12 @@ algorithm as compiled Numba kernels.
 """
 
 from .article import article_data, article_network
-from .io import load
+from .history import History
 from .many import train_many
-from .network import Network
+from .network import Network, load
 from .sweep import SweepResult, sweep
 from .trace import Trace, trace
-from .training import History, train
+from .training import train
 
 __version__ = "0.1.0"
 

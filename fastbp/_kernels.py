@@ -1,10 +1,13 @@
-"""Compiled kernels: the oracle's algorithm over flat float64 buffers.
+"""Compiled kernels: the oracle's algorithm over flat buffers.
 
-Every kernel and every helper it calls lives in this one file, because Numba's
-on-disk cache only notices changes to the file that defines a kernel. Kernels
-read no module globals and take only arrays and scalars, always of the same
-types (float64 and int64 C-contiguous arrays, float, int, bool), so each
-compiles to exactly one specialisation whatever the network's architecture.
+The file has three parts: the records kernels take, the primitives (each formula
+once: e^x, the logistic and its slope, the squared error and its output delta,
+the gradient step), and the kernels, which only arrange loops around them.
+Everything compiled lives in this one file because Numba's on-disk cache only
+notices changes to the file that defines a kernel (a primitive edited in another
+file would leave stale kernels in the cache). Kernels read no module globals and
+take only arrays, scalars and the records below, always of the same types, so
+each compiles to one specialisation per dtype whatever the network.
 
 Buffer layout (see ``_layout.py``), for a network with layer widths ``sizes``:
   params[w_off[l] + j * sizes[l] + i]   weight W_l[j, i] (unit i below -> unit j above)
@@ -27,6 +30,7 @@ halves the speed of the inner loops.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -41,12 +45,65 @@ kernel = njit(cache=True, nogil=True, error_model="numpy")
 # functions passes every array as a struct and reference-counts it, which costs
 # more than a small network's whole step.
 helper = njit(inline="always", error_model="numpy")
-# Scalar helpers (no arrays to reference-count) are left for LLVM to inline: Numba-level
-# inlining would copy them into every call site before typing, which made compiling
-# train_epochs 50% slower (15 s against 10 s here) for the same machine code.
-scalar_helper = njit(error_model="numpy")
-# train_many's kernel: the same, with prange spreading networks over Numba's threads.
+# Primitives (scalars in, scalars out: nothing to reference-count) are left for LLVM to
+# inline: Numba-level inlining would copy them into every call site before typing, which
+# made compiling train_epochs 50% slower for the same machine code (docs/design.md).
+primitive = njit(error_model="numpy")
+# train_many's kernels: the same as kernel, with prange spreading work over Numba's threads.
 parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+
+
+# --- The records kernels take ---------------------------------------------------------------
+# Built in Python (Network.record, training.run_record); a kernel takes a handful of them
+# instead of twenty positional arrays and scalars.
+
+
+class Net(NamedTuple):
+    """One network's buffers: params 1-D (or 2-D, parameter by network, for the lanes)."""
+
+    params: np.ndarray
+    sizes: np.ndarray  # int64 layer widths, input first
+    w_off: np.ndarray  # int64 offset of each weight matrix in params
+    b_off: np.ndarray  # int64 offset of each bias vector
+    u_off: np.ndarray  # int64 offset of each layer's units in out/delta
+    tied: np.ndarray  # int64 1 where a layer shares one bias
+
+
+class Nets(NamedTuple):
+    """Many networks' buffers concatenated; network k's parts are the slices between ptr[k] and ptr[k + 1]."""
+
+    params: np.ndarray
+    param_ptr: np.ndarray  # into params (and velocity)
+    unit_ptr: np.ndarray  # into sizes and u_off
+    layer_ptr: np.ndarray  # into w_off, b_off and tied
+    sizes: np.ndarray
+    w_off: np.ndarray
+    b_off: np.ndarray
+    u_off: np.ndarray
+    tied: np.ndarray
+
+
+class Data(NamedTuple):
+    """The training samples and each epoch's sample order (one row: the same order every epoch)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    orders: np.ndarray
+
+
+class Run(NamedTuple):
+    """One kernel call's options; lr and momentum in the parameters' dtype."""
+
+    n_epochs: int
+    lr: float
+    momentum: float
+    batch_size: int
+    block: int  # samples the batch kernels hold at once
+    train_biases: bool
+    layerwise: bool
+
+
+# --- Primitives: each formula once --------------------------------------------------------------
 
 
 @intrinsic
@@ -79,7 +136,7 @@ def _fma(typingctx, a, b, c):
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
-@scalar_helper
+@primitive
 def _exp_nonpositive(x):
     """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises.
 
@@ -108,20 +165,55 @@ def _exp_nonpositive(x):
     return p * _float_of((n + 1023) << 52) if n >= -1022 else small
 
 
-@scalar_helper
+@primitive
 def _logistic(net):
     """out = 1 / (1 + e^-net), overflow-free for every finite net, without branches."""
     e = _exp_nonpositive(-abs(net))
     return (1.0 if net >= 0.0 else e) / (1.0 + e)
 
 
+@primitive
+def _logistic_slope(out):
+    """dout/dnet of the logistic, from its output: out (1 - out)."""
+    return out * (1.0 - out)
+
+
+@primitive
+def _squared_error(target, out):
+    """One output's share of E_total: 1/2 (target - out)^2."""
+    return 0.5 * ((target - out) * (target - out))
+
+
+@primitive
+def _squared_delta(target, out):
+    """delta_o = dE/dout_o * dout_o/dnet_o = -(target - out) * out (1 - out) (logistic output unit)."""
+    return (-(target - out)) * _logistic_slope(out)
+
+
+@primitive
+def _descend(param, gradient, lr):
+    """Gradient descent on one parameter: w+ = w - eta * dE/dw."""
+    return param - lr * gradient
+
+
+@primitive
+def _momentum_step(param, velocity, gradient, lr, momentum):
+    """Classical momentum: v+ = momentum * v - eta * dE/dw; w+ = w + v+. Returns (w+, v+)."""
+    velocity = momentum * velocity - lr * gradient
+    return param + velocity, velocity
+
+
+# --- Kernels ------------------------------------------------------------------------------------
+
+
 @helper
-def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base, zero):
+def _forward(net, X, s, out, base, zero):
     """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer.
 
     ``zero`` is 0 in the parameters' dtype: sums start from it so that float32
     networks add in float32 (a 0.0 literal would make every sum float64).
     """
+    params, sizes, w_off, b_off, u_off = net.params, net.sizes, net.w_off, net.b_off, net.u_off
     s = np.uint64(s)
     base = np.uint64(base)
     for i in range(np.uint64(sizes[0])):
@@ -159,10 +251,10 @@ def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base, zero):
             j += np.uint64(4)
         while j < n_out:
             row = w + j * n_in
-            net = zero
+            net_j = zero
             for i in range(n_in):
-                net += params[row + i] * out[below + i]
-            out[above + j] = net + params[b + j]
+                net_j += params[row + i] * out[below + i]
+            out[above + j] = net_j + params[b + j]
             j += np.uint64(1)
         # The logistic of the whole layer in one loop, which vectorises.
         for j in range(above, above + n_out):
@@ -170,23 +262,20 @@ def _forward(params, sizes, w_off, b_off, u_off, X, s, out, base, zero):
 
 
 @helper
-def _output_delta(sizes, u_off, out, delta, base, Y, s):
-    """delta_o = -(target - out_o) * out_o (1 - out_o) for sample Y[s]; returns its E_total."""
+def _output_delta(net, out, delta, base, Y, s):
+    """The output deltas of sample Y[s] into delta; returns its E_total."""
+    sizes = net.sizes
     s = np.uint64(s)
-    top = np.uint64(base) + np.uint64(u_off[sizes.shape[0] - 1])
+    top = np.uint64(base) + np.uint64(net.u_off[sizes.shape[0] - 1])
     E_total = 0.0
     for j in range(np.uint64(sizes[sizes.shape[0] - 1])):
-        o = out[top + j]
-        t = Y[s, j]
-        E_total += 0.5 * ((t - o) * (t - o))
-        delta[top + j] = (-(t - o)) * (o * (1.0 - o))
+        E_total += _squared_error(Y[s, j], out[top + j])
+        delta[top + j] = _squared_delta(Y[s, j], out[top + j])
     return E_total
 
 
 @helper
-def _online_backward(
-    params, velocity, sizes, w_off, b_off, u_off, tied, out, delta, lr, momentum, train_biases, layerwise
-):
+def _online_backward(net, velocity, out, delta, run):
     """The online step's backward pass: update every layer, top first (output deltas set).
 
     The fused loop: one pass over each row both accumulates the layer below's
@@ -198,6 +287,8 @@ def _online_backward(
     (One function with no helper calls: an inlined helper that takes arrays
     costs two atomic reference-count operations per array per call.)
     """
+    params, sizes, w_off, b_off, u_off, tied = net
+    lr, momentum = run.lr, run.momentum
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
         n_out = np.uint64(sizes[l + 1])
@@ -205,7 +296,7 @@ def _online_backward(
         above = np.uint64(u_off[l + 1])
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
-        fuse = l > 0 and not layerwise
+        fuse = l > 0 and not run.layerwise
         if fuse and momentum != 0.0:
             for i in range(n_in):
                 delta[below + i] = 0.0
@@ -219,25 +310,26 @@ def _online_backward(
                 if fuse and j == 0:
                     for i in range(n_in):
                         delta[below + i] = params[row + i] * d
-                        params[row + i] -= lr * (d * out[below + i])
+                        params[row + i] = _descend(params[row + i], d * out[below + i], lr)
                 elif fuse:
                     for i in range(n_in):
                         delta[below + i] += params[row + i] * d
-                        params[row + i] -= lr * (d * out[below + i])
+                        params[row + i] = _descend(params[row + i], d * out[below + i], lr)
                 else:
                     for i in range(n_in):
-                        params[row + i] -= lr * (d * out[below + i])
+                        params[row + i] = _descend(params[row + i], d * out[below + i], lr)
+            elif fuse:
+                for i in range(n_in):
+                    delta[below + i] += params[row + i] * d
+                    params[row + i], velocity[row + i] = _momentum_step(
+                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
+                    )
             else:
-                if fuse:
-                    for i in range(n_in):
-                        delta[below + i] += params[row + i] * d
-                        velocity[row + i] = momentum * velocity[row + i] - lr * (d * out[below + i])
-                        params[row + i] += velocity[row + i]
-                else:
-                    for i in range(n_in):
-                        velocity[row + i] = momentum * velocity[row + i] - lr * (d * out[below + i])
-                        params[row + i] += velocity[row + i]
-        if train_biases:
+                for i in range(n_in):
+                    params[row + i], velocity[row + i] = _momentum_step(
+                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
+                    )
+        if run.train_biases:
             # dE/db_j = delta_j; a tied bias trains on the sum of its layer's deltas.
             g_tied = 0.0
             for j in range(n_out):
@@ -245,10 +337,9 @@ def _online_backward(
             for j in range(n_out):
                 g = g_tied if tied[l] else delta[above + j]
                 if momentum == 0.0:
-                    params[b + j] -= lr * g
+                    params[b + j] = _descend(params[b + j], g, lr)
                 else:
-                    velocity[b + j] = momentum * velocity[b + j] - lr * g
-                    params[b + j] += velocity[b + j]
+                    params[b + j], velocity[b + j] = _momentum_step(params[b + j], velocity[b + j], g, lr, momentum)
         if l > 0:
             if not fuse:  # layerwise: dE/dout through the weights just updated
                 for j in range(n_out):
@@ -261,17 +352,17 @@ def _online_backward(
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
             for i in range(below, below + n_in):
-                o = out[i]
-                delta[i] = delta[i] * (o * (1.0 - o))
+                delta[i] = delta[i] * _logistic_slope(out[i])
 
 
 @helper
-def _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n):
+def _accumulate_layer(grad, net, l, outs, deltas, n):
     """grad_l += dE/dW_l and dE/db_l of n samples (sample r's units start at r * n_units)."""
+    sizes, u_off = net.sizes, net.u_off
     n_units = np.uint64(u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1])
     n_in = np.uint64(sizes[l])
-    w = np.uint64(w_off[l])
-    b = np.uint64(b_off[l])
+    w = np.uint64(net.w_off[l])
+    b = np.uint64(net.b_off[l])
     for r in range(np.uint64(n)):
         below = r * n_units + np.uint64(u_off[l])
         above = r * n_units + np.uint64(u_off[l + 1])
@@ -284,11 +375,12 @@ def _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n):
 
 
 @helper
-def _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n):
-    """delta_h = (sum_o delta_o * w_oh) * out_h (1 - out_h) below weight matrix l, for n samples."""
+def _hidden_deltas(net, l, outs, deltas, n):
+    """delta_h = (sum_o delta_o * w_oh) * dout_h/dnet_h below weight matrix l, for n samples."""
+    params, sizes, u_off = net.params, net.sizes, net.u_off
     n_units = np.uint64(u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1])
     n_in = np.uint64(sizes[l])
-    w = np.uint64(w_off[l])
+    w = np.uint64(net.w_off[l])
     for r in range(np.uint64(n)):
         below = r * n_units + np.uint64(u_off[l])
         above = r * n_units + np.uint64(u_off[l + 1])
@@ -300,239 +392,137 @@ def _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n):
             for i in range(n_in):
                 deltas[below + i] += params[row + i] * d
         for i in range(below, below + n_in):
-            o = outs[i]
-            deltas[i] = deltas[i] * (o * (1.0 - o))
+            deltas[i] = deltas[i] * _logistic_slope(outs[i])
 
 
 @helper
-def _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases):
+def _update_layer(net, velocity, grad, l, k, run):
     """Gradient step on weight matrix l and its biases with the batch-mean gradient grad / k."""
-    w = np.uint64(w_off[l])
-    b = np.uint64(b_off[l])
-    n_out = np.uint64(sizes[l + 1])
-    for idx in range(w, b):
-        g = grad[idx] if k == 1 else grad[idx] / k  # k == 1: grad already holds the mean (and x / 1 == x)
+    params, lr, momentum = net.params, run.lr, run.momentum
+    w = np.uint64(net.w_off[l])
+    b = np.uint64(net.b_off[l])
+    n_out = np.uint64(net.sizes[l + 1])
+    for p in range(w, b):
+        g = grad[p] if k == 1 else grad[p] / k  # k == 1: grad already holds the mean (and x / 1 == x)
         if momentum == 0.0:
-            params[idx] -= lr * g
+            params[p] = _descend(params[p], g, lr)
         else:
-            velocity[idx] = momentum * velocity[idx] - lr * g
-            params[idx] += velocity[idx]
-    if train_biases:
+            params[p], velocity[p] = _momentum_step(params[p], velocity[p], g, lr, momentum)
+    if run.train_biases:
         g_tied = 0.0
         for j in range(n_out):
             g_tied += grad[b + j] / k
         for j in range(n_out):
-            g = g_tied if tied[l] else grad[b + j] / k
+            g = g_tied if net.tied[l] else grad[b + j] / k
             if momentum == 0.0:
-                params[b + j] -= lr * g
+                params[b + j] = _descend(params[b + j], g, lr)
             else:
-                velocity[b + j] = momentum * velocity[b + j] - lr * g
-                params[b + j] += velocity[b + j]
+                params[b + j], velocity[b + j] = _momentum_step(params[b + j], velocity[b + j], g, lr, momentum)
 
 
 @helper
-def _batch_step(
-    params,
-    velocity,
-    grad,
-    sizes,
-    w_off,
-    b_off,
-    u_off,
-    tied,
-    X,
-    Y,
-    orders,
-    e,
-    start,
-    stop,
-    outs,
-    deltas,
-    block,
-    lr,
-    momentum,
-    train_biases,
-    layerwise,
-    zero,
-):
-    """One minibatch, samples orders[e, start:stop]: mean gradient, then update. Returns its summed E.
+def _batch_step(net, velocity, data, run, row, start, stop, scratch):
+    """One minibatch, samples orders[row, start:stop]: mean gradient, then update. Returns its summed E.
 
-    Samples go through in blocks of ``block``, layer by layer from the top:
+    Samples go through in blocks of ``run.block``, layer by layer from the top:
     gradients of layer l, then the deltas of the layer below. With
     ``layerwise`` each layer is updated before the layer below computes its
     deltas, so the block must hold the whole batch; otherwise every layer is
-    updated once the whole batch has been seen.
+    updated once the whole batch has been seen. ``scratch`` is (grad, outs, deltas).
     """
-    n_units = u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
+    grad, outs, deltas = scratch
+    sizes = net.sizes
+    zero = np.zeros(1, net.params.dtype)[0]
+    n_units = net.u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
     n_layers = sizes.shape[0] - 1
     k = stop - start
     grad[:] = 0.0
     E_sum = 0.0
-    for first in range(start, stop, block):
-        n = min(block, stop - first)
+    for first in range(start, stop, run.block):
+        n = min(run.block, stop - first)
         for r in range(n):
-            s = orders[e, first + r]
-            _forward(params, sizes, w_off, b_off, u_off, X, s, outs, r * n_units, zero)
-            E_sum += _output_delta(sizes, u_off, outs, deltas, r * n_units, Y, s)
+            s = data.orders[row, first + r]
+            _forward(net, data.X, s, outs, r * n_units, zero)
+            E_sum += _output_delta(net, outs, deltas, r * n_units, data.Y, s)
         for l in range(n_layers - 1, -1, -1):
-            _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n)
-            if layerwise:
-                _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
+            _accumulate_layer(grad, net, l, outs, deltas, n)
+            if run.layerwise:
+                _update_layer(net, velocity, grad, l, k, run)
             if l > 0:
-                _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n)
-    if not layerwise:
+                _hidden_deltas(net, l, outs, deltas, n)
+    if not run.layerwise:
         for l in range(n_layers):
-            _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, k, lr, momentum, train_biases)
+            _update_layer(net, velocity, grad, l, k, run)
     return E_sum
 
 
 @kernel
-def train_epochs(
-    params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, momentum, batch_size, block,
-    train_biases, layerwise, errors,
-):  # fmt: skip
-    """Train for n_epochs epochs; errors[e] = epoch e's mean E over its samples.
+def train_epochs(net, velocity, data, run, errors):
+    """Train for run.n_epochs epochs; errors[e] = epoch e's mean E over its samples.
 
-    Epoch e visits the samples orders[e], or orders[0] in every epoch when
+    Epoch e visits the samples data.orders[e], or orders[0] in every epoch when
     orders has one row (an unshuffled run). Batches of one sample take the fused
     online path; larger batches the mean-gradient path. Returns the number of
     epochs whose mean error was finite: training stops after the first epoch
     whose mean error is not (which then reads errors[returned value]).
     """
+    params, sizes, u_off = net.params, net.sizes, net.u_off
+    orders = data.orders
     n_layers = sizes.shape[0] - 1
     n_units = u_off[n_layers] + sizes[n_layers]
     n_samples = orders.shape[1]
-    online = batch_size == 1
+    online = run.batch_size == 1
     zero = np.zeros(1, params.dtype)[0]
     out = np.empty(n_units, params.dtype)
     delta = np.empty(n_units, params.dtype)
-    grad = np.empty(0 if online else params.shape[0], params.dtype)
-    outs = np.empty(0 if online else block * n_units, params.dtype)
-    deltas = np.empty(0 if online else block * n_units, params.dtype)
-    for e in range(n_epochs):
+    scratch = (
+        np.empty(0 if online else params.shape[0], params.dtype),
+        np.empty(0 if online else run.block * n_units, params.dtype),
+        np.empty(0 if online else run.block * n_units, params.dtype),
+    )
+    for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         if online:
             for r in range(n_samples):
                 s = orders[row, r]
-                _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0, zero)
-                E_epoch += _output_delta(sizes, u_off, out, delta, 0, Y, s)
-                _online_backward(
-                    params,
-                    velocity,
-                    sizes,
-                    w_off,
-                    b_off,
-                    u_off,
-                    tied,
-                    out,
-                    delta,
-                    lr,
-                    momentum,
-                    train_biases,
-                    layerwise,
-                )
+                _forward(net, data.X, s, out, 0, zero)
+                E_epoch += _output_delta(net, out, delta, 0, data.Y, s)
+                _online_backward(net, velocity, out, delta, run)
         else:
-            for start in range(0, n_samples, batch_size):
-                stop = min(start + batch_size, n_samples)
-                E_epoch += _batch_step(
-                    params,
-                    velocity,
-                    grad,
-                    sizes,
-                    w_off,
-                    b_off,
-                    u_off,
-                    tied,
-                    X,
-                    Y,
-                    orders,
-                    row,
-                    start,
-                    stop,
-                    outs,
-                    deltas,
-                    block,
-                    lr,
-                    momentum,
-                    train_biases,
-                    layerwise,
-                    zero,
-                )
+            for start in range(0, n_samples, run.batch_size):
+                stop = min(start + run.batch_size, n_samples)
+                E_epoch += _batch_step(net, velocity, data, run, row, start, stop, scratch)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e
-    return n_epochs
+    return run.n_epochs
 
 
 @parallel_kernel
-def train_many_epochs(
-    params,
-    velocity,
-    param_ptr,
-    unit_ptr,
-    layer_ptr,
-    sizes,
-    w_off,
-    b_off,
-    u_off,
-    tied,
-    X,
-    Y,
-    orders,
-    n_epochs,
-    lrs,
-    momentum,
-    batch_size,
-    block,
-    train_biases,
-    layerwise,
-    errors,
-    done,
-):
+def train_many_epochs(nets, velocity, data, run, lrs, errors, done):
     """Train networks k = 0, 1, ... in parallel over the CPU's threads, each exactly as train_epochs would.
 
-    Network k owns params[param_ptr[k]:param_ptr[k + 1]] (and the same slice of
-    velocity), the layer widths and unit offsets sizes/u_off[unit_ptr[k]:unit_ptr[k + 1]],
-    and the per-layer offsets w_off/b_off/tied[layer_ptr[k]:layer_ptr[k + 1]], all
-    relative to its own slice. errors[k] and done[k] receive its results. Each
-    thread calls the same compiled train_epochs as fastbp.train, on data no other
-    thread writes, so each result is bit-identical to training alone. (Calling it,
-    rather than inlining its body into the prange loop, keeps the parallel
-    kernel's compile time small.)
-    """  # fmt: skip
+    Network k owns the slices of nets between its pointers (params and velocity
+    between param_ptr[k] and param_ptr[k + 1], and so on), all offsets relative to
+    its own slice, and trains with learning rate lrs[k]; errors[k] and done[k]
+    receive its results. Each thread calls the same compiled train_epochs as
+    fastbp.train, on data no other thread writes, so each result is bit-identical
+    to training alone. (Calling it, rather than inlining its body into the prange
+    loop, keeps the parallel kernel's compile time small.)
+    """
     for k in prange(lrs.shape[0]):
-        p0, p1 = param_ptr[k], param_ptr[k + 1]
-        u0, u1 = unit_ptr[k], unit_ptr[k + 1]
-        l0, l1 = layer_ptr[k], layer_ptr[k + 1]
-        done[k] = train_epochs(
-            params[p0:p1], velocity[p0:p1], sizes[u0:u1], w_off[l0:l1], b_off[l0:l1], u_off[u0:u1], tied[l0:l1],
-            X, Y, orders, n_epochs, lrs[k], momentum, batch_size, block, train_biases, layerwise, errors[k],
-        )  # fmt: skip
+        p0, p1 = nets.param_ptr[k], nets.param_ptr[k + 1]
+        u0, u1 = nets.unit_ptr[k], nets.unit_ptr[k + 1]
+        l0, l1 = nets.layer_ptr[k], nets.layer_ptr[k + 1]
+        one = Net(nets.params[p0:p1], nets.sizes[u0:u1], nets.w_off[l0:l1], nets.b_off[l0:l1], nets.u_off[u0:u1],
+                  nets.tied[l0:l1])  # fmt: skip
+        its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise)
+        done[k] = train_epochs(one, velocity[p0:p1], data, its_run, errors[k])
 
 
 @kernel
-def train_lane_block(
-    params,
-    velocity,
-    sizes,
-    w_off,
-    b_off,
-    u_off,
-    tied,
-    X,
-    Y,
-    orders,
-    n_epochs,
-    lrs,
-    momentum,
-    train_biases,
-    layerwise,
-    errors,
-    final,
-    k0,
-    k1,
-):
+def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
     """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
 
     params[p, k] is parameter p of network k (likewise velocity). Every step is
@@ -544,7 +534,10 @@ def train_lane_block(
     ``final`` has entries and every epoch was finite, one more forward pass over
     the samples in order puts each network's summed E_total in final[k], the sum
     evaluate() would return (the final error without a call per network).
-    """  # fmt: skip
+    """
+    params, sizes, w_off, b_off, u_off, tied = net
+    X, Y, orders = data
+    n_epochs, momentum, train_biases, layerwise = run.n_epochs, run.momentum, run.train_biases, run.layerwise
     k0 = np.uint64(k0)
     n = np.uint64(k1) - k0
     n_layers = sizes.shape[0] - 1
@@ -597,9 +590,9 @@ def train_lane_block(
                 t = Y[s, j]
                 for k in range(n):
                     o = out[top + j, k]
-                    E_j = 0.5 * ((t - o) * (t - o))  # >= 0: 0 + E_j is E_j
+                    E_j = _squared_error(t, o)  # >= 0: 0 + E_j is E_j
                     E_sample[k] = E_j if j == 0 else E_sample[k] + E_j
-                    delta[top + j, k] = (-(t - o)) * (o * (1.0 - o))
+                    delta[top + j, k] = _squared_delta(t, o)
             for k in range(n):
                 E_epoch[k] += E_sample[k]
             if evaluating:
@@ -632,20 +625,20 @@ def train_lane_block(
                                     o = out[below + i, k]
                                     w_d = params[p, k0 + k] * d
                                     below_d = w_d if first else delta[below + i, k] + w_d
-                                    delta[below + i, k] = below_d * (o * (1.0 - o)) if final_row else below_d
-                                    params[p, k0 + k] -= lrs[k0 + k] * (d * o)
+                                    delta[below + i, k] = below_d * _logistic_slope(o) if final_row else below_d
+                                    params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
                                     d = delta[above + j, k]
-                                    params[p, k0 + k] -= lrs[k0 + k] * (d * out[below + i, k])
+                                    params[p, k0 + k] = _descend(params[p, k0 + k], d * out[below + i, k], lrs[k0 + k])
                         else:
                             for k in range(n):
                                 d = delta[above + j, k]
                                 if fuse:
                                     delta[below + i, k] += params[p, k0 + k] * d
-                                step = lrs[k0 + k] * (d * out[below + i, k])
-                                velocity[p, k0 + k] = momentum * velocity[p, k0 + k] - step
-                                params[p, k0 + k] += velocity[p, k0 + k]
+                                params[p, k0 + k], velocity[p, k0 + k] = _momentum_step(
+                                    params[p, k0 + k], velocity[p, k0 + k], d * out[below + i, k], lrs[k0 + k], momentum
+                                )
                 if train_biases and tied[l]:
                     g_tied[:] = 0.0
                     for j in range(n_out):
@@ -656,10 +649,11 @@ def train_lane_block(
                         for k in range(n):
                             g = g_tied[k] if tied[l] else delta[above + j, k]
                             if momentum == 0.0:
-                                params[b + j, k0 + k] -= lrs[k0 + k] * g
+                                params[b + j, k0 + k] = _descend(params[b + j, k0 + k], g, lrs[k0 + k])
                             else:
-                                velocity[b + j, k0 + k] = momentum * velocity[b + j, k0 + k] - lrs[k0 + k] * g
-                                params[b + j, k0 + k] += velocity[b + j, k0 + k]
+                                params[b + j, k0 + k], velocity[b + j, k0 + k] = _momentum_step(
+                                    params[b + j, k0 + k], velocity[b + j, k0 + k], g, lrs[k0 + k], momentum
+                                )
                 if l > 0:
                     if not fuse:
                         for j in range(n_out):
@@ -673,8 +667,7 @@ def train_lane_block(
                     if not (fuse and momentum == 0.0):  # (there the last row did it)
                         for i in range(n_in):
                             for k in range(n):
-                                o = out[below + i, k]
-                                delta[below + i, k] = delta[below + i, k] * (o * (1.0 - o))
+                                delta[below + i, k] = delta[below + i, k] * _logistic_slope(out[below + i, k])
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
@@ -689,47 +682,22 @@ def train_lane_block(
 
 
 @parallel_kernel
-def train_lanes_epochs(
-    params,
-    velocity,
-    sizes,
-    w_off,
-    b_off,
-    u_off,
-    tied,
-    X,
-    Y,
-    orders,
-    n_epochs,
-    lrs,
-    momentum,
-    train_biases,
-    layerwise,
-    errors,
-    final,
-    lane_block,
-):
+def train_lanes_epochs(net, velocity, data, run, lrs, errors, final, lane_block):
     """train_lane_block over blocks of lane_block networks, the blocks spread over Numba's threads.
 
     Returns, per block, the epochs after which all its networks were finite.
-    """  # fmt: skip
-    n_blocks = (params.shape[1] + lane_block - 1) // lane_block
+    """
+    n_blocks = (net.params.shape[1] + lane_block - 1) // lane_block
     done = np.empty(n_blocks, np.int64)
     for block in prange(n_blocks):
         k0 = block * lane_block
-        k1 = min(params.shape[1], k0 + lane_block)
-        done[block] = train_lane_block(
-            params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lrs, momentum,
-            train_biases, layerwise, errors, final, k0, k1,
-        )  # fmt: skip
+        k1 = min(net.params.shape[1], k0 + lane_block)
+        done[block] = train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1)
     return done
 
 
 @kernel
-def train_epochs_blas(
-    params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, momentum, batch_size, block,
-    train_biases, layerwise, errors,
-):  # fmt: skip
+def train_epochs_blas(net, velocity, data, run, errors):
     """train_epochs for minibatches of wide layers: each layer's products as BLAS matrix products.
 
     Per batch of k samples: A_{l+1} = logistic(A_l W_l^T + b_l); output deltas;
@@ -738,15 +706,18 @@ def train_epochs_blas(
     in BLAS's order rather than the oracle's, so results agree with the oracle to
     rounding (about 1e-15 relative per step), not bit for bit. np.dot inside Numba
     needs SciPy's BLAS: Python picks this kernel only when SciPy is importable.
-    (u_off and block are unused; the signature matches train_epochs.)
-    """  # fmt: skip
+    (run.block is unused; the signature matches train_epochs.)
+    """
+    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
+    X, Y, orders = data
+    batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
     n_samples = orders.shape[1]
     grad = np.empty(params.shape[0], params.dtype)
     # The gathered inputs of a whole batch, reused: a fresh buffer this large would
     # come from the kernel as new, zero-filled pages on every batch.
     inputs = np.empty((batch_size, sizes[0]), params.dtype)
-    for e in range(n_epochs):
+    for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         for start in range(0, n_samples, batch_size):
@@ -774,12 +745,10 @@ def train_epochs_blas(
             for r in range(k):
                 s = orders[row, start + r]
                 for j in range(sizes[n_layers]):
-                    o = out[r, j]
-                    t = Y[s, j]
-                    E_epoch += 0.5 * ((t - o) * (t - o))
+                    E_epoch += _squared_error(Y[s, j], out[r, j])
                     # Deltas divided by k here make every product below a batch mean at once
                     # (no division per weight in the update).
-                    D[r, j] = (-(t - o)) * (o * (1.0 - o)) / k
+                    D[r, j] = _squared_delta(Y[s, j], out[r, j]) / k
             for l in range(n_layers - 1, -1, -1):
                 np.dot(D.T, acts[l], grad[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
                 for j in range(sizes[l + 1]):
@@ -788,30 +757,30 @@ def train_epochs_blas(
                         g += D[r, j]
                     grad[b_off[l] + j] = g
                 if layerwise:
-                    _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, 1, lr, momentum, train_biases)
+                    _update_layer(net, velocity, grad, l, 1, run)
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
                     below = acts[l]
                     for r in range(k):
                         for i in range(sizes[l]):
-                            o = below[r, i]
-                            D[r, i] = D[r, i] * (o * (1.0 - o))
+                            D[r, i] = D[r, i] * _logistic_slope(below[r, i])
             if not layerwise:
                 for l in range(n_layers):
-                    _update_layer(params, velocity, grad, sizes, w_off, b_off, tied, l, 1, lr, momentum, train_biases)
+                    _update_layer(net, velocity, grad, l, 1, run)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e
-    return n_epochs
+    return run.n_epochs
 
 
 @kernel
-def evaluate(params, sizes, w_off, b_off, u_off, X, Y, outputs):
+def evaluate(net, X, Y, outputs):
     """Forward pass of every row of X into outputs; returns the summed E_total against Y.
 
     Y may have no rows, for a plain forward pass (the error is then 0).
     """
+    params, sizes, u_off = net.params, net.sizes, net.u_off
     n_layers = sizes.shape[0] - 1
     zero = np.zeros(1, params.dtype)[0]
     out = np.empty(u_off[n_layers] + sizes[n_layers], params.dtype)
@@ -819,17 +788,18 @@ def evaluate(params, sizes, w_off, b_off, u_off, X, Y, outputs):
     top = u_off[n_layers]
     E_sum = 0.0
     for s in range(X.shape[0]):
-        _forward(params, sizes, w_off, b_off, u_off, X, s, out, 0, zero)
+        _forward(net, X, s, out, 0, zero)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
-            E_sum += _output_delta(sizes, u_off, out, delta, 0, Y, s)
+            E_sum += _output_delta(net, out, delta, 0, Y, s)
     return E_sum
 
 
 @kernel
-def evaluate_blas(params, sizes, w_off, b_off, u_off, X, Y, outputs):
-    """evaluate for wide layers: blocks of 256 rows through BLAS matrix products (u_off unused)."""
+def evaluate_blas(net, X, Y, outputs):
+    """evaluate for wide layers: blocks of 256 rows through BLAS matrix products."""
+    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
     n_layers = sizes.shape[0] - 1
     E_sum = 0.0
     for first in range(0, X.shape[0], 256):
@@ -845,61 +815,28 @@ def evaluate_blas(params, sizes, w_off, b_off, u_off, X, Y, outputs):
             for j in range(outputs.shape[1]):
                 outputs[first + r, j] = A[r, j]
                 if Y.shape[0] > 0:
-                    E_sum += 0.5 * ((Y[first + r, j] - A[r, j]) * (Y[first + r, j] - A[r, j]))
+                    E_sum += _squared_error(Y[first + r, j], A[r, j])
     return E_sum
 
 
 @kernel
-def gradient_sum(params, grad, sizes, w_off, b_off, u_off, X, Y, block):
+def gradient_sum(net, grad, X, Y, block):
     """grad = sum over samples of dE_total/dparams (a bias per unit); returns the summed E."""
+    sizes, u_off = net.sizes, net.u_off
     n_layers = sizes.shape[0] - 1
     n_units = u_off[n_layers] + sizes[n_layers]
-    zero = np.zeros(1, params.dtype)[0]
-    outs = np.empty(block * n_units, params.dtype)
-    deltas = np.empty(block * n_units, params.dtype)
+    zero = np.zeros(1, net.params.dtype)[0]
+    outs = np.empty(block * n_units, net.params.dtype)
+    deltas = np.empty(block * n_units, net.params.dtype)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(params, sizes, w_off, b_off, u_off, X, first + r, outs, r * n_units, zero)
-            E_sum += _output_delta(sizes, u_off, outs, deltas, r * n_units, Y, first + r)
+            _forward(net, X, first + r, outs, r * n_units, zero)
+            E_sum += _output_delta(net, outs, deltas, r * n_units, Y, first + r)
         for l in range(n_layers - 1, -1, -1):
-            _accumulate_layer(grad, sizes, w_off, b_off, u_off, l, outs, deltas, n)
+            _accumulate_layer(grad, net, l, outs, deltas, n)
             if l > 0:
-                _hidden_deltas(params, sizes, w_off, u_off, l, outs, deltas, n)
+                _hidden_deltas(net, l, outs, deltas, n)
     return E_sum
-
-
-# The one signature train_epochs is ever called with for each parameter dtype
-# (float64, or float32 networks); Python converts every argument to these types
-# first. Compiled, or loaded from the cache, on first use.
-_I1, _I2 = types.int64[::1], types.int64[:, ::1]
-
-
-def train_epochs_signature(real):
-    """train_epochs's signature for parameters of dtype real (float64 errors either way)."""
-    R1, R2 = real[::1], real[:, ::1]
-    return (
-        R1, R1, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
-        types.int64, real, real, types.int64, types.int64, types.boolean, types.boolean, types.float64[::1],
-    )  # fmt: skip
-
-
-def train_many_epochs_signature(real):
-    """train_many_epochs's: params and sizes, three int64 pointer arrays, lrs, errors and done."""
-    R1, R2 = real[::1], real[:, ::1]
-    return (
-        R1, R1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
-        types.int64, R1, real, types.int64, types.int64, types.boolean, types.boolean, types.float64[:, ::1], _I1,
-    )  # fmt: skip
-
-
-def train_lanes_epochs_signature(real):
-    """train_lanes_epochs's: parameters and velocities lane by lane (2-D), the lrs, errors (epoch by
-    network), final sums, a block size."""
-    R1, R2 = real[::1], real[:, ::1]
-    return (
-        R2, R2, _I1, _I1, _I1, _I1, _I1, R2, R2, _I2,
-        types.int64, R1, real, types.boolean, types.boolean, types.float64[:, ::1], types.float64[::1], types.int64,
-    )  # fmt: skip

@@ -27,26 +27,14 @@ import numpy as np
 
 from fastbp import _kernels
 
-# Networks of at most this many weights and biases take the unrolled kernel (online,
-# float64): beyond it the locals no longer fit in registers and the gain shrinks to
-# nothing (measured: 3-5x at 12-25 parameters, 1.2-1.8x at 33-49, none at 67-144).
-MAX_PARAMS = 32
-# ... in runs of at least this many sample-steps: each architecture and set of options is
-# compiled once (1-2 s, then cached on disk), which short runs would not repay.
-MIN_STEPS = 10_000
-
-
-def suits(layout, dtype, batch_size: int, steps: int) -> bool:
-    """Does the unrolled kernel train this network, with these options, for this many sample-steps?"""
-    return batch_size == 1 and dtype == np.float64 and layout.n_params <= MAX_PARAMS and steps >= MIN_STEPS
-
 
 def kernel(widths: tuple[int, ...], tied: np.ndarray, momentum: bool, train_biases: bool, layerwise: bool):
     """The kernel for this architecture (layer widths, tied-bias flag per layer) and these options,
     generated and imported on first use.
 
     It takes train_epochs's arguments and returns what it returns. None when no
-    directory to write it to can be found (the general kernel then trains).
+    directory to write it to can be found (the general kernel then trains). Which
+    networks it suits is decided in ``_dispatch``.
     """
     key = (widths, tied.tobytes() if train_biases else b"", momentum, train_biases, layerwise)
     if key not in _LOADED:
@@ -115,7 +103,7 @@ import math
 
 from numba import njit
 
-from fastbp._kernels import _logistic
+from fastbp._kernels import _descend, _logistic, _logistic_slope, _momentum_step, _squared_delta, _squared_error
 
 '''
 
@@ -127,10 +115,10 @@ def source_of(widths, tied, momentum, train_biases, layerwise) -> str:
     code.line('@njit(cache=True, nogil=True, error_model="numpy")')
     # train_epochs's arguments, so that either kernel takes the same call; the layout and the
     # options it does not read are written into the code.
-    code.line("def train_online(params, velocity, sizes, w_off, b_off, u_off, tied, X, Y, orders, n_epochs, lr, "
-              "momentum, batch_size, block, train_biases, layerwise, errors):")  # fmt: skip
+    code.line("def train_online(net, velocity, data, run, errors):")
     code.indent += 1
     code.line(f'"""Online training of a {"-".join(map(str, widths))} network (see fastbp._unrolled)."""')
+    code.line("params, X, Y, orders, lr, momentum = net.params, data.X, data.Y, data.orders, run.lr, run.momentum")
     # Parameter names, in the order of the flat buffer (_layout.py).
     names = []
     for l in range(n_layers):
@@ -140,8 +128,8 @@ def source_of(widths, tied, momentum, train_biases, layerwise) -> str:
         code.line(f"{name} = params[{k}]")
         if momentum:
             code.line(f"v_{name} = velocity[{k}]")
-    code.line("done = n_epochs")
-    code.line("for e in range(n_epochs):")
+    code.line("done = run.n_epochs")
+    code.line("for e in range(run.n_epochs):")
     code.indent += 1
     code.line("row = min(e, orders.shape[0] - 1)")
     code.line("E_epoch = 0.0")
@@ -189,13 +177,13 @@ def _forward(code: _Code, widths) -> None:
 
 
 def _output_delta(code: _Code, widths) -> None:
-    """delta_o = -(target - out_o) out_o (1 - out_o); E_epoch += this sample's E_total."""
+    """The output deltas; E_epoch += this sample's E_total (the primitives of _kernels)."""
     top = len(widths) - 1
     terms = []
     for j in range(widths[top]):
         code.line(f"t_{j} = Y[s, {j}]")
-        terms.append(f"0.5 * ((t_{j} - out{top}_{j}) * (t_{j} - out{top}_{j}))")
-        code.line(f"delta{top}_{j} = (-(t_{j} - out{top}_{j})) * (out{top}_{j} * (1.0 - out{top}_{j}))")
+        terms.append(f"_squared_error(t_{j}, out{top}_{j})")
+        code.line(f"delta{top}_{j} = _squared_delta(t_{j}, out{top}_{j})")
     code.line(f"E_epoch += 0.0 + {' + '.join(terms)}")
 
 
@@ -226,13 +214,12 @@ def _backward(code: _Code, widths, tied, momentum, train_biases, layerwise) -> N
                         op = "=" if j == 0 else "+="
                         code.line(f"delta{l}_{i} {op} w{l}_{j}_{i} * delta{l + 1}_{j}")
             for i in range(n_in):
-                code.line(f"delta{l}_{i} = delta{l}_{i} * (out{l}_{i} * (1.0 - out{l}_{i}))")
+                code.line(f"delta{l}_{i} = delta{l}_{i} * _logistic_slope(out{l}_{i})")
 
 
 def _step(code: _Code, name: str, gradient: str, momentum: bool) -> None:
-    """The gradient step on one parameter, written as the general kernel writes it."""
+    """The gradient step on one parameter: a call of the general kernel's primitive."""
     if momentum:
-        code.line(f"v_{name} = momentum * v_{name} - lr * ({gradient})")
-        code.line(f"{name} += v_{name}")
+        code.line(f"{name}, v_{name} = _momentum_step({name}, v_{name}, {gradient}, lr, momentum)")
     else:
-        code.line(f"{name} -= lr * ({gradient})")
+        code.line(f"{name} = _descend({name}, {gradient}, lr)")

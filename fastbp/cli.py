@@ -11,11 +11,12 @@ import time
 import numpy as np
 
 from . import __version__, datasets
+from ._options import BY_NAME, ENGINES, UPDATES
 from .article import LEARNING_RATE, article_data, article_network
-from .io import input_bounds, load, save
-from .network import Network
+from .io import input_bounds
+from .network import Network, load
 from .trace import fmt, trace
-from .training import ENGINES, UPDATES, train
+from .training import train
 
 # What the article itself prints after training, and which update order produced it.
 ARTICLE_FIGURES = {
@@ -71,16 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data", metavar="DATA", help="a data file, or xor, iris or digits")
     _data_options(train)
     train.add_argument("--hidden", type=_widths, default=(8,), help="hidden layer widths, like 32,16 (default 8)")
-    train.add_argument("--epochs", type=_non_negative_int, default=100, help="passes over the data (default 100)")
-    train.add_argument("--lr", type=_learning_rate, default=0.5, help="learning rate eta (default 0.5)")
-    train.add_argument("--batch-size", type=_batch_size, default=1, help="1 = online (default), k, or 'full'")
-    train.add_argument("--momentum", type=_momentum, default=0.0, help="classical momentum in [0, 1) (default 0)")
-    train.add_argument("--shuffle", action="store_true", help="a new sample order every epoch")
-    train.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the weights, shuffle and split")
+    for name in ("epochs", "lr", "batch_size", "momentum", "shuffle"):
+        BY_NAME[name].add_to(train, default=100 if name == "epochs" else None)
+    BY_NAME["seed"].add_to(train, default=0, help="seed of the weights, shuffle and split")
     train.add_argument("--freeze-biases", action="store_true", help="do not train biases (as in the article)")
     train.add_argument("--tied-biases", action="store_true", help="one shared bias per layer (as in the article)")
-    train.add_argument("--update", choices=UPDATES, default="simultaneous", help="update order")
-    train.add_argument("--engine", choices=ENGINES, default="numba", help="numba (default) or python")
+    for name in ("update", "engine"):
+        BY_NAME[name].add_to(train)
     train.add_argument("--val", type=_fraction, metavar="FRACTION", help="hold out this fraction for validation")
     train.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -106,13 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("data", metavar="DATA", help="a data file, or xor, iris or digits")
     _data_options(sweep)
-    sweep.add_argument("--hidden", type=_hidden_specs, default=[(8,)], help="hidden specs: 8,16,32 (16x8: two layers)")
+    sweep.add_argument(
+        "--hidden", type=_widths, action="append", metavar="WIDTHS",
+        help="hidden layer widths of one configuration, as in fastbp train (32,16: two layers); repeat the "
+        "option for more configurations: --hidden 8 --hidden 16 --hidden 32,16 (default 8)",
+    )  # fmt: skip
     sweep.add_argument("--lr", type=_rates, default=[0.5], help="learning rates, like 0.05,0.1,0.5")
     sweep.add_argument("--seeds", type=_positive_int, default=3, help="seeds per configuration (default 3)")
-    sweep.add_argument("--epochs", type=_non_negative_int, default=100, help="epochs (default 100)")
-    sweep.add_argument("--batch-size", type=_batch_size, default=1, help="1 = online (default), k, or 'full'")
-    sweep.add_argument("--momentum", type=_momentum, default=0.0, help="classical momentum in [0, 1)")
-    sweep.add_argument("--shuffle", action="store_true", help="a new sample order every epoch (the same for all)")
+    for name in ("epochs", "batch_size", "momentum"):
+        BY_NAME[name].add_to(sweep, default=100 if name == "epochs" else None)
+    BY_NAME["shuffle"].add_to(sweep, help="a new sample order every epoch (the same for all)")
     sweep.add_argument("--val", type=_fraction, default=0.2, metavar="FRACTION", help="validation fraction (0.2)")
     sweep.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, like tcp://host:8786")
@@ -138,6 +139,12 @@ def _data_options(parser, targets: bool = True) -> None:
 
 
 def _widths(text: str) -> tuple[int, ...]:
+    """Hidden layer widths, one spelling for every command: 32,16 is two hidden layers."""
+    if "x" in text:
+        raise argparse.ArgumentTypeError(
+            f"expected widths like 32,16 (two hidden layers), got {text!r}; for several configurations "
+            "repeat the option: --hidden 8 --hidden 32,16"
+        )
     try:
         widths = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
@@ -147,44 +154,12 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
-def _hidden_specs(text: str) -> list[tuple[int, ...]]:
-    try:
-        specs = [tuple(int(w) for w in part.split("x")) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected hidden specs like 8,16,16x8, got {text!r}") from None
-    if not specs or min(min(spec) for spec in specs) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive widths like 8,16,16x8, got {text!r}")
-    return specs
-
-
 def _rates(text: str) -> list[float]:
-    return [_learning_rate(part) for part in text.split(",") if part.strip()]
+    return [BY_NAME["lr"].parse(part) for part in text.split(",") if part.strip()]
 
 
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _batch_size(text: str) -> int | None:
-    return None if text == "full" else _positive_int(text)
-
-
-def _number(text: str, low: float, high: float, high_open: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (low <= value and (value < high if high_open else value <= high)):
-        raise argparse.ArgumentTypeError(f"expected a number in [{low}, {high}{')' if high_open else ']'}, got {value}")
-    return value
-
-
-def _learning_rate(text: str) -> float:
-    return _number(text, 0.0, float("inf"), True)
-
-
-def _momentum(text: str) -> float:
-    return _number(text, 0.0, 1.0, True)
 
 
 def _fraction(text: str) -> float:
@@ -256,13 +231,10 @@ def _warn_targets(data: datasets.Dataset, command: str) -> None:
         print(f"fastbp {command}: warning: {message}", file=sys.stderr)
 
 
-def _is_one_hot(Y: np.ndarray) -> bool:
-    return Y.shape[1] > 1 and bool(np.isin(Y, (0.0, 1.0)).all()) and bool((Y.sum(axis=1) == 1).all())
-
-
 def _report(label: str, net: Network, data: datasets.Dataset) -> str:
+    """The error, and the accuracy for classes (one-hot targets, or one 0/1 output classified at 0.5)."""
     text = f"{label} error {net.error(data.X, data.Y):.6g}"
-    if data.one_hot or _is_one_hot(data.Y):
+    if data.one_hot or datasets.is_classification(data.Y):
         text += f", accuracy {100 * datasets.accuracy(net.forward(data.X), data.Y):.1f}%"
     return text
 
@@ -311,7 +283,7 @@ def run_train(args) -> None:
         done = len(stop.history.errors) if hasattr(stop, "history") else 0
         print(f"interrupted after {done} of {args.epochs} epochs", file=sys.stderr)
         if args.out and hasattr(stop, "history"):
-            save(net, args.out, input_bounds=bounds)
+            net.save(args.out, input_bounds=bounds)
             print(f"saved the network as it was after epoch {done} to {args.out}", file=sys.stderr)
         raise
     rate = args.epochs * len(train_set) / max(history.seconds, 1e-9)
@@ -320,7 +292,7 @@ def run_train(args) -> None:
     if val_set is not None:
         print(_report("validation", net, val_set))
     if args.out:
-        save(net, args.out, input_bounds=bounds)
+        net.save(args.out, input_bounds=bounds)
         print(f"saved the network to {args.out}")
     if args.plot:
         from .plot import plot_errors
@@ -345,14 +317,15 @@ def run_sweep(args) -> None:
         _, bounds = datasets.minmax_scale(train_set.X)
         train_set, val_set = train_set.scaled(bounds), val_set.scaled(bounds)
     where = f"on the Dask cluster at {args.scheduler}" if client else "on this machine"
-    n = len(args.hidden) * len(args.lr) * args.seeds
-    grid = f"{len(args.hidden)} hidden x {len(args.lr)} lr x {args.seeds} seeds"
+    hidden = args.hidden or [(8,)]
+    n = len(hidden) * len(args.lr) * args.seeds
+    grid = f"{len(hidden)} hidden x {len(args.lr)} lr x {args.seeds} seeds"
     print(f"{data.name}: {n} configurations ({grid}), {args.epochs} epochs, "
           f"{len(train_set)} training and {len(val_set)} validation samples, {where}")  # fmt: skip
     start = time.perf_counter()
     try:
         result = sweep(
-            train_set.X, train_set.Y, hidden=args.hidden, lr=args.lr, seeds=args.seeds, epochs=args.epochs,
+            train_set.X, train_set.Y, hidden=hidden, lr=args.lr, seeds=args.seeds, epochs=args.epochs,
             batch_size=args.batch_size, momentum=args.momentum, shuffle=args.shuffle,
             validation=(val_set.X, val_set.Y), client=client, progress=not args.quiet and sys.stderr.isatty(),
         )  # fmt: skip

@@ -88,8 +88,18 @@ def warn_if_targets_unreachable(Y: np.ndarray, name: str) -> None:
 
 
 def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:
-    """Fraction of rows whose largest output is the one-hot target's class."""
+    """Fraction of rows classified right: the largest output against a one-hot target's class or,
+    for one output (0/1 targets), the output thresholded at 0.5."""
+    if Y.shape[1] == 1:
+        return float(np.mean((outputs[:, 0] >= 0.5) == (Y[:, 0] >= 0.5)))
     return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(Y, axis=1)))
+
+
+def is_classification(Y: np.ndarray) -> bool:
+    """Targets that :func:`accuracy` scores: one-hot rows, or one column of 0s and 1s."""
+    if not np.isin(Y, (0.0, 1.0)).all():
+        return False
+    return Y.shape[1] == 1 or bool((Y.sum(axis=1) == 1).all())
 
 
 # --- built-in data sets ---------------------------------------------------------

@@ -1,16 +1,14 @@
-"""The Network: a fully-connected logistic network held in one flat float64 buffer."""
+"""The Network: a fully-connected logistic network held in one flat buffer, and fastbp.load."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from . import _kernels, _validate
+from . import _dispatch, _kernels, _validate, io
 from ._layout import Layout
-
-# Samples processed together by the batch kernels (bounds their scratch memory).
-BLOCK = 256
 
 
 class Network:
@@ -164,18 +162,20 @@ class Network:
 
     # --- using it ---------------------------------------------------------------
 
-    def _evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
+    def record(self) -> _kernels.Net:
+        """The network's buffers as the kernels take them (views, not copies)."""
         L = self._layout
+        return _kernels.Net(self._params, L.sizes, L.w_off, L.b_off, L.u_off, self._tied)
+
+    def _evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
+        """(outputs, summed E_total) for checked X and Y (Y with no rows: outputs only)."""
         outputs = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        kernel = _kernels.evaluate_blas if X.shape[0] >= 64 and self._wide() else _kernels.evaluate
-        E_sum = kernel(self._params, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, outputs)
+        E_sum = _dispatch.evaluation_kernel(self._layout, X.shape[0])(self.record(), X, Y, outputs)
         return outputs, E_sum
 
-    def _wide(self) -> bool:
-        """Wide enough that BLAS matrix products beat the kernels' loops (and SciPy, which provides them, is here)."""
-        from .training import BLAS_MIN_WEIGHTS, blas_available
-
-        return self._layout.max_weights >= BLAS_MIN_WEIGHTS and blas_available()
+    def _mean_error(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """error() for checked X and Y."""
+        return self._evaluate(X, Y)[1] / X.shape[0]
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""
@@ -190,8 +190,7 @@ class Network:
     def error(self, X, Y) -> float:
         """Mean over samples of E = sum over outputs of 1/2 (target - out)^2."""
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
-        _, E_sum = self._evaluate(X, Y)
-        return E_sum / X.shape[0]
+        return self._mean_error(X, Y)
 
     def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(dW per layer, db per layer): the gradient of :meth:`error` at (X, Y).
@@ -202,12 +201,27 @@ class Network:
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
-        _kernels.gradient_sum(self._params, grad, L.sizes, L.w_off, L.b_off, L.u_off, X, Y, BLOCK)
+        _kernels.gradient_sum(self.record(), grad, X, Y, _dispatch.BLOCK)
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)
 
-    def save(self, path) -> None:
-        """Write the network to a .npz file (read it back with :func:`fastbp.load`)."""
-        from .io import save
+    def save(self, path, input_bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Write the network to a .npz file (read it back with :func:`fastbp.load`).
 
-        save(self, path)
+        ``input_bounds`` (low, high per input) records a min-max scaling of the inputs
+        that the network was trained with, for the command line to apply again.
+        """
+        io.write_network(path, self.sizes, self.tied_biases, self.weights, self.biases, input_bounds)
+
+
+def load(path) -> Network:
+    """Read a network written by :meth:`Network.save`; a missing, truncated or foreign file raises ValueError."""
+    name = os.fspath(path)
+    saved = io.read_network(name)
+    try:
+        net = Network.from_arrays(saved["weights"], saved["biases"], dtype=saved["dtype"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: damaged fastbp network file ({exc})") from None
+    if net.sizes != saved["sizes"]:
+        raise ValueError(f"{name}: damaged fastbp network file (sizes {saved['sizes']} disagree with the weights)")
+    return net

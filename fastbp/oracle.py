@@ -37,6 +37,11 @@ def logistic(net: float) -> float:
     return e / (1.0 + e)
 
 
+def logistic_derivative(out: float) -> float:
+    """dout/dnet of the logistic, written with its output: out * (1 - out)."""
+    return out * (1.0 - out)
+
+
 def net_input(w_row: Vector, out_below: Vector, b: float) -> float:
     """net_j = w_j1 * out_1 + w_j2 * out_2 + ... + b_j * 1."""
     net = 0.0
@@ -83,7 +88,7 @@ def delta_output(target: Vector, out: Vector) -> Vector:
     dE/dout_o = -(target_o - out_o)  (the -1 comes from differentiating (target - out));
     dout_o/dnet_o = out_o * (1 - out_o)  (the logistic function's derivative).
     """
-    return [(-(t - o)) * (o * (1.0 - o)) for t, o in zip(target, out)]
+    return [(-(t - o)) * logistic_derivative(o) for t, o in zip(target, out)]
 
 
 def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector) -> Vector:
@@ -97,7 +102,7 @@ def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector) -> Vector:
         dE_dout_h = 0.0
         for o, delta_o in enumerate(delta_above):
             dE_dout_h += delta_o * W_above[o][h]
-        delta.append(dE_dout_h * (out_h * (1.0 - out_h)))
+        delta.append(dE_dout_h * logistic_derivative(out_h))
     return delta
 
 

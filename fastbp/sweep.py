@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate
-from .datasets import accuracy
+from . import _options, _validate
+from .datasets import accuracy, is_classification
 from .many import train_many
 from .network import Network
-from .training import check_options
 
 # Configurations per train_many call when running locally (the progress bar moves per batch).
 LOCAL_BATCH = 64
@@ -130,9 +129,8 @@ def sweep(
     configs = grid(hidden, lr, seeds)
     options = dict(epochs=epochs, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=0)
     # Refuse bad options before any work.
-    check_options(X.shape[0], lr=0.0, train_biases=True, update="simultaneous", engine="numba", progress=progress,
-                  **options)  # fmt: skip
-    one_hot = bool(Y.shape[1] > 1 and np.isin(Y, (0.0, 1.0)).all() and (Y.sum(axis=1) == 1).all())
+    _options.check(X.shape[0], progress=progress, **options)
+    one_hot = is_classification(Y)  # (named for the records' val_accuracy: one-hot or 0/1 targets)
     bar = _bar(len(configs), progress)
     try:
         if client is None:
@@ -228,6 +226,4 @@ class _NoBar:
 def _bar(total: int, progress: bool):
     if not progress:
         return _NoBar()
-    from .training import _progress_bar_class
-
-    return _progress_bar_class()(total=total, unit="config")
+    return _options.progress_bar_class()(total=total, unit="config")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate, oracle
+from ._options import UPDATES
 from .network import Network
-from .training import UPDATES
 
 UPDATE_ORDER_NOTE = (
     "Why two update orders? The article's text computes the hidden deltas from the ORIGINAL\n"
@@ -159,7 +159,7 @@ def _walkthrough(t: Trace):
             for j, u in enumerate(out_units):
                 o = t.outputs[-1][j]
                 yield f"  dE_total/dout_{u} = -(target_{u} - out_{u}) = {fmt(-(t.targets[j] - o))}"
-                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(o * (1 - o))}"
+                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(oracle.logistic_derivative(o))}"
                 yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
         else:
             yield f"The backwards pass: hidden layer {units[l + 1][0]}.."
@@ -174,7 +174,7 @@ def _walkthrough(t: Trace):
                     yield f"  dE_{a}/dout_{u} = delta_{a} * {wn[l + 1][k][j]}{mark} = {fmt(value)}"
                 o = t.outputs[l + 1][j]
                 yield f"  dE_total/dout_{u} = {' + '.join(parts)} = {fmt(dE_dout)}"
-                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(o * (1 - o))}"
+                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(oracle.logistic_derivative(o))}"
                 yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
         for j, u in enumerate(units[l + 1]):
             for i, v in enumerate(_as_inputs(units, l)):

@@ -5,7 +5,7 @@ import pytest
 from reference import kernel_exp_in_oracle, numpy_train, random_problem
 
 import fastbp
-from fastbp import _kernels, training
+from fastbp import _dispatch, _kernels, _options
 
 pytest.importorskip("scipy")
 
@@ -14,12 +14,17 @@ WIDE = [40, 30, 5]  # 1,200 weights in the first layer: BLAS territory
 
 def test_wide_minibatches_take_the_blas_kernel():
     net, _, _ = random_problem(0, WIDE, 2)
-    opts = training.check_options(100, 1, 0.5, 16, 0.0, False, None, True, "simultaneous", "numba", False)
-    assert training.numba_kernel(net, opts, 100) is _kernels.train_epochs_blas
-    online = opts._replace(batch_size=1)
-    assert training.numba_kernel(net, online, 100) is _kernels.train_epochs
+    opts = _options.check(100, batch_size=16)
+
+    def kernel_for(net, opts):
+        return _dispatch.training_kernel(net._layout, net._tied, net.dtype, opts, 100)
+
+    assert kernel_for(net, opts) is _kernels.train_epochs_blas
+    assert kernel_for(net, opts._replace(batch_size=1)) is _kernels.train_epochs
+    assert kernel_for(net, opts._replace(kernel="loops")) is _kernels.train_epochs
     small, _, _ = random_problem(0, [4, 3, 2], 2)
-    assert training.numba_kernel(small, opts, 100) is _kernels.train_epochs
+    assert kernel_for(small, opts) is _kernels.train_epochs
+    assert kernel_for(small, opts._replace(kernel="blas")) is _kernels.train_epochs_blas
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
@@ -37,15 +42,14 @@ def test_blas_minibatch_matches_numpy_statement(momentum, tied):
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "layerwise"])
-def test_blas_agrees_with_loops_and_oracle(update, monkeypatch):
+def test_blas_agrees_with_loops_and_oracle(update):
     net, X, Y = random_problem(2, [36, 30, 20, 3], 40)
     options = dict(epochs=4, lr=0.5, batch_size=10, momentum=0.5, shuffle=True, seed=4, update=update)
     blas, oracle = net.copy(), net.copy()
     fastbp.train(blas, X, Y, **options)
     fastbp.train(oracle, X, Y, engine="python", **options)
-    monkeypatch.setattr(training, "blas_available", lambda: False)  # as without SciPy
     loops, oracle_kernel_exp = net.copy(), net.copy()
-    fastbp.train(loops, X, Y, **options)
+    fastbp.train(loops, X, Y, kernel="loops", **options)
     with kernel_exp_in_oracle():
         fastbp.train(oracle_kernel_exp, X, Y, engine="python", **options)
     assert loops == oracle_kernel_exp  # the loops keep the oracle's order: the same bits
@@ -65,9 +69,8 @@ def test_train_many_with_wide_networks_is_bit_identical_to_train():
 
 def test_blas_forward_matches_loop_forward():
     net, X, _ = random_problem(5, [50, 40, 7], 300)
-    L = net._layout
     blas, loops = np.empty((300, 7)), np.empty((300, 7))
-    _kernels.evaluate_blas(net._params, L.sizes, L.w_off, L.b_off, L.u_off, X, np.empty((0, 7)), blas)
-    _kernels.evaluate(net._params, L.sizes, L.w_off, L.b_off, L.u_off, X, np.empty((0, 7)), loops)
+    _kernels.evaluate_blas(net.record(), X, np.empty((0, 7)), blas)
+    _kernels.evaluate(net.record(), X, np.empty((0, 7)), loops)
     np.testing.assert_allclose(blas, loops, rtol=1e-13)
     np.testing.assert_allclose(net.forward(X), loops, rtol=1e-13)

@@ -96,6 +96,17 @@ def test_train_fann_file(tmp_path):
     assert "4 samples for training" in out and "full batch" in out
 
 
+def test_one_output_of_zeros_and_ones_is_scored_as_classes(tmp_path):
+    """FANN's parity and two-spiral sets have one 0/1 output: train and evaluate classify it at 0.5."""
+    (tmp_path / "xor.data").write_text("4 2 1\n0 0\n0\n0 1\n1\n1 0\n1\n1 1\n0\n")
+    out = fastbp_in(tmp_path, "train", "xor.data", "--hidden", "4", "--epochs", "3000", "--lr", "2", "--seed", "1",
+                    "--out", "xor.npz", "--quiet").stdout  # fmt: skip
+    assert "training error" in out and "accuracy 100.0%" in out
+    assert "accuracy 100.0%" in fastbp_in(tmp_path, "evaluate", "xor.npz", "xor.data").stdout
+    (tmp_path / "regression.data").write_text("2 1 1\n0\n0.25\n1\n0.75\n")  # targets that are not classes
+    assert "accuracy" not in fastbp_in(tmp_path, "train", "regression.data", "--epochs", "2").stdout
+
+
 def test_article_plot(tmp_path):
     pytest.importorskip("matplotlib")
     fastbp_in(tmp_path, "article", "--rounds", "100", "--plot", "errors.png")
@@ -109,7 +120,9 @@ def test_article_plot(tmp_path):
         (["train", "bad.csv"], "bad.csv, line 3, column 2 (b): not a number: 'oops'"),
         (["train", "short.csv"], "short.csv, line 2: expected 3 columns, got 2"),
         (["train", "bad.csv", "--hidden", "0"], "--hidden"),
-        (["train", "bad.csv", "--momentum", "1.5"], "--momentum: expected a number in [0.0, 1.0), got 1.5"),
+        (["train", "bad.csv", "--momentum", "1.5"], "--momentum: momentum must be in [0.0, 1.0); got 1.5"),
+        (["train", "bad.csv", "--lr", "fast"], "--lr: lr must be a number; got 'fast'"),
+        (["sweep", "bad.csv", "--hidden", "16x8"], "expected widths like 32,16 (two hidden layers)"),
         (["train", "wine"], "no such file"),
         (["predict", "nomodel.npz", "bad.csv"], "nomodel.npz: no such file"),
         (["evaluate", "bad.csv", "bad.csv"], "bad.csv: not a readable .npz file"),

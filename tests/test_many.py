@@ -110,15 +110,16 @@ def test_divergence_names_the_network():
 def test_same_architecture_lanes_are_bit_identical(seed, n_nets, hidden, tied, momentum, train_biases, shuffle,
                                                    update, dtype):  # fmt: skip
     """Many networks of one architecture go through the lane kernel: still the bits of train alone."""
-    from fastbp import many
+    from fastbp import _dispatch, _options
 
     nets = [fastbp.Network.random((3, *hidden, 2), seed=seed % 1000 + k, tied_biases=tied, dtype=dtype)
             for k in range(n_nets)]  # fmt: skip
     _, X, Y = random_problem(seed, [3, 1, 2], 5)
     lrs = list(np.linspace(0.1, 1.5, n_nets))
     options = dict(epochs=3, momentum=momentum, train_biases=train_biases, shuffle=shuffle, seed=1, update=update)
-    opts = fastbp.training.check_options(5, 3, 0.1, 1, momentum, shuffle, 1, train_biases, update, "numba", False)
-    assert many._Lanes.suits(nets, opts)
+    opts = _options.check(5, epochs=3, momentum=momentum, shuffle=shuffle, seed=1, train_biases=train_biases,
+                          update=update)  # fmt: skip
+    assert _dispatch.many_choice(nets, opts, 5) == "lanes"
     for net, history, single, h in train_many_and_alone(nets, X, Y, lrs, options):
         assert net == single
         np.testing.assert_array_equal(history.errors, h.errors)

@@ -128,6 +128,12 @@ def test_load_refuses_bad_files(tmp_path):
     np.savez(newer, format=np.array("fastbp-network"), version=np.array(99))
     with pytest.raises(ValueError, match="newer"):
         fastbp.load(newer)
+    one_array = tmp_path / "weights.npy"
+    np.save(one_array, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"weights.npy: not a readable .npz file \(it holds one array"):
+        fastbp.load(one_array)
+    with pytest.raises(ValueError, match="is a directory"):
+        fastbp.load(tmp_path)
 
 
 def test_load_checks_dtypes_and_tied_biases(tmp_path):

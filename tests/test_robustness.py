@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import numpy as np
@@ -81,7 +80,6 @@ def test_killed_writers_leave_the_previous_checkpoint_intact(tmp_path):
     """SIGKILL at random moments, most of them inside a checkpoint write: the file always loads."""
     path = tmp_path / "run.ckpt"
     rng = np.random.default_rng(0)
-    survived = 0
     for _ in range(25):
         process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
         assert process.stdout.readline().strip() == "ready"
@@ -93,8 +91,6 @@ def test_killed_writers_leave_the_previous_checkpoint_intact(tmp_path):
         process.stdout.close()
         state = np.load(path)  # never truncated: the rename is atomic
         assert state["format"].item() == "fastbp-checkpoint" and state["params"].shape == (40 * 200 + 200 + 2010,)
-        survived += 1
-    assert survived == 25
     leftovers = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert len(leftovers) <= 25  # a killed writer may leave its temporary file; never the checkpoint itself
 
@@ -165,7 +161,6 @@ def test_train_many_from_a_thread_pool_does_not_deadlock(n_nets):
         futures = [pool.submit(job, seed) for seed in range(8)]
         results = [f.result(timeout=120) for f in futures]
     assert results == [job(seed) for seed in range(8)]  # the same as one call at a time
-    assert threading.active_count() >= 1
 
 
 FIRST_USE = textwrap.dedent(

@@ -95,12 +95,12 @@ def test_shuffle_is_seeded_and_changes_each_epoch():
 
 def test_shuffled_long_runs_span_several_chunks(monkeypatch):
     """Runs longer than one chunk of sample orders give the same result as one chunk."""
-    from fastbp import training
+    from fastbp import _loop
 
     net, X, Y = random_problem(5, [2, 3, 2], 5)
     one = net.copy()
     fastbp.train(one, X, Y, epochs=7, shuffle=True, seed=1, momentum=0.5)
-    monkeypatch.setattr(training, "CHUNK_SAMPLES", 10)  # two epochs per chunk
+    monkeypatch.setattr(_loop, "CHUNK_SAMPLES", 10)  # two epochs per chunk
     many = net.copy()
     fastbp.train(many, X, Y, epochs=7, shuffle=True, seed=1, momentum=0.5)
     assert one == many

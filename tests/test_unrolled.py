@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from reference import kernel_exp_in_oracle, random_problem, run_python
 
 import fastbp
-from fastbp import _kernels, _unrolled
+from fastbp import _dispatch, _kernels, _options, _unrolled
 from fastbp._layout import Layout
-from fastbp.training import check_options, numba_kernel
 
 # (widths, tied, momentum, train_biases, layerwise): every option on the article's shape,
 # and the loops' edge cases (one input, one hidden unit, two hidden layers) on others.
@@ -36,10 +35,9 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
     results = []
     for kernel in (_kernels.train_epochs, _unrolled.kernel(widths, tied_flags, *key[2:])):
         p, v, errors = params.copy(), np.zeros_like(params), np.full(epochs, -1.0)
-        done = kernel(
-            p, v, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags, X, Y, orders,
-            epochs, lr, momentum, 1, 1, key[3], key[4], errors,
-        )  # fmt: skip
+        net = _kernels.Net(p, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags)
+        run = _kernels.Run(epochs, lr, momentum, 1, 1, key[3], key[4])
+        done = kernel(net, v, _kernels.Data(X, Y, orders), run, errors)
         results.append((done, p, v, errors))
     return results
 
@@ -80,16 +78,25 @@ def test_stops_after_the_first_non_finite_epoch_like_the_general_kernel():
 
 def test_train_takes_it_for_long_online_runs_of_tiny_networks(article):
     net, X, Y = article
-    long = check_options(1, 10_000, 0.5, 1, 0.0, False, None, False, "simultaneous", "numba", False)
-    assert numba_kernel(net, long, 1) is not _kernels.train_epochs
-    short = long._replace(epochs=_unrolled.MIN_STEPS - 1)
+    long = _options.check(1, epochs=10_000, train_biases=False)
+
+    def kernel_for(net, opts):
+        return _dispatch.training_kernel(net._layout, net._tied, net.dtype, opts, 1)
+
+    assert kernel_for(net, long) is not _kernels.train_epochs
+    short = long._replace(epochs=_dispatch.UNROLLED_MIN_STEPS - 1)
     minibatch = long._replace(batch_size=2)
     big = fastbp.Network.random((4, 5, 3), seed=0)  # 43 parameters
     single = fastbp.Network.random((2, 2, 2), seed=0, dtype=np.float32)
-    assert numba_kernel(net, short, 1) is _kernels.train_epochs
-    assert numba_kernel(net, minibatch, 1) is _kernels.train_epochs
-    assert numba_kernel(big, long, 1) is _kernels.train_epochs
-    assert numba_kernel(single, long, 1) is _kernels.train_epochs
+    assert kernel_for(net, short) is _kernels.train_epochs
+    assert kernel_for(net, minibatch) is _kernels.train_epochs
+    assert kernel_for(big, long) is _kernels.train_epochs
+    assert kernel_for(single, long) is _kernels.train_epochs
+    # Forced: the general kernel for a run that would be unrolled, and a clear refusal where it cannot be.
+    assert kernel_for(net, long._replace(kernel="loops")) is _kernels.train_epochs
+    assert kernel_for(net, short._replace(kernel="unrolled")) is not _kernels.train_epochs
+    with pytest.raises(ValueError, match="kernel='unrolled'"):
+        kernel_for(big, long._replace(kernel="unrolled"))
 
 
 def test_the_article_for_10000_rounds_is_the_oracles_bits(article):

@@ -1,0 +1,171 @@
+"""Which compiled kernel does the work: every choice, its thresholds and the measurements behind them.
+
+fastbp has one algorithm and several ways of running it. This module is the only
+place that picks one; ``train``, ``train_many`` and the Network ask it, and tests
+and benchmarks force a choice through the ``kernel`` option (``"auto"`` is the
+choice below). The kernels (``_kernels``, ``_unrolled``) give the same bits
+as each other, except BLAS, whose products sum in BLAS's order (1e-15 relative).
+
+  loops     train_epochs: the general kernel, any network, online or minibatch
+  blas      train_epochs_blas: each layer's products as BLAS matrix products
+  unrolled  a kernel written for one tiny architecture, every weight a local (_unrolled)
+  lanes     train_many: networks of one architecture side by side, the loop over networks innermost
+  threads   train_many: one network per Numba thread, each through train_epochs
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import numpy as np
+
+from . import _kernels, _unrolled
+from ._layout import Layout
+
+KERNELS = ("auto", "loops", "blas", "unrolled", "lanes")
+
+# BLAS products beat the loops for minibatches of at least this many samples ...
+BLAS_MIN_BATCH = 8
+# ... through a layer of at least this many weights (measured: 2x at 64-32-10, batches of 32;
+# 4x at 784-128-10, batches of 64; slower at 10-8-4, batches of 16) ...
+BLAS_MIN_WEIGHTS = 1024
+# ... when the batch's activations stay small (beyond this, the loops' blocks use less memory).
+BLAS_MAX_BATCH = 8192
+# Evaluation (forward passes, the error) goes through BLAS for wide layers from this many rows.
+BLAS_MIN_ROWS = 64
+
+# Networks of at most this many weights and biases take the unrolled kernel (online,
+# float64): beyond it the locals no longer fit in registers and the gain shrinks to
+# nothing (measured: 3-5x at 12-25 parameters, 1.2-1.8x at 33-49, none at 67-144).
+UNROLLED_MAX_PARAMS = 32
+# ... in runs of at least this many sample-steps: each architecture and set of options is
+# compiled once (1-2 s, then cached on disk), which short runs would not repay.
+UNROLLED_MIN_STEPS = 10_000
+
+# train_many trains networks side by side in lanes (online, one architecture) from this many:
+# fewer leave the vector lanes mostly empty.
+LANES_MIN_NETS = 8
+
+
+@functools.cache
+def blas_available() -> bool:
+    """np.dot inside Numba kernels calls SciPy's BLAS: is SciPy installed? (Asked once per process.)"""
+    return importlib.util.find_spec("scipy") is not None
+
+
+def wide(layout: Layout) -> bool:
+    """Wide enough that BLAS matrix products beat the kernels' loops (and SciPy, which provides them, is here)."""
+    return layout.max_weights >= BLAS_MIN_WEIGHTS and blas_available()
+
+
+def evaluation_kernel(layout: Layout, n_rows: int):
+    """The kernel for forward passes and errors over n_rows samples."""
+    return _kernels.evaluate_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.evaluate
+
+
+def training_choice(layout: Layout, dtype: np.dtype, opts, n_samples: int) -> str:
+    """'loops', 'blas' or 'unrolled': what trains one network with these options (opts.kernel, if forced)."""
+    if opts.kernel != "auto":
+        if opts.kernel == "blas" and not blas_available():
+            raise ValueError("kernel='blas' needs SciPy (its BLAS serves np.dot inside Numba): pip install scipy")
+        if opts.kernel == "unrolled" and not unrolled_possible(layout, dtype, opts.batch_size):
+            raise ValueError(
+                f"kernel='unrolled' takes online training (batch_size=1) of float64 networks of at most "
+                f"{UNROLLED_MAX_PARAMS} weights and biases; got {layout.n_params} parameters, "
+                f"batch_size={opts.batch_size}, {np.dtype(dtype).name}"
+            )
+        if opts.kernel == "lanes":
+            raise ValueError("kernel='lanes' trains many networks at once: it is an option of train_many only")
+        return opts.kernel
+    if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and wide(layout):
+        return "blas"
+    if unrolled_possible(layout, dtype, opts.batch_size) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
+        return "unrolled"
+    return "loops"
+
+
+def unrolled_possible(layout: Layout, dtype: np.dtype, batch_size: int) -> bool:
+    """Can the unrolled kernel train this network (whether or not it pays)?"""
+    return batch_size == 1 and dtype == np.float64 and layout.n_params <= UNROLLED_MAX_PARAMS
+
+
+def training_kernel(layout: Layout, tied: np.ndarray, dtype: np.dtype, opts, n_samples: int):
+    """The compiled kernel that trains one network: train_epochs, train_epochs_blas or an unrolled one.
+
+    Every one takes (net, velocity, data, run, errors) and returns the epochs completed.
+    """
+    choice = training_choice(layout, dtype, opts, n_samples)
+    if choice == "blas":
+        return _kernels.train_epochs_blas
+    if choice == "unrolled":
+        unrolled = _unrolled.kernel(layout.widths, tied, opts.momentum != 0.0, opts.train_biases, opts.layerwise)
+        if unrolled is not None:  # None: nowhere to write the generated file; the loops train instead
+            return unrolled
+    return _kernels.train_epochs
+
+
+def many_choice(nets, opts, n_samples: int) -> str:
+    """How train_many runs: 'lanes', 'threads' (one network per thread) or 'one_by_one' (each with
+    its own kernel: the oracle, BLAS, which uses BLAS's threads, or a forced unrolled kernel)."""
+    if opts.engine == "python":
+        return "one_by_one"
+    if opts.kernel in ("blas", "unrolled"):
+        for net in nets:  # refuse a forced kernel that does not fit, before any work
+            training_choice(net._layout, net.dtype, opts, n_samples)
+        return "one_by_one"
+    if opts.kernel == "auto" and any(
+        training_choice(net._layout, net.dtype, opts, n_samples) == "blas" for net in nets
+    ):
+        return "one_by_one"
+    one_architecture = all(
+        net.sizes == nets[0].sizes and net._tied.tobytes() == nets[0]._tied.tobytes() for net in nets
+    )
+    if opts.kernel == "lanes":
+        if opts.batch_size != 1 or not one_architecture:
+            raise ValueError("kernel='lanes' takes online training (batch_size=1) of networks of one architecture")
+        return "lanes"
+    if opts.kernel == "auto" and opts.batch_size == 1 and len(nets) >= LANES_MIN_NETS and one_architecture:
+        return "lanes"
+    return "threads"
+
+
+# Samples the minibatch kernels hold at once (bounds their scratch memory).
+BLOCK = 256
+
+
+def block_size(opts) -> int:
+    """Samples the batch kernels hold at once: a layerwise batch must be held whole."""
+    if opts.batch_size == 1:
+        return 1
+    return opts.batch_size if opts.layerwise else min(opts.batch_size, BLOCK)
+
+
+_READY: set = set()
+
+
+def ready(kernel, arguments: tuple) -> None:
+    """Compile a kernel for the types of these arguments, or load it from Numba's cache, before the clock starts.
+
+    The types come from the arguments the kernel is about to be called with, so they
+    cannot disagree with the call. Remembered per kernel and dtype of the first array.
+    """
+    dtype = next(a for a in _arrays(arguments)).dtype
+    if (kernel, dtype) in _READY:
+        return
+    if hasattr(kernel, "compile"):  # not under NUMBA_DISABLE_JIT=1, where kernels are plain Python
+        import numba
+
+        kernel.compile(tuple(numba.typeof(a) for a in arguments))
+        # Numba types its first array argument by asking for numpy.ma, which imports it
+        # (25-40 ms without SciPy, which otherwise imports it first): done here, not in the timed loop.
+        numba.typeof(np.empty(0, dtype))
+    _READY.add((kernel, dtype))
+
+
+def _arrays(arguments):
+    for a in arguments:
+        if isinstance(a, np.ndarray):
+            yield a
+        elif isinstance(a, tuple):
+            yield from _arrays(a)

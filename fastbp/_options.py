@@ -1,0 +1,153 @@
+"""The training options, as one table: name, kind, default, range and meaning.
+
+``train``, ``train_many``, ``sweep`` and the command line all check their options
+here (as scikit-learn's ``_param_validation`` does for its estimators), so an
+option is added, documented and refused in one place. Messages name the argument
+and say what was expected ("lr must be >= 0.0; got -1.0").
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from . import _validate
+from ._dispatch import KERNELS
+
+UPDATES = ("simultaneous", "layerwise")
+ENGINES = ("numba", "python")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One training option: how it is checked, its default, and what it means."""
+
+    name: str
+    kind: str  # "int", "real", "flag", "choice", "seed" (None or int >= 0), "batch" (None or int >= 1)
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    resumable: bool = True  # False: a checkpoint records it and resuming with another value is refused
+
+    def check(self, value):
+        """value checked and converted; ValueError/TypeError naming the option otherwise."""
+        if self.kind == "int":
+            return _validate.integer(self.name, value, low=self.low)
+        if self.kind == "real":
+            return _validate.real(self.name, value, low=self.low, high=self.high, high_open=self.high_open)
+        if self.kind == "flag":
+            return _validate.flag(self.name, value)
+        if self.kind == "choice":
+            return _validate.choice(self.name, value, self.choices)
+        if self.kind == "seed":
+            return _validate.seed(self.name, value)
+        if self.kind == "batch":
+            return None if value is None else _validate.integer(self.name, value, low=1)
+        raise AssertionError(f"option {self.name} has an unknown kind {self.kind!r}")
+
+    def parse(self, text: str):
+        """A command-line word to a checked value (an argparse ``type``)."""
+        try:
+            if self.kind in ("int", "seed") or (self.kind == "batch" and text != "full"):
+                return self.check(int(text))
+            if self.kind == "batch":
+                return None
+            if self.kind == "real":
+                return self.check(float(text))
+            return self.check(text)
+        except ValueError as error:
+            message = str(error)
+            if message.startswith("invalid literal") or message.startswith("could not convert"):
+                message = f"{self.name} must be a {'whole ' if self.kind != 'real' else ''}number; got {text!r}"
+            raise argparse.ArgumentTypeError(message) from None
+
+    def add_to(self, parser: argparse.ArgumentParser, default=None, help: str | None = None) -> None:
+        """This option as --its-name on a command line parser (flags as store_true)."""
+        flag = "--" + self.name.replace("_", "-")
+        text = help or self.help
+        if self.kind == "flag":
+            parser.add_argument(flag, action="store_true", help=text)
+        else:
+            value = self.default if default is None else default
+            choices = self.choices or None
+            kind = None if choices else self.parse
+            parser.add_argument(flag, type=kind, choices=choices, default=value, help=f"{text} (default {value})")
+
+
+OPTIONS = (
+    Option("epochs", "int", 1, "passes over the data", low=0),
+    Option("lr", "real", 0.5, "learning rate eta", low=0.0, resumable=False),
+    Option(
+        "batch_size",
+        "batch",
+        1,
+        "1 = online (the article), k = mean gradient of k samples, 'full' = all",
+        resumable=False,
+    ),  # fmt: skip
+    Option(
+        "momentum", "real", 0.0, "classical momentum in [0, 1)", low=0.0, high=1.0, high_open=True, resumable=False
+    ),  # fmt: skip
+    Option("shuffle", "flag", False, "a new sample order every epoch", resumable=False),
+    Option("seed", "seed", None, "seed of the shuffle", resumable=False),
+    Option("train_biases", "flag", True, "train the biases (False freezes them, as in the article)", resumable=False),
+    Option("update", "choice", "simultaneous", "update order", choices=UPDATES, resumable=False),
+    Option("engine", "choice", "numba", "numba (compiled kernels) or python (the oracle)", choices=ENGINES),
+    Option("progress", "flag", False, "a progress bar on long runs"),
+    Option("kernel", "choice", "auto", "force a kernel (for tests and benchmarks)", choices=KERNELS),
+)
+BY_NAME = {option.name: option for option in OPTIONS}
+
+
+class Options(NamedTuple):
+    """Checked training options (batch_size a number of samples), plus the run loop's periods."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    momentum: float
+    shuffle: bool
+    seed: int | None
+    train_biases: bool
+    update: str
+    engine: str
+    progress: bool
+    kernel: str
+    callback_every: int = 0  # epochs between callbacks; 0: no callback
+    checkpoint_every: int = 0  # epochs between checkpoints; 0: none
+
+    @property
+    def layerwise(self) -> bool:
+        return self.update == "layerwise"
+
+
+def check(n_samples: int, **values) -> Options:
+    """Every option of the table checked (the table's default where not given); batch_size None -> n_samples."""
+    unknown = set(values) - set(BY_NAME) - {"callback_every", "checkpoint_every"}
+    if unknown:
+        raise TypeError(f"unknown training option {sorted(unknown)[0]!r}; the options are {', '.join(BY_NAME)}")
+    checked = {option.name: option.check(values.get(option.name, option.default)) for option in OPTIONS}
+    checked["batch_size"] = min(n_samples if checked["batch_size"] is None else checked["batch_size"], n_samples)
+    if checked["progress"]:
+        progress_bar_class()  # fail now, before training, if tqdm is missing
+    periods = {key: values[key] for key in ("callback_every", "checkpoint_every") if key in values}
+    return Options(**checked, **periods)
+
+
+def fingerprint(opts: Options, n_samples: int) -> dict:
+    """What a checkpoint must agree on with the call that resumes it: every option that changes results."""
+    return {option.name: getattr(opts, option.name) for option in OPTIONS if not option.resumable} | {
+        "n_samples": int(n_samples)
+    }
+
+
+def progress_bar_class():
+    """tqdm's bar, or a one-line ImportError saying how to install it."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError("progress=True needs tqdm: pip install 'fastbp[progress]'") from None
+    return tqdm

@@ -38,8 +38,15 @@ SPECIALISATIONS = textwrap.dedent(
 )
 
 
-KERNEL_NAMES = ("train_epochs", "evaluate", "gradient_sum", "train_epochs_blas", "evaluate_blas",
-                "train_many_epochs", "train_lanes_epochs")
+KERNEL_NAMES = (
+    "train_epochs",
+    "evaluate",
+    "gradient_sum",
+    "train_epochs_blas",
+    "evaluate_blas",
+    "train_many_epochs",
+    "train_lanes_epochs",
+)
 
 
 def test_two_architectures_leave_one_specialisation():

@@ -31,7 +31,8 @@ def test_xor_seeds(tmp_path):
 
 def test_sweep(tmp_path):
     pytest.importorskip("matplotlib")
-    out = run(tmp_path, "sweep.py", "--hidden", "2", "--hidden", "4", "--lr", "0.1,1", "--seeds", "2", "--epochs", "30").stdout
+    args = ["--hidden", "2", "--hidden", "4", "--lr", "0.1,1", "--seeds", "2", "--epochs", "30"]
+    out = run(tmp_path, "sweep.py", *args).stdout
     assert "8 networks (2 widths x 2 rates x 2 seeds)" in out
     lines = (tmp_path / "sweep.csv").read_text().splitlines()
     assert lines[0] == "hidden,lr,seed,train_error,val_error,val_accuracy,seconds" and len(lines) == 9

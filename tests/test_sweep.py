@@ -126,7 +126,8 @@ def test_command_line_sweep_with_a_scheduler(tmp_path, cluster):
     address = cluster.scheduler.address
     out = subprocess.run(
         [sys.executable, "-m", "fastbp", "sweep", "iris", "--hidden", "2", "--hidden", "4", "--lr", "0.1,0.5",
-         "--seeds", "2", "--epochs", "40", "--scale", "--scheduler", address, "--out", "remote.csv", "--plot", "heat.png"],
+         "--seeds", "2", "--epochs", "40", "--scale", "--scheduler", address, "--out", "remote.csv",
+         "--plot", "heat.png"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=True,
     ).stdout  # fmt: skip
     assert "8 configurations" in out and "on the Dask cluster" in out and "best: hidden" in out

@@ -1,6 +1,7 @@
 """Training workloads: time, and the final error so that a fast but wrong commit shows."""
 
-from .common import Benchmark, digits
+from .common import Benchmark, kernel_option
+from .workloads import article_10k, digits_minibatch, digits_online, networks, train_options
 
 try:
     import fastbp
@@ -12,46 +13,36 @@ class Article10k(Benchmark):
     """The article's 2-2-2 network, one sample, lr 0.5, biases frozen, 10,000 online rounds.
 
     kernel "auto" is what train picks (the unrolled kernel for this tiny network);
-    "general" forces the general loops, to keep both on the dashboard.
+    "loops" forces the general kernel, to keep both on the dashboard.
     """
 
-    params = (["numba", "python"], ["auto", "general"])
+    params = (["numba", "python"], ["auto", "loops"])
     param_names = ["engine", "kernel"]
 
     def setup(self, engine, kernel):
-        from fastbp import _unrolled
-
-        self.max_params = _unrolled.MAX_PARAMS  # asv runs teardown even after a skip
-        if engine == "python" and kernel == "general":
+        if engine == "python" and kernel != "auto":
             raise NotImplementedError("the oracle has one kernel")
-        if kernel == "general":
-            _unrolled.MAX_PARAMS = 0
-        self.X, self.Y = fastbp.article_data()
-        self.net = fastbp.article_network()
-        self.train(engine, kernel, epochs=10_000 if engine == "numba" else 1)  # compile / load the kernel
+        self.w = article_10k()
+        (self.net,) = networks(self.w)
+        self.options = train_options(self.w) | kernel_option(kernel) | {"engine": engine}
+        self.train(epochs=self.options["epochs"] if engine == "numba" else 1)  # compile / load the kernel
 
-    def teardown(self, engine, kernel):
-        from fastbp import _unrolled
-
-        _unrolled.MAX_PARAMS = self.max_params
-
-    def train(self, engine, kernel, epochs=10_000):
-        net = self.net.copy()
-        return fastbp.train(net, self.X, self.Y, epochs=epochs, lr=0.5, train_biases=False, engine=engine)
+    def train(self, **epochs):
+        return fastbp.train(self.net.copy(), self.w["X"], self.w["Y"], **(self.options | epochs))
 
     def time_train(self, engine, kernel):
-        self.train(engine, kernel)
+        self.train()
 
     def peakmem_train(self, engine, kernel):
-        self.train(engine, kernel)
+        self.train()
 
     def track_final_error(self, engine, kernel):
-        return self.train(engine, kernel).final_error
+        return self.train().final_error
 
     track_final_error.unit = "E"
 
     def track_rounds_per_second(self, engine, kernel):
-        return 10_000 / self.train(engine, kernel).seconds
+        return self.options["epochs"] / self.train().seconds
 
     track_rounds_per_second.unit = "rounds/s"
 
@@ -60,12 +51,12 @@ class DigitsOnline(Benchmark):
     """scikit-learn's digits, 64-32-10, biases trained, lr 0.1, online, no shuffle, 10 epochs."""
 
     def setup(self):
-        self.X, self.Y = digits()
-        self.net = fastbp.Network.random((64, 32, 10), seed=0)
-        fastbp.train(self.net.copy(), self.X[:2], self.Y[:2], epochs=1)
+        self.w = digits_online()
+        (self.net,) = networks(self.w)
+        fastbp.train(self.net.copy(), self.w["X"][:2], self.w["Y"][:2], epochs=1)
 
     def train(self):
-        return fastbp.train(self.net.copy(), self.X, self.Y, epochs=10, lr=0.1)
+        return fastbp.train(self.net.copy(), self.w["X"], self.w["Y"], **train_options(self.w))
 
     def time_train(self):
         self.train()
@@ -80,26 +71,30 @@ class DigitsOnline(Benchmark):
 
     def track_samples_per_second(self):
         history = self.train()
-        return 10 * len(self.X) / history.seconds
+        return self.w["epochs"] * len(self.w["X"]) / history.seconds
 
     track_samples_per_second.unit = "samples/s"
 
 
 class DigitsMinibatch(Benchmark):
-    """The same data in minibatches of 32, lr 5, momentum 0.5, 10 epochs."""
+    """The same data in minibatches of 32, lr 5, 10 epochs: through BLAS products ("auto") and the loops."""
 
-    def setup(self):
-        self.X, self.Y = digits()
-        self.net = fastbp.Network.random((64, 32, 10), seed=0)
-        fastbp.train(self.net.copy(), self.X[:2], self.Y[:2], epochs=1, batch_size=2)
+    params = ["auto", "loops"]
+    param_names = ["kernel"]
+
+    def setup(self, kernel):
+        self.w = digits_minibatch()
+        (self.net,) = networks(self.w)
+        self.options = train_options(self.w) | kernel_option(kernel)
+        fastbp.train(self.net.copy(), self.w["X"][:64], self.w["Y"][:64], **(self.options | {"epochs": 1}))
 
     def train(self):
-        return fastbp.train(self.net.copy(), self.X, self.Y, epochs=10, lr=5.0, batch_size=32, momentum=0.5)
+        return fastbp.train(self.net.copy(), self.w["X"], self.w["Y"], **self.options)
 
-    def time_train(self):
+    def time_train(self, kernel):
         self.train()
 
-    def track_final_error(self):
+    def track_final_error(self, kernel):
         return self.train().final_error
 
     track_final_error.unit = "E"

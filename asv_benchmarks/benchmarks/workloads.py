@@ -1,0 +1,94 @@
+"""The benchmark workloads, as data: the asv suite and scripts/compare_peers.py both read them.
+
+Each workload is a function returning a dict: X, Y (float64), nets (a list of
+(weights, biases) pairs, W of shape (n_out, n_in)), lr, epochs, batch (1 =
+online), train_biases. Seeded, so every process builds the same. Append only:
+changing one resets its history on the dashboard.
+"""
+
+import numpy as np
+
+
+def glorot(rng, sizes):
+    """Weights and biases uniform in +-sqrt(2 / (n_in + n_out)), layer by layer."""
+    weights, biases = [], []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        r = np.sqrt(2.0 / (a + b))
+        weights.append(rng.uniform(-r, r, (b, a)))
+        biases.append(rng.uniform(-r, r, b))
+    return weights, biases
+
+
+def digits_data():
+    """scikit-learn's digits: 1,797 x 64 pixels / 16, one-hot targets; NotImplementedError without sklearn."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise NotImplementedError("scikit-learn is not installed") from None
+    data = load_digits()
+    return data.data / 16.0, np.eye(10)[data.target]
+
+
+def article_10k():
+    """The article's 2-2-2 network, 1 sample, lr 0.5, biases frozen, 10,000 online rounds."""
+    X, Y = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
+    weights = [np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([[0.40, 0.45], [0.50, 0.55]])]
+    biases = [np.full(2, 0.35), np.full(2, 0.60)]  # tied: one value per layer
+    return dict(X=X, Y=Y, nets=[(weights, biases)], lr=0.5, epochs=10_000, batch=1, train_biases=False)
+
+
+def digits_online():
+    """digits 1,797 x 64, 64-32-10, biases trained, lr 0.1, online, 10 epochs."""
+    X, Y = digits_data()
+    nets = [glorot(np.random.default_rng(0), (64, 32, 10))]
+    return dict(X=X, Y=Y, nets=nets, lr=0.1, epochs=10, batch=1, train_biases=True)
+
+
+def digits_minibatch():
+    """digits, 64-32-10, minibatches of 32 in order, lr 5, 10 epochs."""
+    return digits_online() | dict(lr=5.0, epochs=10, batch=32)
+
+
+def xor_ensemble(n_networks=1000):
+    """1,000 2-4-1 networks, XOR online, lr 0.5, biases trained, 2,000 epochs."""
+    rng = np.random.default_rng(0)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    Y = np.array([[0], [1], [1], [0]], dtype=float)
+    nets = []
+    for _ in range(n_networks):
+        weights = [rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (1, 4))]
+        nets.append((weights, [rng.uniform(-1, 1, 4), rng.uniform(-1, 1, 1)]))
+    return dict(X=X, Y=Y, nets=nets, lr=0.5, epochs=2000, batch=1, train_biases=True)
+
+
+def minibatch_784(n_samples=60_000):
+    """60,000 x 784 random, 784-128-10, minibatches of 64, lr 0.1, 1 epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 1.0, (n_samples, 784))
+    Y = np.eye(10)[rng.integers(0, 10, n_samples)]
+    return dict(X=X, Y=Y, nets=[glorot(rng, (784, 128, 10))], lr=0.1, epochs=1, batch=64, train_biases=True)
+
+
+WORKLOADS = {
+    "article-10k": article_10k,
+    "digits-online": digits_online,
+    "digits-minibatch": digits_minibatch,
+    "xor-ensemble": xor_ensemble,
+    "minibatch-784": minibatch_784,
+}
+
+
+def networks(w: dict, dtype="float64"):
+    """The workload's networks as fastbp Networks (a layer whose biases are all equal, untrained, is tied)."""
+    import fastbp
+
+    nets = []
+    for weights, biases in w["nets"]:
+        tied = [b[0] if not w["train_biases"] and np.ptp(b) == 0 else b for b in biases]
+        nets.append(fastbp.Network.from_arrays(weights, tied, dtype=dtype))
+    return nets
+
+
+def train_options(w: dict) -> dict:
+    """fastbp.train's keyword options for the workload."""
+    return dict(epochs=w["epochs"], lr=w["lr"], batch_size=w["batch"], train_biases=w["train_biases"])

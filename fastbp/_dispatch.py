@@ -23,8 +23,6 @@ import numpy as np
 from . import _kernels, _unrolled
 from ._layout import Layout
 
-KERNELS = ("auto", "loops", "blas", "unrolled", "lanes")
-
 # BLAS products beat the loops for minibatches of at least this many samples ...
 BLAS_MIN_BATCH = 8
 # ... through a layer of at least this many weights (measured: 2x at 64-32-10, batches of 32;
@@ -64,42 +62,51 @@ def evaluation_kernel(layout: Layout, n_rows: int):
     return _kernels.evaluate_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.evaluate
 
 
-def training_choice(layout: Layout, dtype: np.dtype, opts, n_samples: int) -> str:
+def training_choice(net, opts, n_samples: int) -> str:
     """'loops', 'blas' or 'unrolled': what trains one network with these options (opts.kernel, if forced)."""
+    layout = net._layout
     if opts.kernel != "auto":
         if opts.kernel == "blas" and not blas_available():
             raise ValueError("kernel='blas' needs SciPy (its BLAS serves np.dot inside Numba): pip install scipy")
-        if opts.kernel == "unrolled" and not unrolled_possible(layout, dtype, opts.batch_size):
+        if opts.kernel == "unrolled" and not unrolled_possible(net, opts):
             raise ValueError(
                 f"kernel='unrolled' takes online training (batch_size=1) of float64 networks of at most "
-                f"{UNROLLED_MAX_PARAMS} weights and biases; got {layout.n_params} parameters, "
-                f"batch_size={opts.batch_size}, {np.dtype(dtype).name}"
+                f"{UNROLLED_MAX_PARAMS} weights and biases, without softmax, by plain or momentum gradient "
+                f"descent without weight decay; got {layout.n_params} parameters, batch_size={opts.batch_size}, "
+                f"{net.dtype.name}, optimizer={opts.optimizer!r}, activations {net.activations}"
             )
         if opts.kernel == "lanes":
             raise ValueError("kernel='lanes' trains many networks at once: it is an option of train_many only")
         return opts.kernel
     if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and wide(layout):
         return "blas"
-    if unrolled_possible(layout, dtype, opts.batch_size) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
+    if unrolled_possible(net, opts) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
         return "unrolled"
     return "loops"
 
 
-def unrolled_possible(layout: Layout, dtype: np.dtype, batch_size: int) -> bool:
-    """Can the unrolled kernel train this network (whether or not it pays)?"""
-    return batch_size == 1 and dtype == np.float64 and layout.n_params <= UNROLLED_MAX_PARAMS
+def unrolled_possible(net, opts) -> bool:
+    """Can the unrolled kernel train this network with these options (whether or not it pays)?"""
+    return (
+        opts.batch_size == 1
+        and net.dtype == np.float64
+        and net._layout.n_params <= UNROLLED_MAX_PARAMS
+        and opts.optimizer == "sgd"
+        and opts.weight_decay == 0.0
+        and _kernels.SOFTMAX not in net._acts
+    )
 
 
-def training_kernel(layout: Layout, tied: np.ndarray, dtype: np.dtype, opts, n_samples: int):
+def training_kernel(net, opts, n_samples: int):
     """The compiled kernel that trains one network: train_epochs, train_epochs_blas or an unrolled one.
 
-    Every one takes (net, velocity, data, run, errors) and returns the epochs completed.
+    Every one takes (net, state, data, run, errors) and returns the epochs run.
     """
-    choice = training_choice(layout, dtype, opts, n_samples)
+    choice = training_choice(net, opts, n_samples)
     if choice == "blas":
         return _kernels.train_epochs_blas
     if choice == "unrolled":
-        unrolled = _unrolled.kernel(layout.widths, tied, opts.momentum != 0.0, opts.train_biases, opts.layerwise)
+        unrolled = _unrolled.kernel(net.sizes, net._tied, tuple(net._acts.tolist()), opts)
         if unrolled is not None:  # None: nowhere to write the generated file; the loops train instead
             return unrolled
     return _kernels.train_epochs
@@ -112,20 +119,26 @@ def many_choice(nets, opts, n_samples: int) -> str:
         return "one_by_one"
     if opts.kernel in ("blas", "unrolled"):
         for net in nets:  # refuse a forced kernel that does not fit, before any work
-            training_choice(net._layout, net.dtype, opts, n_samples)
+            training_choice(net, opts, n_samples)
         return "one_by_one"
-    if opts.kernel == "auto" and any(
-        training_choice(net._layout, net.dtype, opts, n_samples) == "blas" for net in nets
-    ):
+    if opts.kernel == "auto" and any(training_choice(net, opts, n_samples) == "blas" for net in nets):
         return "one_by_one"
+    first = nets[0]
     one_architecture = all(
-        net.sizes == nets[0].sizes and net._tied.tobytes() == nets[0]._tied.tobytes() for net in nets
+        net.sizes == first.sizes
+        and net._tied.tobytes() == first._tied.tobytes()
+        and net._acts.tobytes() == first._acts.tobytes()
+        for net in nets
     )
+    lanes_take_it = opts.batch_size == 1 and opts.optimizer == "sgd" and opts.weight_decay == 0.0
     if opts.kernel == "lanes":
-        if opts.batch_size != 1 or not one_architecture:
-            raise ValueError("kernel='lanes' takes online training (batch_size=1) of networks of one architecture")
+        if not (lanes_take_it and one_architecture):
+            raise ValueError(
+                "kernel='lanes' takes online training (batch_size=1) by gradient descent (optimizer='sgd', "
+                "no weight decay) of networks of one architecture and one set of activations"
+            )
         return "lanes"
-    if opts.kernel == "auto" and opts.batch_size == 1 and len(nets) >= LANES_MIN_NETS and one_architecture:
+    if opts.kernel == "auto" and lanes_take_it and len(nets) >= LANES_MIN_NETS and one_architecture:
         return "lanes"
     return "threads"
 

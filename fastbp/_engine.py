@@ -1,4 +1,4 @@
-"""One network's engine: the compiled kernel chosen for it (or the oracle) and its momentum velocities."""
+"""One network's engine: the compiled kernel chosen for it (or the oracle) and its optimiser state."""
 
 from __future__ import annotations
 
@@ -6,30 +6,51 @@ import math
 
 import numpy as np
 
-from . import _dispatch, _kernels, oracle
+from . import _dispatch, _kernels, _options, oracle
 from ._options import Options
 
 
-def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = None) -> _kernels.Run:
-    """The kernels' options record for count epochs; lr and momentum in the parameters' dtype
-    (float32 networks compute in float32)."""
+def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = None, step: int = 0) -> _kernels.Run:
+    """The kernels' options record for count epochs from optimiser update `step`; the real numbers in the
+    parameters' dtype (float32 networks compute in float32)."""
     real = np.dtype(dtype).type
+    target = math.nan if opts.target_error is None else opts.target_error
     return _kernels.Run(
         count, real(opts.lr if lr is None else lr), real(opts.momentum), opts.batch_size, _dispatch.block_size(opts),
-        opts.train_biases, opts.layerwise,
+        opts.train_biases, opts.layerwise, _options.LOSSES.index(opts.loss), _options.OPTIMIZERS.index(opts.optimizer),
+        real(opts.betas[0]), real(opts.betas[1]), real(opts.eps), real(opts.etas[0]), real(opts.etas[1]),
+        real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target), int(step),
     )  # fmt: skip
 
 
+def initial_state(n_params: int, dtype, opts: Options, lr: float | None = None) -> _kernels.State:
+    """The optimiser's state at rest: zeros, and RPROP's step sizes at the learning rate."""
+    first = np.zeros(n_params, dtype)
+    if opts.optimizer == "rprop":
+        first[:] = opts.lr if lr is None else lr
+    return _kernels.State(first, np.zeros(n_params, dtype))
+
+
+def updates_per_epoch(opts: Options, n_samples: int) -> int:
+    """Optimiser updates in one epoch: one per batch."""
+    return -(-n_samples // opts.batch_size)
+
+
 class Engine:
-    """Trains one network, epochs at a time, in the kernel _dispatch picks for it or in the oracle."""
+    """Trains one network, epochs at a time, in the kernel _dispatch picks for it or in the oracle.
+
+    It holds the optimiser's state and counts its updates (Adam's bias correction needs
+    the count), so that training can stop and go on exactly.
+    """
 
     def __init__(self, net, X: np.ndarray, Y: np.ndarray, opts: Options, lr: float | None = None):
         self.net, self.X, self.Y, self.opts = net, X, Y, opts
         self.lr = opts.lr if lr is None else lr
-        self.velocity = np.zeros(net._layout.n_params, net.dtype)
+        self.state = initial_state(net._layout.n_params, net.dtype, opts, self.lr)
+        self.step = 0
         self.kernel = None
         if opts.engine == "numba":
-            self.kernel = _dispatch.training_kernel(net._layout, net._tied, net.dtype, opts, X.shape[0])
+            self.kernel = _dispatch.training_kernel(net, opts, X.shape[0])
 
     def ready(self) -> None:
         """Compile the kernel, or load it from the cache, before the clock starts."""
@@ -37,29 +58,56 @@ class Engine:
             _dispatch.ready(self.kernel, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty(0)))
 
     def epochs(self, orders: np.ndarray, count: int, errors: np.ndarray) -> int:
-        """Train count epochs (sample orders as in _loop.sample_orders) into errors; returns the epochs completed:
-        training stops after the first epoch whose mean error is not finite."""
+        """Train count epochs (sample orders as in _loop.sample_orders) into errors; returns the epochs run.
+
+        Training stops after the first epoch whose mean error is not finite (returning
+        its index) or is at most opts.target_error (returning the epochs run, it included).
+        """
         if self.kernel is not None:
-            return self.kernel(*self._arguments(orders, count, errors))
-        return self._oracle(orders, count, errors)
+            done = self.kernel(*self._arguments(orders, count, errors))
+        else:
+            done = self._oracle(orders, count, errors)
+        self.step += (done if done == count or self.reached_target(errors, done) else done + 1) * self._per_epoch()
+        return done
+
+    def reached_target(self, errors: np.ndarray, done: int) -> bool:
+        """Whether a call that ran `done` epochs into errors stopped because it reached the target error."""
+        target = self.opts.target_error
+        return target is not None and done > 0 and errors[done - 1] <= target
+
+    def _per_epoch(self) -> int:
+        return updates_per_epoch(self.opts, self.X.shape[0])
 
     def _arguments(self, orders, count, errors) -> tuple:
         data = _kernels.Data(self.X, self.Y, orders)
-        return self.net.record(), self.velocity, data, run_record(self.opts, count, self.net.dtype, self.lr), errors
+        run = run_record(self.opts, count, self.net.dtype, self.lr, self.step)
+        return self.net.record(), self.state, data, run, errors
 
     def _oracle(self, orders, count, errors) -> int:
-        net, L = self.net, self.net._layout
+        net, L, opts = self.net, self.net._layout, self.opts
         W = [W_l.tolist() for W_l in L.weights(net._params)]
         b = [b_l.tolist() for b_l in L.biases(net._params)]
-        vW = [v.tolist() for v in L.weights(self.velocity)]
-        vb = [v.tolist() for v in L.biases(self.velocity)]
-        epoch_orders = [orders[min(e, len(orders) - 1)].tolist() for e in range(count)]
-        opts = self.opts
-        E = oracle.train(
-            W, b, net._tied.tolist(), self.X.tolist(), self.Y.tolist(), epoch_orders,
-            self.lr, opts.batch_size, opts.momentum, vW, vb, opts.train_biases, opts.layerwise,
+        first, second = self.state
+        # Each parameter's optimiser state as a [first, second] pair, laid out like W and b.
+        sW = [[[list(pair) for pair in zip(f_row, s_row)] for f_row, s_row in zip(f_l.tolist(), s_l.tolist())]
+              for f_l, s_l in zip(L.weights(first), L.weights(second))]  # fmt: skip
+        sb = [
+            [list(pair) for pair in zip(f_l.tolist(), s_l.tolist())]
+            for f_l, s_l in zip(L.biases(first), L.biases(second))
+        ]
+        rule = oracle.Rule(
+            eta=self.lr, optimizer=opts.optimizer, momentum=opts.momentum, betas=opts.betas, eps=opts.eps,
+            etas=opts.etas, step_sizes=opts.step_sizes, weight_decay=opts.weight_decay, step=self.step,
         )  # fmt: skip
+        epoch_orders = [orders[min(e, len(orders) - 1)].tolist() for e in range(count)]
+        E = oracle.train(W, b, net._tied.tolist(), self.X.tolist(), self.Y.tolist(), epoch_orders, opts.batch_size,
+                         rule, sW, sb, opts.train_biases, opts.layerwise, list(net.activations), opts.loss,
+                         opts.target_error)  # fmt: skip
         net._params[:] = L.pack(W, b, net.dtype)
-        self.velocity[:] = L.pack(vW, vb, net.dtype)
+        for k, values in enumerate(self.state):
+            values[:] = L.pack([[[pair[k] for pair in row] for row in s_l] for s_l in sW],
+                               [[pair[k] for pair in s_l] for s_l in sb], net.dtype)  # fmt: skip
         errors[: len(E)] = E
+        if self.reached_target(E, len(E)):
+            return len(E)
         return sum(1 for value in E if math.isfinite(value))  # the oracle stops after the first non-finite epoch

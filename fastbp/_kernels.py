@@ -49,13 +49,23 @@ helper = njit(inline="always", error_model="numpy")
 # inline: Numba-level inlining would copy them into every call site before typing, which
 # made compiling train_epochs 50% slower for the same machine code (docs/design.md).
 primitive = njit(error_model="numpy")
+# Helpers called once per batch or per layer are compiled once and called, not inlined: the
+# call's reference counting is nothing beside their work, and copying their code into every
+# call site before typing made the first compile twice as long (docs/design.md).
+batch_helper = njit(error_model="numpy")
 # train_many's kernels: the same as kernel, with prange spreading work over Numba's threads.
 parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 
 # --- The records kernels take ---------------------------------------------------------------
-# Built in Python (Network.record, training.run_record); a kernel takes a handful of them
-# instead of twenty positional arrays and scalars.
+# Built in Python (Network.record, _engine.run_record); a kernel takes a handful of them
+# instead of twenty positional arrays and scalars. The integer codes below are the
+# positions of the names in _options' tables; they are constants, never configuration.
+
+LOGISTIC, TANH, RELU, LEAKY_RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4, 5  # _options.ACTIVATIONS
+SQUARED, CROSS_ENTROPY = 0, 1  # _options.LOSSES
+SGD, ADAM, RPROP = 0, 1, 2  # _options.OPTIMIZERS
+LEAKY_SLOPE = 0.01  # torch's default negative slope
 
 
 class Net(NamedTuple):
@@ -67,20 +77,30 @@ class Net(NamedTuple):
     b_off: np.ndarray  # int64 offset of each bias vector
     u_off: np.ndarray  # int64 offset of each layer's units in out/delta
     tied: np.ndarray  # int64 1 where a layer shares one bias
+    acts: np.ndarray  # int64 activation code of each layer above the input
 
 
 class Nets(NamedTuple):
     """Many networks' buffers concatenated; network k's parts are the slices between ptr[k] and ptr[k + 1]."""
 
     params: np.ndarray
-    param_ptr: np.ndarray  # into params (and velocity)
+    param_ptr: np.ndarray  # into params (and the optimiser state)
     unit_ptr: np.ndarray  # into sizes and u_off
-    layer_ptr: np.ndarray  # into w_off, b_off and tied
+    layer_ptr: np.ndarray  # into w_off, b_off, tied and acts
     sizes: np.ndarray
     w_off: np.ndarray
     b_off: np.ndarray
     u_off: np.ndarray
     tied: np.ndarray
+    acts: np.ndarray
+
+
+class State(NamedTuple):
+    """The optimiser's two values per parameter: sgd's velocity (and nothing); Adam's moments m and v;
+    RPROP's step size and previous gradient. Shaped like params."""
+
+    first: np.ndarray
+    second: np.ndarray
 
 
 class Data(NamedTuple):
@@ -92,7 +112,7 @@ class Data(NamedTuple):
 
 
 class Run(NamedTuple):
-    """One kernel call's options; lr and momentum in the parameters' dtype."""
+    """One kernel call's options; the real numbers in the parameters' dtype, target in float64."""
 
     n_epochs: int
     lr: float
@@ -101,6 +121,18 @@ class Run(NamedTuple):
     block: int  # samples the batch kernels hold at once
     train_biases: bool
     layerwise: bool
+    loss: int
+    optimizer: int
+    beta1: float
+    beta2: float
+    eps: float
+    eta_minus: float
+    eta_plus: float
+    step_min: float
+    step_max: float
+    weight_decay: float
+    target: float  # stop after the first epoch whose mean error is <= target (NaN: never)
+    step: int  # optimiser updates done before this call (Adam's bias correction counts them)
 
 
 # --- Primitives: each formula once --------------------------------------------------------------
@@ -137,11 +169,11 @@ def _fma(typingctx, a, b, c):
 
 
 @primitive
-def _exp_nonpositive(x):
-    """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises.
+def _exp_parts(x):
+    """(n, s) with e^x = 2^n (1 + s) for x <= 0, s = e^r - 1 for the reduced |r| <= ln2 / 2, accurate to an ulp.
 
-    Every operation is exactly rounded (FMA included), so the bits are the same
-    on every machine, vectorised or not.
+    Every operation is exactly rounded (FMA included), so the bits are the same on
+    every machine, vectorised or not.
     """
     if x < -746.0:  # below every subnormal; a NaN stays NaN
         x = -746.0
@@ -150,19 +182,34 @@ def _exp_nonpositive(x):
     m = t - 6755399441055744.0
     n = _bits_of(t) - 0x4338000000000000
     r = _fma(-m, 1.90821492927058770002e-10, _fma(-m, 6.93147180369123816490e-01, x))
-    # e^r = 1 + r + r^2 (1/2! + r/3! + ... + r^11/13!) (Taylor: 4e-18 short at |r| = ln2 / 2), in
+    # e^r - 1 = r + r^2 (1/2! + r/3! + ... + r^11/13!) (Taylor: 4e-18 short at |r| = ln2 / 2), in
     # Estrin's scheme for a short dependency chain, with fused multiply-adds.
     r2 = r * r
     r4 = r2 * r2
     q0 = _fma(r2, _fma(r, 1 / 120, 1 / 24), _fma(r, 1 / 6, 1 / 2))
     q1 = _fma(r2, _fma(r, 1 / 362880, 1 / 40320), _fma(r, 1 / 5040, 1 / 720))
     q2 = _fma(r2, _fma(r, 1 / 6227020800, 1 / 479001600), _fma(r, 1 / 39916800, 1 / 3628800))
-    p = 1.0 + _fma(r2, _fma(r4 * r4, q2, _fma(r4, q1, q0)), r)
+    return n, _fma(r2, _fma(r4 * r4, q2, _fma(r4, q1, q0)), r)
+
+
+@primitive
+def _exp_nonpositive(x):
+    """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises."""
+    n, s = _exp_parts(x)
+    p = 1.0 + s
     # times 2^n: one multiplication while 2^n is a normal number; below, as 2^(n + 54) 2^-54
     # (both normal down to n = -1076). Either way the exact p 2^n rounded once: the same bits,
     # but the common case is one multiplication shorter (train's chain of logistics is latency-bound).
     small = (p * _float_of((n + 1077) << 52)) * 5.551115123125783e-17
     return p * _float_of((n + 1023) << 52) if n >= -1022 else small
+
+
+@primitive
+def _expm1_nonpositive(x):
+    """e^x - 1 for x <= 0 (or NaN), accurate near 0 where e^x - 1 cancels: 2^n s + (2^n - 1)."""
+    n, s = _exp_parts(x)
+    scale = _float_of((max(n, -64) + 1023) << 52)
+    return _fma(scale, s, scale - 1.0) if n > -64 else (x - x) - 1.0  # -1, or NaN for NaN
 
 
 @primitive
@@ -173,9 +220,45 @@ def _logistic(net):
 
 
 @primitive
+def _tanh(net):
+    """out = tanh(net) = -expm1(-2|net|) / (2 + expm1(-2|net|)), with net's sign; a few ulp everywhere."""
+    e = _expm1_nonpositive(-2.0 * abs(net))
+    magnitude = abs(e) / (2.0 + e)
+    return magnitude if net >= 0.0 else -magnitude
+
+
+@primitive
+def _activate(code, net):
+    """out = f(net) for an element-wise activation (softmax acts on a whole layer: _softmax)."""
+    if code == LOGISTIC:
+        return _logistic(net)
+    if code == TANH:
+        return _tanh(net)
+    if code == RELU:
+        return net if net > 0.0 else 0.0
+    if code == LEAKY_RELU:
+        return net if net > 0.0 else LEAKY_SLOPE * net
+    return net  # IDENTITY
+
+
+@primitive
 def _logistic_slope(out):
     """dout/dnet of the logistic, from its output: out (1 - out)."""
     return out * (1.0 - out)
+
+
+@primitive
+def _slope(code, out):
+    """dout/dnet of an element-wise activation, from the unit's output."""
+    if code == LOGISTIC:
+        return _logistic_slope(out)
+    if code == TANH:
+        return 1.0 - out * out
+    if code == RELU:
+        return 1.0 if out > 0.0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if out > 0.0 else LEAKY_SLOPE
+    return 1.0  # IDENTITY
 
 
 @primitive
@@ -191,6 +274,30 @@ def _squared_delta(target, out):
 
 
 @primitive
+def _unit_error(loss, target, out, net):
+    """One output unit's share of the error: squared, or binary cross-entropy from its net input
+    (max(net, 0) - net t + log(1 + e^-|net|), finite where out rounds to 0 or 1)."""
+    if loss == SQUARED:
+        return _squared_error(target, out)
+    return max(net, 0.0) - net * target + math.log1p(_exp_nonpositive(-abs(net)))
+
+
+@primitive
+def _unit_delta(loss, code, target, out):
+    """delta_o of an element-wise output unit: -(target - out) dout/dnet, or out - target for
+    cross-entropy on a logistic unit."""
+    if loss == SQUARED:
+        return (-(target - out)) * _slope(code, out)
+    return out - target
+
+
+@primitive
+def _with_decay(gradient, weight, weight_decay):
+    """L2 weight decay: dE/dw + weight_decay * w (applied to weights, never biases)."""
+    return gradient + weight_decay * weight
+
+
+@primitive
 def _descend(param, gradient, lr):
     """Gradient descent on one parameter: w+ = w - eta * dE/dw."""
     return param - lr * gradient
@@ -203,22 +310,95 @@ def _momentum_step(param, velocity, gradient, lr, momentum):
     return param + velocity, velocity
 
 
+@primitive
+def _adam_step(param, m, v, gradient, step_size, root_correction, beta1, beta2, eps):
+    """Adam (torch.optim.Adam): m+ = m + (1 - beta1)(g - m); v+ = beta2 v + (1 - beta2) g^2;
+    w+ = w - step_size m+ / (sqrt(v+) / root_correction + eps), with step_size = eta / (1 - beta1^t)
+    and root_correction = sqrt(1 - beta2^t). Returns (w+, m+, v+)."""
+    m = m + (1.0 - beta1) * (gradient - m)
+    v = beta2 * v + (1.0 - beta2) * (gradient * gradient)
+    return param - step_size * (m / (math.sqrt(v) / root_correction + eps)), m, v
+
+
+@primitive
+def _rprop_step(param, step, previous, gradient, eta_minus, eta_plus, step_min, step_max):
+    """RPROP (torch.optim.Rprop): the step grows by eta_plus while the gradient keeps its sign,
+    shrinks by eta_minus (and skips this move) when it flips; w+ = w - sign(g) step.
+    Returns (w+, step+, the gradient to remember)."""
+    product = gradient * previous
+    factor = eta_plus if product > 0.0 else (eta_minus if product < 0.0 else 1.0)
+    step = min(max(step * factor, step_min), step_max)
+    if product < 0.0:
+        gradient = 0.0 * gradient
+    sign = 1.0 if gradient > 0.0 else (-1.0 if gradient < 0.0 else 0.0)
+    return param - sign * step, step, gradient
+
+
+@primitive
+def _optimizer_step(run, param, first, second, gradient, step_size, root_correction):
+    """One parameter's update under run.optimizer (sgd with momentum, Adam or RPROP). Returns
+    (param, first, second): the new value and its optimiser state."""
+    if run.optimizer == ADAM:
+        return _adam_step(param, first, second, gradient, step_size, root_correction, run.beta1, run.beta2, run.eps)
+    if run.optimizer == RPROP:
+        return _rprop_step(param, first, second, gradient, run.eta_minus, run.eta_plus, run.step_min, run.step_max)
+    if run.momentum == 0.0:
+        return _descend(param, gradient, run.lr), first, second
+    param, first = _momentum_step(param, first, gradient, run.lr, run.momentum)
+    return param, first, second
+
+
+@primitive
+def _adam_corrections(run, step):
+    """Adam's step size eta / (1 - beta1^t) and sqrt(1 - beta2^t) for update number t (from 1)."""
+    return run.lr / (1.0 - math.pow(run.beta1, step)), math.sqrt(1.0 - math.pow(run.beta2, step))
+
+
+@primitive
+def _is_plain(run):
+    """Plain gradient descent (the article's rule): the fast fused loops apply."""
+    return run.optimizer == SGD and run.momentum == 0.0 and run.weight_decay == 0.0
+
+
 # --- Kernels ------------------------------------------------------------------------------------
 
 
 @helper
+def _stride(sizes, u_off):
+    """Scratch slots per sample: every unit's output, then the output layer's net inputs."""
+    last = sizes.shape[0] - 1
+    return u_off[last] + 2 * sizes[last]
+
+
+@helper
+def _softmax(values, first, n_out):
+    """values[first:first + n_out] = softmax of themselves, through e^(net - max) (no overflow)."""
+    top = values[first]
+    for j in range(first, first + n_out):
+        top = max(top, values[j])
+    total = 0.0
+    for j in range(first, first + n_out):
+        values[j] = _exp_nonpositive(values[j] - top)
+        total += values[j]
+    for j in range(first, first + n_out):
+        values[j] = values[j] / total
+
+
+@helper
 def _forward(net, X, s, out, base, zero):
-    """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer.
+    """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer, and the output
+    layer's net inputs after its outputs (cross-entropy is computed from them).
 
     ``zero`` is 0 in the parameters' dtype: sums start from it so that float32
     networks add in float32 (a 0.0 literal would make every sum float64).
     """
-    params, sizes, w_off, b_off, u_off = net.params, net.sizes, net.w_off, net.b_off, net.u_off
+    params, sizes, w_off, b_off, u_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.u_off, net.acts
+    n_layers = sizes.shape[0] - 1
     s = np.uint64(s)
     base = np.uint64(base)
     for i in range(np.uint64(sizes[0])):
         out[base + i] = X[s, i]
-    for l in range(sizes.shape[0] - 1):
+    for l in range(n_layers):
         n_in = np.uint64(sizes[l])
         n_out = np.uint64(sizes[l + 1])
         below = base + np.uint64(u_off[l])
@@ -256,39 +436,79 @@ def _forward(net, X, s, out, base, zero):
                 net_j += params[row + i] * out[below + i]
             out[above + j] = net_j + params[b + j]
             j += np.uint64(1)
-        # The logistic of the whole layer in one loop, which vectorises.
-        for j in range(above, above + n_out):
-            out[j] = _logistic(out[j])
+        if l == n_layers - 1:
+            for j in range(n_out):
+                out[above + n_out + j] = out[above + j]
+        # The activation of the whole layer in one loop, which vectorises.
+        code = acts[l]
+        if code == SOFTMAX:
+            _softmax(out, above, n_out)
+        else:
+            for j in range(above, above + n_out):
+                out[j] = _activate(code, out[j])
 
 
 @helper
-def _output_delta(net, out, delta, base, Y, s):
-    """The output deltas of sample Y[s] into delta; returns its E_total."""
-    sizes = net.sizes
-    s = np.uint64(s)
-    top = np.uint64(base) + np.uint64(net.u_off[sizes.shape[0] - 1])
+def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, Y, s, loss):
+    """The output layer's deltas dE/dnet_j into delta[d0 + j], from its outputs out[o0 + j] and net
+    inputs nets[n0 + j] (activation code) against targets Y[s]; returns the sample's error."""
     E_total = 0.0
-    for j in range(np.uint64(sizes[sizes.shape[0] - 1])):
-        E_total += _squared_error(Y[s, j], out[top + j])
-        delta[top + j] = _squared_delta(Y[s, j], out[top + j])
+    if code != SOFTMAX:
+        for j in range(n_out):
+            E_total += _unit_error(loss, Y[s, j], out[o0 + j], nets[n0 + j])
+            delta[d0 + j] = _unit_delta(loss, code, Y[s, j], out[o0 + j])
+    elif loss == CROSS_ENTROPY:
+        # E = -sum_k t_k log softmax_k, log softmax_k = net_k - (max + log sum_j e^(net_j - max));
+        # dE/dnet_j = out_j sum_k t_k - t_j.
+        m = nets[n0]
+        for j in range(n_out):
+            m = max(m, nets[n0 + j])
+        total = 0.0
+        targets = 0.0
+        for j in range(n_out):
+            total += _exp_nonpositive(nets[n0 + j] - m)
+            targets += Y[s, j]
+        log_sum = m + math.log(total)
+        for j in range(n_out):
+            E_total -= Y[s, j] * (nets[n0 + j] - log_sum)
+            delta[d0 + j] = out[o0 + j] * targets - Y[s, j]
+    else:
+        # The squared error through softmax: delta_j = out_j (g_j - sum_k g_k out_k), g = dE/dout.
+        dot = 0.0
+        for j in range(n_out):
+            dot += (-(Y[s, j] - out[o0 + j])) * out[o0 + j]
+        for j in range(n_out):
+            E_total += _squared_error(Y[s, j], out[o0 + j])
+            delta[d0 + j] = out[o0 + j] * ((-(Y[s, j] - out[o0 + j])) - dot)
     return E_total
 
 
 @helper
-def _online_backward(net, velocity, out, delta, run):
+def _output_delta(net, out, delta, base, Y, s, loss):
+    """The output deltas of sample Y[s] into delta (units at base, as _forward left them); returns its error."""
+    last = net.sizes.shape[0] - 1
+    n_out = np.uint64(net.sizes[last])
+    top = np.uint64(base) + np.uint64(net.u_off[last])
+    return _loss_delta(out, top, out, top + n_out, delta, top, n_out, net.acts[last - 1], Y, np.uint64(s), loss)
+
+
+@helper
+def _online_backward(net, state, out, delta, run, step_size, root_correction):
     """The online step's backward pass: update every layer, top first (output deltas set).
 
     The fused loop: one pass over each row both accumulates the layer below's
     dE/dout from the pre-update weight and updates that weight in place:
         dE/dout_i += w_ji * delta_j        (pre-update w_ji: "simultaneous")
-        w_ji      -= eta * delta_j * out_i
+        w_ji      -= eta * delta_j * out_i (or the optimiser's step on that gradient)
     With ``layerwise`` the update comes first and the accumulation then reads
     the updated weights (the order behind the article's later figures).
     (One function with no helper calls: an inlined helper that takes arrays
     costs two atomic reference-count operations per array per call.)
     """
-    params, sizes, w_off, b_off, u_off, tied = net
-    lr, momentum = run.lr, run.momentum
+    params, sizes, w_off, b_off, u_off, tied, acts = net
+    first, second = state
+    lr, decay = run.lr, run.weight_decay
+    plain = _is_plain(run)
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
         n_out = np.uint64(sizes[l + 1])
@@ -297,16 +517,15 @@ def _online_backward(net, velocity, out, delta, run):
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
         fuse = l > 0 and not run.layerwise
-        if fuse and momentum != 0.0:
+        if fuse and not plain:
             for i in range(n_in):
                 delta[below + i] = 0.0
         for j in range(n_out):
             d = delta[above + j]
             row = w + j * n_in
-            # Without momentum the first row starts the sums dE/dout_i (= rather than
-            # zeroing, then +=: the zeroing loop becomes a memset call, 10-15% of the
-            # article's step).
-            if momentum == 0.0:
+            # Plain descent: the first row starts the sums dE/dout_i (= rather than zeroing,
+            # then +=: the zeroing loop becomes a memset call, 10-15% of the article's step).
+            if plain:
                 if fuse and j == 0:
                     for i in range(n_in):
                         delta[below + i] = params[row + i] * d
@@ -320,14 +539,20 @@ def _online_backward(net, velocity, out, delta, run):
                         params[row + i] = _descend(params[row + i], d * out[below + i], lr)
             elif fuse:
                 for i in range(n_in):
-                    delta[below + i] += params[row + i] * d
-                    params[row + i], velocity[row + i] = _momentum_step(
-                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
+                    p = row + i
+                    delta[below + i] += params[p] * d
+                    g = d * out[below + i]
+                    g = _with_decay(g, params[p], decay) if decay != 0.0 else g
+                    params[p], first[p], second[p] = _optimizer_step(
+                        run, params[p], first[p], second[p], g, step_size, root_correction
                     )
             else:
                 for i in range(n_in):
-                    params[row + i], velocity[row + i] = _momentum_step(
-                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
+                    p = row + i
+                    g = d * out[below + i]
+                    g = _with_decay(g, params[p], decay) if decay != 0.0 else g
+                    params[p], first[p], second[p] = _optimizer_step(
+                        run, params[p], first[p], second[p], g, step_size, root_correction
                     )
         if run.train_biases:
             # dE/db_j = delta_j; a tied bias trains on the sum of its layer's deltas.
@@ -336,10 +561,13 @@ def _online_backward(net, velocity, out, delta, run):
                 g_tied += delta[above + j]
             for j in range(n_out):
                 g = g_tied if tied[l] else delta[above + j]
-                if momentum == 0.0:
-                    params[b + j] = _descend(params[b + j], g, lr)
+                p = b + j
+                if plain:
+                    params[p] = _descend(params[p], g, lr)
                 else:
-                    params[b + j], velocity[b + j] = _momentum_step(params[b + j], velocity[b + j], g, lr, momentum)
+                    params[p], first[p], second[p] = _optimizer_step(
+                        run, params[p], first[p], second[p], g, step_size, root_correction
+                    )
         if l > 0:
             if not fuse:  # layerwise: dE/dout through the weights just updated
                 for j in range(n_out):
@@ -351,21 +579,22 @@ def _online_backward(net, velocity, out, delta, run):
                     else:
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
+            code = acts[l - 1]
             for i in range(below, below + n_in):
-                delta[i] = delta[i] * _logistic_slope(out[i])
+                delta[i] = delta[i] * _slope(code, out[i])
 
 
-@helper
+@batch_helper
 def _accumulate_layer(grad, net, l, outs, deltas, n):
-    """grad_l += dE/dW_l and dE/db_l of n samples (sample r's units start at r * n_units)."""
+    """grad_l += dE/dW_l and dE/db_l of n samples (sample r's units start at r * stride)."""
     sizes, u_off = net.sizes, net.u_off
-    n_units = np.uint64(u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1])
+    stride = np.uint64(_stride(sizes, u_off))
     n_in = np.uint64(sizes[l])
     w = np.uint64(net.w_off[l])
     b = np.uint64(net.b_off[l])
     for r in range(np.uint64(n)):
-        below = r * n_units + np.uint64(u_off[l])
-        above = r * n_units + np.uint64(u_off[l + 1])
+        below = r * stride + np.uint64(u_off[l])
+        above = r * stride + np.uint64(u_off[l + 1])
         for j in range(np.uint64(sizes[l + 1])):
             d = deltas[above + j]
             row = w + j * n_in
@@ -374,16 +603,17 @@ def _accumulate_layer(grad, net, l, outs, deltas, n):
             grad[b + j] += d
 
 
-@helper
+@batch_helper
 def _hidden_deltas(net, l, outs, deltas, n):
     """delta_h = (sum_o delta_o * w_oh) * dout_h/dnet_h below weight matrix l, for n samples."""
     params, sizes, u_off = net.params, net.sizes, net.u_off
-    n_units = np.uint64(u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1])
+    stride = np.uint64(_stride(sizes, u_off))
     n_in = np.uint64(sizes[l])
     w = np.uint64(net.w_off[l])
+    code = net.acts[l - 1]
     for r in range(np.uint64(n)):
-        below = r * n_units + np.uint64(u_off[l])
-        above = r * n_units + np.uint64(u_off[l + 1])
+        below = r * stride + np.uint64(u_off[l])
+        above = r * stride + np.uint64(u_off[l + 1])
         for i in range(n_in):
             deltas[below + i] = 0.0
         for j in range(np.uint64(sizes[l + 1])):
@@ -392,37 +622,47 @@ def _hidden_deltas(net, l, outs, deltas, n):
             for i in range(n_in):
                 deltas[below + i] += params[row + i] * d
         for i in range(below, below + n_in):
-            deltas[i] = deltas[i] * _logistic_slope(outs[i])
+            deltas[i] = deltas[i] * _slope(code, outs[i])
 
 
-@helper
-def _update_layer(net, velocity, grad, l, k, run):
-    """Gradient step on weight matrix l and its biases with the batch-mean gradient grad / k."""
-    params, lr, momentum = net.params, run.lr, run.momentum
+@batch_helper
+def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
+    """The optimiser's step on weight matrix l and its biases with the batch-mean gradient grad / k
+    (plus weight decay on the weights)."""
+    params, first, second = net.params, state.first, state.second
+    lr, decay = run.lr, run.weight_decay
+    plain = _is_plain(run)
     w = np.uint64(net.w_off[l])
     b = np.uint64(net.b_off[l])
     n_out = np.uint64(net.sizes[l + 1])
     for p in range(w, b):
         g = grad[p] if k == 1 else grad[p] / k  # k == 1: grad already holds the mean (and x / 1 == x)
-        if momentum == 0.0:
+        if plain:
             params[p] = _descend(params[p], g, lr)
         else:
-            params[p], velocity[p] = _momentum_step(params[p], velocity[p], g, lr, momentum)
+            g = _with_decay(g, params[p], decay) if decay != 0.0 else g
+            params[p], first[p], second[p] = _optimizer_step(
+                run, params[p], first[p], second[p], g, step_size, root_correction
+            )
     if run.train_biases:
         g_tied = 0.0
         for j in range(n_out):
             g_tied += grad[b + j] / k
         for j in range(n_out):
             g = g_tied if net.tied[l] else grad[b + j] / k
-            if momentum == 0.0:
-                params[b + j] = _descend(params[b + j], g, lr)
+            p = b + j
+            if plain:
+                params[p] = _descend(params[p], g, lr)
             else:
-                params[b + j], velocity[b + j] = _momentum_step(params[b + j], velocity[b + j], g, lr, momentum)
+                params[p], first[p], second[p] = _optimizer_step(
+                    run, params[p], first[p], second[p], g, step_size, root_correction
+                )
 
 
-@helper
-def _batch_step(net, velocity, data, run, row, start, stop, scratch):
-    """One minibatch, samples orders[row, start:stop]: mean gradient, then update. Returns its summed E.
+@batch_helper
+def _batch_step(net, state, data, run, row, start, stop, scratch, t):
+    """One minibatch, samples orders[row, start:stop], update number t: mean gradient, then update.
+    Returns its summed error.
 
     Samples go through in blocks of ``run.block``, layer by layer from the top:
     gradients of layer l, then the deltas of the layer below. With
@@ -433,77 +673,84 @@ def _batch_step(net, velocity, data, run, row, start, stop, scratch):
     grad, outs, deltas = scratch
     sizes = net.sizes
     zero = np.zeros(1, net.params.dtype)[0]
-    n_units = net.u_off[sizes.shape[0] - 1] + sizes[sizes.shape[0] - 1]
+    stride = _stride(sizes, net.u_off)
     n_layers = sizes.shape[0] - 1
     k = stop - start
+    step_size, root_correction = _adam_corrections(run, t) if run.optimizer == ADAM else (run.lr, 1.0)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(start, stop, run.block):
         n = min(run.block, stop - first)
         for r in range(n):
             s = data.orders[row, first + r]
-            _forward(net, data.X, s, outs, r * n_units, zero)
-            E_sum += _output_delta(net, outs, deltas, r * n_units, data.Y, s)
+            _forward(net, data.X, s, outs, r * stride, zero)
+            E_sum += _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             if run.layerwise:
-                _update_layer(net, velocity, grad, l, k, run)
+                _update_layer(net, state, grad, l, k, run, step_size, root_correction)
             if l > 0:
                 _hidden_deltas(net, l, outs, deltas, n)
     if not run.layerwise:
         for l in range(n_layers):
-            _update_layer(net, velocity, grad, l, k, run)
+            _update_layer(net, state, grad, l, k, run, step_size, root_correction)
     return E_sum
 
 
 @kernel
-def train_epochs(net, velocity, data, run, errors):
-    """Train for run.n_epochs epochs; errors[e] = epoch e's mean E over its samples.
+def train_epochs(net, state, data, run, errors):
+    """Train for run.n_epochs epochs; errors[e] = epoch e's mean error over its samples.
 
     Epoch e visits the samples data.orders[e], or orders[0] in every epoch when
     orders has one row (an unshuffled run). Batches of one sample take the fused
     online path; larger batches the mean-gradient path. Returns the number of
-    epochs whose mean error was finite: training stops after the first epoch
-    whose mean error is not (which then reads errors[returned value]).
+    epochs run: it stops after the first epoch whose mean error is not finite
+    (returning its index: errors[returned value] is that error), or is at most
+    run.target (returning the epochs done, that one included).
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     orders = data.orders
-    n_layers = sizes.shape[0] - 1
-    n_units = u_off[n_layers] + sizes[n_layers]
+    stride = _stride(sizes, u_off)
     n_samples = orders.shape[1]
     online = run.batch_size == 1
     zero = np.zeros(1, params.dtype)[0]
-    out = np.empty(n_units, params.dtype)
-    delta = np.empty(n_units, params.dtype)
+    out = np.empty(stride, params.dtype)
+    delta = np.empty(stride, params.dtype)
     scratch = (
         np.empty(0 if online else params.shape[0], params.dtype),
-        np.empty(0 if online else run.block * n_units, params.dtype),
-        np.empty(0 if online else run.block * n_units, params.dtype),
+        np.empty(0 if online else run.block * stride, params.dtype),
+        np.empty(0 if online else run.block * stride, params.dtype),
     )
+    t = run.step
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         if online:
             for r in range(n_samples):
                 s = orders[row, r]
+                t += 1
+                step_size, root_correction = _adam_corrections(run, t) if run.optimizer == ADAM else (run.lr, 1.0)
                 _forward(net, data.X, s, out, 0, zero)
-                E_epoch += _output_delta(net, out, delta, 0, data.Y, s)
-                _online_backward(net, velocity, out, delta, run)
+                E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
+                _online_backward(net, state, out, delta, run, step_size, root_correction)
         else:
             for start in range(0, n_samples, run.batch_size):
+                t += 1
                 stop = min(start + run.batch_size, n_samples)
-                E_epoch += _batch_step(net, velocity, data, run, row, start, stop, scratch)
+                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e
+        if errors[e] <= run.target:
+            return e + 1
     return run.n_epochs
 
 
 @parallel_kernel
-def train_many_epochs(nets, velocity, data, run, lrs, errors, done):
+def train_many_epochs(nets, state, data, run, lrs, errors, done):
     """Train networks k = 0, 1, ... in parallel over the CPU's threads, each exactly as train_epochs would.
 
-    Network k owns the slices of nets between its pointers (params and velocity
+    Network k owns the slices of nets between its pointers (params and the state
     between param_ptr[k] and param_ptr[k + 1], and so on), all offsets relative to
     its own slice, and trains with learning rate lrs[k]; errors[k] and done[k]
     receive its results. Each thread calls the same compiled train_epochs as
@@ -516,16 +763,18 @@ def train_many_epochs(nets, velocity, data, run, lrs, errors, done):
         u0, u1 = nets.unit_ptr[k], nets.unit_ptr[k + 1]
         l0, l1 = nets.layer_ptr[k], nets.layer_ptr[k + 1]
         one = Net(nets.params[p0:p1], nets.sizes[u0:u1], nets.w_off[l0:l1], nets.b_off[l0:l1], nets.u_off[u0:u1],
-                  nets.tied[l0:l1])  # fmt: skip
-        its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise)
-        done[k] = train_epochs(one, velocity[p0:p1], data, its_run, errors[k])
+                  nets.tied[l0:l1], nets.acts[l0:l1])  # fmt: skip
+        its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise,
+                      run.loss, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus, run.eta_plus,
+                      run.step_min, run.step_max, run.weight_decay, run.target, run.step)  # fmt: skip
+        done[k] = train_epochs(one, State(state.first[p0:p1], state.second[p0:p1]), data, its_run, errors[k])
 
 
 @kernel
-def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
+def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
 
-    params[p, k] is parameter p of network k (likewise velocity). Every step is
+    params[p, k] is parameter p of network k (likewise the state). Every step is
     the one of train_epochs (forward, output deltas, the fused backward pass and
     update), written with an innermost loop over networks, which vectorises: so
     each network's result is bit-identical to training it alone; errors[e, k]
@@ -533,18 +782,21 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
     after which every network's mean error was finite. If
     ``final`` has entries and every epoch was finite, one more forward pass over
     the samples in order puts each network's summed E_total in final[k], the sum
-    evaluate() would return (the final error without a call per network).
+    evaluate() would return (the final error without a call per network). The lanes take
+    plain gradient descent and momentum (other optimisers train one network per thread).
     """
-    params, sizes, w_off, b_off, u_off, tied = net
+    params, sizes, w_off, b_off, u_off, tied, acts = net
+    velocity = state.first
+    loss = run.loss
     X, Y, orders = data
     n_epochs, momentum, train_biases, layerwise = run.n_epochs, run.momentum, run.train_biases, run.layerwise
     k0 = np.uint64(k0)
     n = np.uint64(k1) - k0
     n_layers = sizes.shape[0] - 1
-    n_units = np.uint64(u_off[n_layers] + sizes[n_layers])
+    stride = np.uint64(_stride(sizes, u_off))
     n_samples = orders.shape[1]
-    out = np.empty((n_units, n), params.dtype)
-    delta = np.empty((n_units, n), params.dtype)
+    out = np.empty((stride, n), params.dtype)  # the output layer's net inputs after its outputs
+    delta = np.empty((stride, n), params.dtype)
     acc = np.empty(n, params.dtype)
     E_sample = np.empty(n)
     E_epoch = np.empty(n)
@@ -560,21 +812,29 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
                 for k in range(n):
                     out[i, k] = x
             # The forward pass: net_j = sum_i w_ji out_i (in order) + b_j, for every network.
+            top = np.uint64(u_off[n_layers])
+            n_out = np.uint64(sizes[n_layers])
+            nets = top + n_out
             for l in range(n_layers):
                 n_in = np.uint64(sizes[l])
                 below = np.uint64(u_off[l])
                 above = np.uint64(u_off[l + 1])
                 last = n_in - np.uint64(1)
+                code = acts[l]
+                # The output layer's net inputs are kept (cross-entropy, softmax); softmax comes after.
+                keep = nets if l == n_layers - 1 else above
+                code = IDENTITY if code == SOFTMAX else code
                 for j in range(np.uint64(sizes[l + 1])):
                     weights = np.uint64(w_off[l]) + j * n_in
                     bias = np.uint64(b_off[l]) + j
                     # The first product starts the sum (0 + w x is w x, up to the sign of a zero,
-                    # which the logistic ignores) and the last is added with the bias and the
-                    # logistic: a pass over the networks fewer each, in the same order.
+                    # which no activation tells apart) and the last is added with the bias and the
+                    # activation: a pass over the networks fewer each, in the same order.
                     if n_in == 1:
                         for k in range(n):
-                            net = params[weights, k0 + k] * out[below, k]
-                            out[above + j, k] = _logistic(net + params[bias, k0 + k])
+                            z = params[weights, k0 + k] * out[below, k] + params[bias, k0 + k]
+                            out[keep + j, k] = z
+                            out[above + j, k] = _activate(code, z)
                         continue
                     for k in range(n):
                         acc[k] = params[weights, k0 + k] * out[below, k]
@@ -582,17 +842,57 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
                         for k in range(n):
                             acc[k] += params[weights + i, k0 + k] * out[below + i, k]
                     for k in range(n):
-                        net = acc[k] + params[weights + last, k0 + k] * out[below + last, k]
-                        out[above + j, k] = _logistic(net + params[bias, k0 + k])
-            # Output deltas and E_total.
-            top = np.uint64(u_off[n_layers])
-            for j in range(np.uint64(sizes[n_layers])):
-                t = Y[s, j]
+                        z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
+                        out[keep + j, k] = z
+                        out[above + j, k] = _activate(code, z)
+            # Output deltas and errors, as _output_delta.
+            code = acts[n_layers - 1]
+            if code == SOFTMAX:  # out = e^(net - max) / sum: acc holds the max, g_tied the sum
                 for k in range(n):
-                    o = out[top + j, k]
-                    E_j = _squared_error(t, o)  # >= 0: 0 + E_j is E_j
-                    E_sample[k] = E_j if j == 0 else E_sample[k] + E_j
-                    delta[top + j, k] = _squared_delta(t, o)
+                    acc[k] = out[nets, k]
+                for j in range(np.uint64(1), n_out):
+                    for k in range(n):
+                        acc[k] = max(acc[k], out[nets + j, k])
+                g_tied[:] = 0.0
+                for j in range(n_out):
+                    for k in range(n):
+                        out[top + j, k] = _exp_nonpositive(out[nets + j, k] - acc[k])
+                        g_tied[k] += out[top + j, k]
+                for j in range(n_out):
+                    for k in range(n):
+                        out[top + j, k] = out[top + j, k] / g_tied[k]
+            if code != SOFTMAX:
+                for j in range(n_out):
+                    t = Y[s, j]
+                    for k in range(n):
+                        o = out[top + j, k]
+                        E_j = _unit_error(loss, t, o, out[nets + j, k])
+                        E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
+                        delta[top + j, k] = _unit_delta(loss, code, t, o)
+            elif loss == CROSS_ENTROPY:
+                targets = 0.0
+                for j in range(n_out):
+                    targets += Y[s, j]
+                for k in range(n):
+                    acc[k] = acc[k] + math.log(g_tied[k])  # log sum_j e^net_j
+                for j in range(n_out):
+                    t = Y[s, j]
+                    for k in range(n):
+                        E_j = t * (out[nets + j, k] - acc[k])
+                        E_sample[k] = 0.0 - E_j if j == 0 else E_sample[k] - E_j
+                        delta[top + j, k] = out[top + j, k] * targets - t
+            else:
+                g_tied[:] = 0.0  # sum_k dE/dout_k out_k
+                for j in range(n_out):
+                    for k in range(n):
+                        g_tied[k] += (-(Y[s, j] - out[top + j, k])) * out[top + j, k]
+                for j in range(n_out):
+                    t = Y[s, j]
+                    for k in range(n):
+                        o = out[top + j, k]
+                        E_j = _squared_error(t, o)
+                        E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
+                        delta[top + j, k] = o * ((-(t - o)) - g_tied[k])
             for k in range(n):
                 E_epoch[k] += E_sample[k]
             if evaluating:
@@ -606,6 +906,7 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
                 w = np.uint64(w_off[l])
                 b = np.uint64(b_off[l])
                 fuse = l > 0 and not layerwise
+                code = acts[l - 1] if l > 0 else IDENTITY  # the activation of the layer below
                 if fuse and momentum != 0.0:
                     for i in range(n_in):
                         for k in range(n):
@@ -617,7 +918,7 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
                         if momentum == 0.0:
                             if fuse:
                                 # The first row starts the sums dE/dout_i, the last finishes them
-                                # into the deltas below (times out_i (1 - out_i)).
+                                # into the deltas below (times dout_i/dnet_i).
                                 first = j == 0
                                 final_row = j == n_out - np.uint64(1)
                                 for k in range(n):
@@ -625,7 +926,7 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
                                     o = out[below + i, k]
                                     w_d = params[p, k0 + k] * d
                                     below_d = w_d if first else delta[below + i, k] + w_d
-                                    delta[below + i, k] = below_d * _logistic_slope(o) if final_row else below_d
+                                    delta[below + i, k] = below_d * _slope(code, o) if final_row else below_d
                                     params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
@@ -667,7 +968,7 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
                     if not (fuse and momentum == 0.0):  # (there the last row did it)
                         for i in range(n_in):
                             for k in range(n):
-                                delta[below + i, k] = delta[below + i, k] * _logistic_slope(out[below + i, k])
+                                delta[below + i, k] = delta[below + i, k] * _slope(code, out[below + i, k])
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
@@ -682,7 +983,7 @@ def train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1):
 
 
 @parallel_kernel
-def train_lanes_epochs(net, velocity, data, run, lrs, errors, final, lane_block):
+def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
     """train_lane_block over blocks of lane_block networks, the blocks spread over Numba's threads.
 
     Returns, per block, the epochs after which all its networks were finite.
@@ -692,35 +993,40 @@ def train_lanes_epochs(net, velocity, data, run, lrs, errors, final, lane_block)
     for block in prange(n_blocks):
         k0 = block * lane_block
         k1 = min(net.params.shape[1], k0 + lane_block)
-        done[block] = train_lane_block(net, velocity, data, run, lrs, errors, final, k0, k1)
+        done[block] = train_lane_block(net, state, data, run, lrs, errors, final, k0, k1)
     return done
 
 
 @kernel
-def train_epochs_blas(net, velocity, data, run, errors):
+def train_epochs_blas(net, state, data, run, errors):
     """train_epochs for minibatches of wide layers: each layer's products as BLAS matrix products.
 
-    Per batch of k samples: A_{l+1} = logistic(A_l W_l^T + b_l); output deltas;
-    then from the top, grad_W = D^T A_l and D_below = (D W_l) * A (1 - A), with the
-    same update rules and order as train_epochs. The sums inside the products run
-    in BLAS's order rather than the oracle's, so results agree with the oracle to
-    rounding (about 1e-15 relative per step), not bit for bit. np.dot inside Numba
-    needs SciPy's BLAS: Python picks this kernel only when SciPy is importable.
+    Per batch of k samples: A_{l+1} = f(A_l W_l^T + b_l); output deltas; then from
+    the top, grad_W = D^T A_l and D_below = (D W_l) * f'(A), with the same update
+    rules and order as train_epochs. The sums inside the products run in BLAS's
+    order rather than the oracle's, so results agree with the oracle to rounding
+    (about 1e-15 relative per step), not bit for bit. np.dot inside Numba needs
+    SciPy's BLAS: Python picks this kernel only when SciPy is importable.
     (run.block is unused; the signature matches train_epochs.)
     """
-    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
+    params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     X, Y, orders = data
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
     n_samples = orders.shape[1]
     grad = np.empty(params.shape[0], params.dtype)
     # The gathered inputs of a whole batch, reused: a fresh buffer this large would
     # come from the kernel as new, zero-filled pages on every batch.
     inputs = np.empty((batch_size, sizes[0]), params.dtype)
+    nets = np.empty(batch_size * n_out, params.dtype)  # the output layer's net inputs
+    t = run.step
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         for start in range(0, n_samples, batch_size):
+            t += 1
+            step_size, root_correction = _adam_corrections(run, t) if run.optimizer == ADAM else (run.lr, 1.0)
             k = min(batch_size, n_samples - start)
             first = orders[row, start]
             consecutive = True
@@ -732,58 +1038,73 @@ def train_epochs_blas(net, velocity, data, run, errors):
                 A = inputs if k == batch_size else np.empty((k, sizes[0]), params.dtype)
                 for r in range(k):
                     A[r] = X[orders[row, start + r]]
-            acts = [A]
+            layers = [A]
             for l in range(n_layers):
                 W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
-                Z = np.dot(acts[l], W.T)
+                Z = np.dot(layers[l], W.T)
+                flat = Z.reshape(k * sizes[l + 1])
+                code = acts[l]
                 for r in range(k):
                     for j in range(sizes[l + 1]):
-                        Z[r, j] = _logistic(Z[r, j] + params[b_off[l] + j])
-                acts.append(Z)
-            out = acts[n_layers]
-            D = np.empty((k, sizes[n_layers]), params.dtype)
+                        flat[r * sizes[l + 1] + j] = flat[r * sizes[l + 1] + j] + params[b_off[l] + j]
+                if l == n_layers - 1:
+                    nets[: k * n_out] = flat
+                if code == SOFTMAX:
+                    for r in range(k):
+                        _softmax(flat, r * n_out, n_out)
+                else:
+                    for p in range(k * sizes[l + 1]):
+                        flat[p] = _activate(code, flat[p])
+                layers.append(Z)
+            out = Z.reshape(k * n_out)
+            D = np.empty((k, n_out), params.dtype)
+            deltas = D.reshape(k * n_out)
             for r in range(k):
                 s = orders[row, start + r]
-                for j in range(sizes[n_layers]):
-                    E_epoch += _squared_error(Y[s, j], out[r, j])
-                    # Deltas divided by k here make every product below a batch mean at once
-                    # (no division per weight in the update).
-                    D[r, j] = _squared_delta(Y[s, j], out[r, j]) / k
+                E_epoch += _loss_delta(out, r * n_out, nets, r * n_out, deltas, r * n_out, n_out, acts[n_layers - 1],
+                                       Y, s, run.loss)  # fmt: skip
+            # Deltas divided by k here make every product below a batch mean at once
+            # (no division per weight in the update).
+            for p in range(k * n_out):
+                deltas[p] = deltas[p] / k
             for l in range(n_layers - 1, -1, -1):
-                np.dot(D.T, acts[l], grad[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
+                np.dot(D.T, layers[l], grad[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
                 for j in range(sizes[l + 1]):
                     g = 0.0
                     for r in range(k):
                         g += D[r, j]
                     grad[b_off[l] + j] = g
                 if layerwise:
-                    _update_layer(net, velocity, grad, l, 1, run)
+                    _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
-                    below = acts[l]
+                    below = layers[l]
+                    code = acts[l - 1]
                     for r in range(k):
                         for i in range(sizes[l]):
-                            D[r, i] = D[r, i] * _logistic_slope(below[r, i])
+                            D[r, i] = D[r, i] * _slope(code, below[r, i])
             if not layerwise:
                 for l in range(n_layers):
-                    _update_layer(net, velocity, grad, l, 1, run)
+                    _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e
+        if errors[e] <= run.target:
+            return e + 1
     return run.n_epochs
 
 
 @kernel
-def evaluate(net, X, Y, outputs):
-    """Forward pass of every row of X into outputs; returns the summed E_total against Y.
+def evaluate(net, X, Y, outputs, loss):
+    """Forward pass of every row of X into outputs; returns the summed error against Y under the loss.
 
     Y may have no rows, for a plain forward pass (the error is then 0).
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     n_layers = sizes.shape[0] - 1
     zero = np.zeros(1, params.dtype)[0]
-    out = np.empty(u_off[n_layers] + sizes[n_layers], params.dtype)
+    out = np.empty(_stride(sizes, u_off), params.dtype)
     delta = np.empty(out.shape[0], params.dtype)
     top = u_off[n_layers]
     E_sum = 0.0
@@ -792,49 +1113,63 @@ def evaluate(net, X, Y, outputs):
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
-            E_sum += _output_delta(net, out, delta, 0, Y, s)
+            E_sum += _output_delta(net, out, delta, 0, Y, s, loss)
     return E_sum
 
 
 @kernel
-def evaluate_blas(net, X, Y, outputs):
+def evaluate_blas(net, X, Y, outputs, loss):
     """evaluate for wide layers: blocks of 256 rows through BLAS matrix products."""
-    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
+    params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    nets = np.empty(256 * n_out, params.dtype)
+    delta = np.empty(256 * n_out, params.dtype)
     E_sum = 0.0
+    Z = np.empty((0, 0), params.dtype)
     for first in range(0, X.shape[0], 256):
         k = min(256, X.shape[0] - first)
-        A = X[first : first + k]
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
-            A = np.dot(A, W.T)
+            Z = np.dot(X[first : first + k], W.T) if l == 0 else np.dot(Z, W.T)
+            flat = Z.reshape(k * sizes[l + 1])
             for r in range(k):
                 for j in range(sizes[l + 1]):
-                    A[r, j] = _logistic(A[r, j] + params[b_off[l] + j])
+                    flat[r * sizes[l + 1] + j] = flat[r * sizes[l + 1] + j] + params[b_off[l] + j]
+            if l == n_layers - 1:
+                nets[: k * n_out] = flat
+            if acts[l] == SOFTMAX:
+                for r in range(k):
+                    _softmax(flat, r * n_out, n_out)
+            else:
+                for p in range(k * sizes[l + 1]):
+                    flat[p] = _activate(acts[l], flat[p])
+        out = Z.reshape(k * n_out)
         for r in range(k):
-            for j in range(outputs.shape[1]):
-                outputs[first + r, j] = A[r, j]
-                if Y.shape[0] > 0:
-                    E_sum += _squared_error(Y[first + r, j], A[r, j])
+            for j in range(n_out):
+                outputs[first + r, j] = out[r * n_out + j]
+            if Y.shape[0] > 0:
+                E_sum += _loss_delta(out, r * n_out, nets, r * n_out, delta, r * n_out, n_out, acts[n_layers - 1], Y,
+                                     first + r, loss)  # fmt: skip
     return E_sum
 
 
 @kernel
-def gradient_sum(net, grad, X, Y, block):
-    """grad = sum over samples of dE_total/dparams (a bias per unit); returns the summed E."""
+def gradient_sum(net, grad, X, Y, block, loss):
+    """grad = sum over samples of the error's gradient in params (a bias per unit); returns the summed error."""
     sizes, u_off = net.sizes, net.u_off
     n_layers = sizes.shape[0] - 1
-    n_units = u_off[n_layers] + sizes[n_layers]
+    stride = _stride(sizes, u_off)
     zero = np.zeros(1, net.params.dtype)[0]
-    outs = np.empty(block * n_units, net.params.dtype)
-    deltas = np.empty(block * n_units, net.params.dtype)
+    outs = np.empty(block * stride, net.params.dtype)
+    deltas = np.empty(block * stride, net.params.dtype)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(net, X, first + r, outs, r * n_units, zero)
-            E_sum += _output_delta(net, outs, deltas, r * n_units, Y, first + r)
+            _forward(net, X, first + r, outs, r * stride, zero)
+            E_sum += _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             if l > 0:

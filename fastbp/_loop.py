@@ -34,6 +34,7 @@ CHUNK_SECONDS = 0.2
 
 class Job(Protocol):
     epoch: int  # epochs completed (a resumed run starts past 0)
+    stopped: bool  # the job ended itself before opts.epochs (early stopping)
     result_name: str  # the attribute of KeyboardInterrupt that carries result(): "history" or "histories"
 
     def advance(self, count: int) -> None: ...  # train count more epochs, or raise FloatingPointError
@@ -49,7 +50,7 @@ def run(job: Job, opts: Options, n_samples: int, n_params: int, after_chunk: Cal
         start = time.perf_counter()
         first = job.epoch
         try:
-            while job.epoch < opts.epochs:
+            while job.epoch < opts.epochs and not job.stopped:
                 count = chunker.size(job.epoch)
                 chunk_start = time.perf_counter()
                 job.advance(count)
@@ -106,6 +107,8 @@ class Chunker:
             size = min(size, max(1, int(CHUNK_SECONDS / max(self.seconds_per_epoch, 1e-12))))
         if opts.shuffle:
             size = min(size, max(1, CHUNK_SAMPLES // self.visits))
+        if opts.validating:  # the validation error after every epoch
+            size = 1
         if opts.progress:
             size = min(size, max(1, math.ceil(opts.epochs / PROGRESS_STEPS)))
         for period in (opts.callback_every, opts.checkpoint_every):

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate
-from ._dispatch import KERNELS
 
 UPDATES = ("simultaneous", "layerwise")
 ENGINES = ("numba", "python")
+# A name's position is its code in the kernels (_kernels.LOGISTIC, ...): append only.
+ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "identity", "softmax")
+LOSSES = ("squared", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam", "rprop")
+KERNELS = ("auto", "loops", "blas", "unrolled", "lanes")  # what each is: _dispatch
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class Option:
     """One training option: how it is checked, its default, and what it means."""
 
     name: str
-    kind: str  # "int", "real", "flag", "choice", "seed" (None or int >= 0), "batch" (None or int >= 1)
+    kind: str  # "int", "real", "flag", "choice", "seed" (None or int >= 0), "batch" (None or int >= 1),
+    # "pair" (two reals, each in [low, high)), "count" (None or int >= low), "target" (None or real >= low)
     default: Any
     help: str
     low: float | None = None
@@ -47,17 +52,25 @@ class Option:
             return _validate.seed(self.name, value)
         if self.kind == "batch":
             return None if value is None else _validate.integer(self.name, value, low=1)
+        if self.kind == "count":
+            return None if value is None else _validate.integer(self.name, value, low=self.low)
+        if self.kind == "target":
+            return None if value is None else _validate.real(self.name, value, low=self.low)
+        if self.kind == "pair":
+            return _validate.pair(self.name, value, low=self.low, high=self.high, high_open=self.high_open)
         raise AssertionError(f"option {self.name} has an unknown kind {self.kind!r}")
 
     def parse(self, text: str):
         """A command-line word to a checked value (an argparse ``type``)."""
         try:
-            if self.kind in ("int", "seed") or (self.kind == "batch" and text != "full"):
+            if self.kind in ("int", "seed", "count") or (self.kind == "batch" and text != "full"):
                 return self.check(int(text))
             if self.kind == "batch":
                 return None
-            if self.kind == "real":
+            if self.kind in ("real", "target"):
                 return self.check(float(text))
+            if self.kind == "pair":
+                return self.check(tuple(float(part) for part in text.split(",")))
             return self.check(text)
         except ValueError as error:
             message = str(error)
@@ -98,7 +111,46 @@ OPTIONS = (
     Option("engine", "choice", "numba", "numba (compiled kernels) or python (the oracle)", choices=ENGINES),
     Option("progress", "flag", False, "a progress bar on long runs"),
     Option("kernel", "choice", "auto", "force a kernel (for tests and benchmarks)", choices=KERNELS),
+    Option(
+        "loss",
+        "choice",
+        "squared",
+        "the error: squared (the article) or cross_entropy",
+        choices=LOSSES,
+        resumable=False,
+    ),  # fmt: skip
+    Option("optimizer", "choice", "sgd", "sgd (lr, momentum), adam or rprop", choices=OPTIMIZERS, resumable=False),
+    Option(
+        "betas",
+        "pair",
+        (0.9, 0.999),
+        "Adam's decay rates of its two moments, each in [0, 1)",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        resumable=False,
+    ),  # fmt: skip
+    Option("eps", "real", 1e-8, "Adam's term added to the denominator", low=0.0, resumable=False),
+    Option(
+        "etas", "pair", (0.5, 1.2), "RPROP's step factors (shrink in (0, 1), grow > 1)", low=0.0, resumable=False
+    ),  # fmt: skip
+    Option("step_sizes", "pair", (1e-6, 50.0), "RPROP's smallest and largest step", low=0.0, resumable=False),
+    Option(
+        "weight_decay",
+        "real",
+        0.0,
+        "L2 penalty on the weights (never biases): g += weight_decay * w",
+        low=0.0,
+        resumable=False,
+    ),  # fmt: skip
+    Option("patience", "count", None, "stop after this many epochs without a better validation error", low=1),
+    Option("min_delta", "real", 0.0, "how much better the validation error must get to count", low=0.0),
+    Option("restore_best", "flag", True, "with patience: end with the weights of the best epoch"),
+    Option("target_error", "target", None, "stop after the first epoch whose mean error is at most this", low=0.0),
 )
+# The options train_many takes: the same for every network (no early stopping: that needs one validation each).
+MANY = tuple(name for name in (option.name for option in OPTIONS)
+             if name not in ("patience", "min_delta", "restore_best", "target_error"))  # fmt: skip
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
@@ -116,6 +168,18 @@ class Options(NamedTuple):
     engine: str
     progress: bool
     kernel: str
+    loss: str
+    optimizer: str
+    betas: tuple[float, float]
+    eps: float
+    etas: tuple[float, float]
+    step_sizes: tuple[float, float]
+    weight_decay: float
+    patience: int | None
+    min_delta: float
+    restore_best: bool
+    target_error: float | None
+    validating: bool = False  # a validation set was given
     callback_every: int = 0  # epochs between callbacks; 0: no callback
     checkpoint_every: int = 0  # epochs between checkpoints; 0: none
 
@@ -126,22 +190,50 @@ class Options(NamedTuple):
 
 def check(n_samples: int, **values) -> Options:
     """Every option of the table checked (the table's default where not given); batch_size None -> n_samples."""
-    unknown = set(values) - set(BY_NAME) - {"callback_every", "checkpoint_every"}
+    extra = ("validating", "callback_every", "checkpoint_every")
+    unknown = set(values) - set(BY_NAME) - set(extra)
     if unknown:
         raise TypeError(f"unknown training option {sorted(unknown)[0]!r}; the options are {', '.join(BY_NAME)}")
     checked = {option.name: option.check(values.get(option.name, option.default)) for option in OPTIONS}
     checked["batch_size"] = min(n_samples if checked["batch_size"] is None else checked["batch_size"], n_samples)
+    _check_together(checked, values.get("validating", False))
     if checked["progress"]:
         progress_bar_class()  # fail now, before training, if tqdm is missing
-    periods = {key: values[key] for key in ("callback_every", "checkpoint_every") if key in values}
-    return Options(**checked, **periods)
+    return Options(**checked, **{key: values[key] for key in extra if key in values})
+
+
+def _check_together(opts: dict, validating: bool) -> None:
+    """The rules between options: each refusal names the option that does not fit."""
+    if opts["optimizer"] != "sgd" and opts["momentum"] != 0.0:
+        raise ValueError(f"momentum must be 0 with optimizer={opts['optimizer']!r} (it has its own); "
+                         f"got momentum={opts['momentum']}")  # fmt: skip
+    if opts["optimizer"] != "sgd" and opts["update"] == "layerwise":
+        raise ValueError(f"update='layerwise' applies to optimizer='sgd' only; got optimizer={opts['optimizer']!r}")
+    if opts["patience"] is not None and not validating:
+        raise ValueError("patience needs validation=(X_val, Y_val): it counts epochs without a better validation error")
+    eta_minus, eta_plus = opts["etas"]
+    if not 0.0 < eta_minus < 1.0 < eta_plus:
+        raise ValueError(f"etas must be (eta_minus, eta_plus) with 0 < eta_minus < 1 < eta_plus; got {opts['etas']}")
+    if not 0.0 < opts["step_sizes"][0] <= opts["step_sizes"][1]:
+        raise ValueError(
+            f"step_sizes must be (smallest, largest) with 0 < smallest <= largest; got {opts['step_sizes']}"
+        )
+
+
+def check_activations(activations: tuple[str, ...], loss: str) -> None:
+    """cross_entropy needs a softmax or logistic output layer."""
+    if loss == "cross_entropy" and activations[-1] not in ("softmax", "logistic"):
+        raise ValueError(
+            f"loss='cross_entropy' needs an output layer of 'softmax' or 'logistic' units; this network's output "
+            f"activation is {activations[-1]!r} (use loss='squared', or build the network with another output)"
+        )
 
 
 def fingerprint(opts: Options, n_samples: int) -> dict:
     """What a checkpoint must agree on with the call that resumes it: every option that changes results."""
-    return {option.name: getattr(opts, option.name) for option in OPTIONS if not option.resumable} | {
-        "n_samples": int(n_samples)
-    }
+    recorded = {option.name: getattr(opts, option.name) for option in OPTIONS if not option.resumable}
+    recorded = {name: list(value) if isinstance(value, tuple) else value for name, value in recorded.items()}
+    return recorded | {"n_samples": int(n_samples)}
 
 
 def progress_bar_class():

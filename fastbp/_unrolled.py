@@ -25,21 +25,30 @@ from pathlib import Path
 
 import numpy as np
 
-from fastbp import _kernels
+from . import _kernels, _options
 
 
-def kernel(widths: tuple[int, ...], tied: np.ndarray, momentum: bool, train_biases: bool, layerwise: bool):
-    """The kernel for this architecture (layer widths, tied-bias flag per layer) and these options,
-    generated and imported on first use.
+def kernel(widths: tuple[int, ...], tied: np.ndarray, acts: tuple[int, ...], opts):
+    """The kernel for this architecture (layer widths, tied-bias flag and activation code per layer) and
+    these options (momentum or not, biases trained, update order, loss), generated and imported on first use.
 
     It takes train_epochs's arguments and returns what it returns. None when no
     directory to write it to can be found (the general kernel then trains). Which
-    networks it suits is decided in ``_dispatch``.
+    networks it suits is decided in ``_dispatch`` (element-wise activations, sgd).
     """
-    key = (widths, tied.tobytes() if train_biases else b"", momentum, train_biases, layerwise)
+    momentum, loss = opts.momentum != 0.0, _options.LOSSES.index(opts.loss)
+    key = (
+        widths,
+        tied.tobytes() if opts.train_biases else b"",
+        acts,
+        momentum,
+        opts.train_biases,
+        opts.layerwise,
+        loss,
+    )
     if key not in _LOADED:
-        tied_layers = tuple(map(bool, tied)) if train_biases else (False,) * (len(widths) - 1)
-        _LOADED[key] = _load((widths, tied_layers, momentum, train_biases, layerwise))
+        tied_layers = tuple(map(bool, tied)) if opts.train_biases else (False,) * (len(widths) - 1)
+        _LOADED[key] = _load((widths, tied_layers, acts, momentum, opts.train_biases, opts.layerwise, loss))
     return _LOADED[key]
 
 
@@ -103,22 +112,23 @@ import math
 
 from numba import njit
 
-from fastbp._kernels import _descend, _logistic, _logistic_slope, _momentum_step, _squared_delta, _squared_error
+from fastbp._kernels import _activate, _descend, _momentum_step, _slope, _unit_delta, _unit_error
 
 '''
 
 
-def source_of(widths, tied, momentum, train_biases, layerwise) -> str:
+def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss) -> str:
     """Python source of the unrolled kernel: train_epochs's online path with the loops written out."""
     n_layers = len(widths) - 1
     code = _Code()
     code.line('@njit(cache=True, nogil=True, error_model="numpy")')
     # train_epochs's arguments, so that either kernel takes the same call; the layout and the
     # options it does not read are written into the code.
-    code.line("def train_online(net, velocity, data, run, errors):")
+    code.line("def train_online(net, state, data, run, errors):")
     code.indent += 1
     code.line(f'"""Online training of a {"-".join(map(str, widths))} network (see fastbp._unrolled)."""')
     code.line("params, X, Y, orders, lr, momentum = net.params, data.X, data.Y, data.orders, run.lr, run.momentum")
+    code.line("velocity = state.first")
     # Parameter names, in the order of the flat buffer (_layout.py).
     names = []
     for l in range(n_layers):
@@ -136,13 +146,16 @@ def source_of(widths, tied, momentum, train_biases, layerwise) -> str:
     code.line("for r in range(orders.shape[1]):")
     code.indent += 1
     code.line("s = orders[row, r]")
-    _forward(code, widths)
-    _output_delta(code, widths)
-    _backward(code, widths, tied, momentum, train_biases, layerwise)
+    _forward(code, widths, acts)
+    _output_delta(code, widths, acts, loss)
+    _backward(code, widths, tied, acts, momentum, train_biases, layerwise)
     code.indent -= 1
     code.line("errors[e] = E_epoch / orders.shape[1]")
     code.line("if not math.isfinite(errors[e]):")
     code.line("    done = e")
+    code.line("    break")
+    code.line("if errors[e] <= run.target:")
+    code.line("    done = e + 1")
     code.line("    break")
     code.indent -= 1
     for k, name in enumerate(names):
@@ -164,30 +177,35 @@ class _Code:
         return "\n".join(self.lines) + "\n"
 
 
-def _forward(code: _Code, widths) -> None:
-    """out_j = logistic(sum_i w_ji out_i + b_j), the sum in the general kernel's order."""
+def _forward(code: _Code, widths, acts) -> None:
+    """out_j = f(sum_i w_ji out_i + b_j), the sum in the general kernel's order; the output layer's
+    net inputs kept as z_j."""
+    top = len(widths) - 1
     for i in range(widths[0]):
         code.line(f"out0_{i} = X[s, {i}]")
-    for l in range(len(widths) - 1):
+    for l in range(top):
         for j in range(widths[l + 1]):
-            # The kernel's sum starts from 0.0: 0.0 + x is x except for x = -0.0, and the
-            # logistic of -0.0 and +0.0 is the same 0.5, so the 0.0 is left out.
-            net = " + ".join(f"w{l}_{j}_{i} * out{l}_{i}" for i in range(widths[l]))
-            code.line(f"out{l + 1}_{j} = _logistic({net} + b{l}_{j})")
+            # The kernel's sum starts from 0.0: 0.0 + x is x except for x = -0.0, which no activation
+            # tells apart but by the sign of a zero output, so the 0.0 is left out.
+            net = " + ".join(f"w{l}_{j}_{i} * out{l}_{i}" for i in range(widths[l])) + f" + b{l}_{j}"
+            if l == top - 1:
+                code.line(f"z_{j} = {net}")
+                net = f"z_{j}"
+            code.line(f"out{l + 1}_{j} = _activate({acts[l]}, {net})")
 
 
-def _output_delta(code: _Code, widths) -> None:
-    """The output deltas; E_epoch += this sample's E_total (the primitives of _kernels)."""
+def _output_delta(code: _Code, widths, acts, loss) -> None:
+    """The output deltas; E_epoch += this sample's error (the primitives of _kernels)."""
     top = len(widths) - 1
     terms = []
     for j in range(widths[top]):
         code.line(f"t_{j} = Y[s, {j}]")
-        terms.append(f"_squared_error(t_{j}, out{top}_{j})")
-        code.line(f"delta{top}_{j} = _squared_delta(t_{j}, out{top}_{j})")
+        terms.append(f"_unit_error({loss}, t_{j}, out{top}_{j}, z_{j})")
+        code.line(f"delta{top}_{j} = _unit_delta({loss}, {acts[top - 1]}, t_{j}, out{top}_{j})")
     code.line(f"E_epoch += 0.0 + {' + '.join(terms)}")
 
 
-def _backward(code: _Code, widths, tied, momentum, train_biases, layerwise) -> None:
+def _backward(code: _Code, widths, tied, acts, momentum, train_biases, layerwise) -> None:
     """_online_backward with its loops written out, top layer first."""
     for l in range(len(widths) - 2, -1, -1):
         n_in, n_out = widths[l], widths[l + 1]
@@ -214,7 +232,7 @@ def _backward(code: _Code, widths, tied, momentum, train_biases, layerwise) -> N
                         op = "=" if j == 0 else "+="
                         code.line(f"delta{l}_{i} {op} w{l}_{j}_{i} * delta{l + 1}_{j}")
             for i in range(n_in):
-                code.line(f"delta{l}_{i} = delta{l}_{i} * _logistic_slope(out{l}_{i})")
+                code.line(f"delta{l}_{i} = delta{l}_{i} * _slope({acts[l - 1]}, out{l}_{i})")
 
 
 def _step(code: _Code, name: str, gradient: str, momentum: bool) -> None:

@@ -76,6 +76,13 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
     return x
 
 
+def pair(name: str, value, *, low: float, high: float | None = None, high_open: bool = False) -> tuple:
+    """value as a pair of finite reals, each in [low, high] (or [low, high))."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of numbers; got {_describe(value)}")
+    return tuple(real(f"{name}[{k}]", v, low=low, high=high, high_open=high_open) for k, v in enumerate(value))
+
+
 def integer(name: str, value, *, low: int) -> int:
     """value as an int >= low (bools refused)."""
     if isinstance(value, (bool, np.bool_)):
@@ -108,18 +115,22 @@ def seed(name: str, value) -> int | None:
     return None if value is None else integer(name, value, low=0)
 
 
-def samples(X, Y, n_in: int, n_out: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """Training data as 2-D arrays of dtype (one sample may be given as 1-D rows)."""
-    X = array("X", X, ndim=(1, 2), dtype=dtype)
-    Y = array("Y", Y, ndim=(1, 2), dtype=dtype)
+def samples(X, Y, n_in: int, n_out: int, dtype=np.float64, names: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Training data as 2-D arrays of dtype (one sample may be given as 1-D rows); ``names`` prefixes
+    the arguments' names in messages ("validation" gives validation[0], validation[1])."""
+    x_name, y_name = ("X", "Y") if names is None else (f"{names}[0]", f"{names}[1]")
+    X = array(x_name, X, ndim=(1, 2), dtype=dtype)
+    Y = array(y_name, Y, ndim=(1, 2), dtype=dtype)
     X = X.reshape(1, -1) if X.ndim == 1 else X
     Y = Y.reshape(1, -1) if Y.ndim == 1 else Y
     if X.shape[1] != n_in:
-        raise ValueError(f"X must have {n_in} columns (the network's input width); got {X.shape[1]}")
+        raise ValueError(f"{x_name} must have {n_in} columns (the network's input width); got {X.shape[1]}")
     if Y.shape[1] != n_out:
-        raise ValueError(f"Y must have {n_out} columns (the network's output width); got {Y.shape[1]}")
+        raise ValueError(f"{y_name} must have {n_out} columns (the network's output width); got {Y.shape[1]}")
     if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must have the same number of rows (samples); got {X.shape[0]} and {Y.shape[0]}")
+        raise ValueError(
+            f"{x_name} and {y_name} must have the same number of rows (samples); got {X.shape[0]} and {Y.shape[0]}"
+        )
     return X, Y
 
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from . import __version__, datasets
-from ._options import BY_NAME, ENGINES, UPDATES
+from ._options import ACTIVATIONS, BY_NAME, ENGINES, UPDATES
 from .article import LEARNING_RATE, article_data, article_network
 from .io import input_bounds
 from .network import Network, load
@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--freeze-biases", action="store_true", help="do not train biases (as in the article)")
     train.add_argument("--tied-biases", action="store_true", help="one shared bias per layer (as in the article)")
     for name in ("update", "engine"):
+        BY_NAME[name].add_to(train)
+    train.add_argument("--activation", choices=ACTIVATIONS[:-1], default="logistic", help="hidden layers' activation")
+    train.add_argument("--output-activation", choices=ACTIVATIONS, default="logistic", help="output layer's activation")
+    for name in ("loss", "optimizer", "betas", "eps", "etas", "step_sizes", "weight_decay"):
+        BY_NAME[name].add_to(train)
+    BY_NAME["patience"].add_to(
+        train, help="stop after this many epochs without a better validation error (needs --val)"
+    )
+    for name in ("min_delta", "target_error"):
         BY_NAME[name].add_to(train)
     train.add_argument("--val", type=_fraction, metavar="FRACTION", help="hold out this fraction for validation")
     train.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
@@ -231,9 +240,9 @@ def _warn_targets(data: datasets.Dataset, command: str) -> None:
         print(f"fastbp {command}: warning: {message}", file=sys.stderr)
 
 
-def _report(label: str, net: Network, data: datasets.Dataset) -> str:
+def _report(label: str, net: Network, data: datasets.Dataset, loss: str = "squared") -> str:
     """The error, and the accuracy for classes (one-hot targets, or one 0/1 output classified at 0.5)."""
-    text = f"{label} error {net.error(data.X, data.Y):.6g}"
+    text = f"{label} error {net.error(data.X, data.Y, loss=loss):.6g}"
     if data.one_hot or datasets.is_classification(data.Y):
         text += f", accuracy {100 * datasets.accuracy(net.forward(data.X), data.Y):.1f}%"
     return text
@@ -254,7 +263,8 @@ def run_train(args) -> None:
         train_set = train_set.scaled(bounds)
         val_set = val_set.scaled(bounds) if val_set is not None else None
     sizes = (data.X.shape[1], *args.hidden, data.Y.shape[1])
-    net = Network.random(sizes, seed=args.seed, tied_biases=args.tied_biases)
+    activations = (args.activation,) * len(args.hidden) + (args.output_activation,)
+    net = Network.random(sizes, seed=args.seed, tied_biases=args.tied_biases, activations=activations)
     progress = not args.quiet and sys.stderr.isatty()
     if progress:
         try:
@@ -268,16 +278,19 @@ def run_train(args) -> None:
         else ("online" if args.batch_size == 1 else f"batches of {args.batch_size}")
     )
     held_out = f", {len(val_set)} for validation" if val_set is not None else ""
-    print(f"{data.name}: {len(train_set)} samples for training{held_out}; network {'-'.join(map(str, sizes))}, "
-          f"{args.epochs} epochs, lr {args.lr}, {batch}")  # fmt: skip
-    val_errors: list[float] = []
+    model = "" if set(activations) == {"logistic"} else f" ({', '.join(activations)})"
+    rule = f"lr {args.lr}" if args.optimizer == "sgd" else f"{args.optimizer}, lr {args.lr}"
+    print(f"{data.name}: {len(train_set)} samples for training{held_out}; network {'-'.join(map(str, sizes))}{model}, "
+          f"{args.epochs} epochs, {rule}, {batch}, loss {args.loss}")  # fmt: skip
     try:
         history = train(
             net, train_set.X, train_set.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
             momentum=args.momentum, shuffle=args.shuffle, seed=args.seed, train_biases=not args.freeze_biases,
             update=args.update, engine=args.engine, progress=progress, checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every, resume=args.resume,
-            callback=(lambda e, n: val_errors.append(n.error(val_set.X, val_set.Y))) if val_set is not None else None,
+            checkpoint_every=args.checkpoint_every, resume=args.resume, loss=args.loss, optimizer=args.optimizer,
+            betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
+            weight_decay=args.weight_decay, validation=(val_set.X, val_set.Y) if val_set is not None else None,
+            patience=args.patience, min_delta=args.min_delta, target_error=args.target_error,
         )  # fmt: skip
     except KeyboardInterrupt as stop:
         done = len(stop.history.errors) if hasattr(stop, "history") else 0
@@ -286,18 +299,27 @@ def run_train(args) -> None:
             net.save(args.out, input_bounds=bounds)
             print(f"saved the network as it was after epoch {done} to {args.out}", file=sys.stderr)
         raise
-    rate = args.epochs * len(train_set) / max(history.seconds, 1e-9)
+    rate = len(history.errors) * len(train_set) / max(history.seconds, 1e-9)
     print(f"trained in {history.seconds:.3g} s ({rate:,.0f} samples/s)")
-    print(_report("training", net, train_set))
+    if history.stopped_early:
+        why = (
+            "the target error"
+            if args.target_error is not None and history.errors[-1] <= args.target_error
+            else (f"{args.patience} epochs without a better validation error")
+        )
+        print(f"stopped after epoch {len(history.errors)} of {args.epochs}: {why}")
+    if history.best_epoch is not None and args.patience is not None:
+        print(f"best validation error in epoch {history.best_epoch}: the network holds its weights")
+    print(_report("training", net, train_set, args.loss))
     if val_set is not None:
-        print(_report("validation", net, val_set))
+        print(_report("validation", net, val_set, args.loss))
     if args.out:
         net.save(args.out, input_bounds=bounds)
         print(f"saved the network to {args.out}")
     if args.plot:
         from .plot import plot_errors
 
-        plot_errors(args.plot, history.errors, val_errors or None, title=f"fastbp train {args.data}")
+        plot_errors(args.plot, history.errors, history.val_errors, title=f"fastbp train {args.data}")
         print(f"wrote the error curve to {args.plot}")
 
 

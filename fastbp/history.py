@@ -16,7 +16,7 @@ class History:
     training data (read it before changing that data in place).
     """
 
-    __slots__ = ("errors", "seconds", "_final_error", "_compute_final")
+    __slots__ = ("errors", "seconds", "val_errors", "best_epoch", "stopped_early", "_final_error", "_compute_final")
 
     def __init__(
         self,
@@ -24,9 +24,15 @@ class History:
         seconds: float,
         final_error: float | None = None,
         compute_final: Callable[[], float] | None = None,
+        val_errors: np.ndarray | None = None,
+        best_epoch: int | None = None,
+        stopped_early: bool = False,
     ):
-        self.errors = errors  # (epochs,) each epoch's mean E over its samples, before each update
+        self.errors = errors  # (epochs run,) each epoch's mean training loss, taken before each update
         self.seconds = seconds  # wall time of the training loop (not counting a first-use compile)
+        self.val_errors = val_errors  # (epochs run,) the validation loss after each epoch, or None
+        self.best_epoch = best_epoch  # epochs completed when the best validation loss was measured, or None
+        self.stopped_early = stopped_early  # patience or target_error ended the run before `epochs`
         self._final_error = final_error
         self._compute_final = compute_final
 
@@ -40,4 +46,6 @@ class History:
 
     def __repr__(self) -> str:
         final = "not computed yet" if self._final_error is None else f"{self._final_error:.6g}"
-        return f"History(epochs={len(self.errors)}, final_error={final}, seconds={self.seconds:.3g})"
+        early = ", stopped early" if self.stopped_early else ""
+        best = "" if self.best_epoch is None else f", best_epoch={self.best_epoch}"
+        return f"History(epochs={len(self.errors)}, final_error={final}{best}{early}, seconds={self.seconds:.3g})"

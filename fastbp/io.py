@@ -15,14 +15,15 @@ FORMAT = "fastbp-network"
 VERSION = 1
 
 
-def write_network(path, sizes, tied, weights, biases, input_bounds=None) -> None:
-    """Write a network to path as .npz: format name and version, dtype, sizes, bias modes, weights, biases,
-    and optionally the input scaling (low, high per input) it was trained with."""
+def write_network(path, sizes, tied, weights, biases, activations, input_bounds=None) -> None:
+    """Write a network to path as .npz: format name and version, dtype, sizes, bias modes, activations,
+    weights, biases, and optionally the input scaling (low, high per input) it was trained with."""
     arrays = {"format": np.array(FORMAT), "version": np.array(VERSION), "sizes": np.array(sizes)}
     arrays["dtype"] = np.array(weights[0].dtype.name)
     if input_bounds is not None:
         arrays["input_low"], arrays["input_high"] = (np.asarray(b, dtype=np.float64) for b in input_bounds)
     arrays["tied"] = np.array(tied)
+    arrays["activations"] = np.array(activations)
     for l, (W, b) in enumerate(zip(weights, biases)):
         arrays[f"W{l}"] = W
         arrays[f"b{l}"] = b
@@ -54,7 +55,8 @@ def read_npz(name: str, prefix: str, expected: str) -> dict:
 
 
 def read_network(name: str) -> dict:
-    """The arrays of a network file, checked: weights, biases (a scalar for a tied layer), dtype, sizes."""
+    """The arrays of a network file, checked: weights, biases (a scalar for a tied layer), dtype, sizes,
+    activations (files written before activations existed hold logistic networks)."""
     arrays = read_npz(name, f"{name}: ", "a readable .npz file")
     if arrays.get("format", np.array("")).item() != FORMAT:
         raise ValueError(f"{name}: not a fastbp network file (no '{FORMAT}' format key)")
@@ -78,9 +80,10 @@ def read_network(name: str) -> dict:
                 raise ValueError(f"b{l} is tied but its values differ")
         weights = [arrays[f"W{l}"] for l in range(len(sizes) - 1)]
         biases = [arrays[f"b{l}"][0] if tied[l] else arrays[f"b{l}"] for l in range(len(sizes) - 1)]
+        activations = [str(a) for a in arrays["activations"]] if "activations" in arrays else None
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         raise ValueError(f"{name}: damaged fastbp network file ({exc})") from None
-    return {"weights": weights, "biases": biases, "dtype": dtype, "sizes": sizes}
+    return {"weights": weights, "biases": biases, "dtype": dtype, "sizes": sizes, "activations": activations}
 
 
 def input_bounds(path) -> tuple[np.ndarray, np.ndarray] | None:

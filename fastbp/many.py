@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from . import _dispatch, _kernels, _loop, _options, _validate
-from ._engine import Engine, run_record
+from ._engine import Engine, initial_state, run_record, updates_per_epoch
 from .history import History
 from .network import Network
 
@@ -29,15 +29,22 @@ def train_many(
     update: str = "simultaneous",
     engine: str = "numba",
     progress: bool = False,
+    loss: str = "squared",
+    optimizer: str = "sgd",
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_sizes: tuple[float, float] = (1e-6, 50.0),
+    weight_decay: float = 0.0,
     kernel: str = "auto",
 ) -> list[History]:
     """Train every network of ``nets`` in place on (X, Y); returns one History per network.
 
-    Options are those of :func:`fastbp.train`, and each network ends exactly (bit
-    for bit) as training it alone with ``fastbp.train`` would leave it. ``lr`` is
-    one learning rate for all, or one per network (a sweep). Networks may differ
-    in hidden layers and bias modes; their input and output widths must match the
-    data. With the numba engine the networks are spread over Numba's threads
+    Options are those of :func:`fastbp.train` (but early stopping), and each network
+    ends exactly (bit for bit) as training it alone with ``fastbp.train`` would leave
+    it. ``lr`` is one learning rate for all, or one per network (a sweep). Networks may
+    differ in hidden layers, bias modes and activations; their input and output
+    widths must match the data. With the numba engine the networks are spread over Numba's threads
     (all cores by default; ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` set
     how many); networks whose minibatches go through BLAS (wide layers) are
     trained one after another, each with BLAS's threads. ``kernel`` forces a way
@@ -61,8 +68,14 @@ def train_many(
     lrs = _check_lrs(lr, len(nets))
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=seed,
-        train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel,
+        train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
+        optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
     )  # fmt: skip
+    for k, net in enumerate(nets):
+        try:
+            _options.check_activations(net.activations, opts.loss)
+        except ValueError as error:
+            raise ValueError(f"nets[{k}]: {error}") from None
     how = _dispatch.many_choice(nets, opts, X.shape[0])
     group = {"lanes": _Lanes, "threads": _Threads, "one_by_one": _OneByOne}[how](nets, X, Y, opts, lrs)
     job = _Job(group, X, Y, opts, lrs)
@@ -92,13 +105,15 @@ class _Job:
     """The networks in training: the epoch, every network's errors (epoch by network), the shuffle generator."""
 
     result_name = "histories"
+    stopped = False  # (no early stopping in train_many)
 
     def __init__(self, group, X, Y, opts, lrs):
         self.group, self.X, self.Y, self.opts, self.lrs = group, X, Y, opts, lrs
         self.errors = np.empty((opts.epochs, len(group.nets)))  # each chunk's rows are contiguous
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.epoch = 0
-        self.final_sums = None  # each network's summed E_total after training, when the kernel computed it
+        self.loss = _options.LOSSES.index(opts.loss)
+        self.final_sums = None  # each network's summed error after training, when the kernel computed it
 
     def advance(self, count: int) -> None:
         orders = _loop.sample_orders(self.opts, self.rng, self.X.shape[0], count)
@@ -128,7 +143,7 @@ class _Job:
             if self.final_sums is not None:
                 histories.append(History(errors, seconds, final_error=float(self.final_sums[k] / n)))
             else:
-                compute = functools.partial(net.copy()._mean_error, self.X, self.Y)
+                compute = functools.partial(net.copy()._mean_error, self.X, self.Y, self.loss)
                 histories.append(History(errors, seconds, compute_final=compute))
         return histories
 
@@ -165,6 +180,7 @@ class _Threads:
 
     def __init__(self, nets, X, Y, opts, lrs):
         self.nets, self.X, self.Y, self.opts, self.lrs = nets, X, Y, opts, lrs
+        self.step = 0  # optimiser updates done
         layouts = [net._layout for net in nets]
         self.param_ptr = np.cumsum([0] + [L.n_params for L in layouts], dtype=np.int64)
         self.nets_record = _kernels.Nets(
@@ -177,16 +193,19 @@ class _Threads:
             np.concatenate([L.b_off for L in layouts]),
             np.concatenate([L.u_off for L in layouts]),
             np.concatenate([net._tied for net in nets]),
+            np.concatenate([net._acts for net in nets]),
         )
         self.params = self.nets_record.params
-        self.velocity = np.zeros_like(self.params)
+        states = [initial_state(net._layout.n_params, net.dtype, opts, lr) for net, lr in zip(nets, lrs)]
+        self.state = _kernels.State(*(np.concatenate([state[k] for state in states]) for k in range(2)))
         _dispatch.ready(_kernels.train_many_epochs, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0))))
 
     def _arguments(self, orders, count, errors) -> tuple:
         data = _kernels.Data(self.X, self.Y, orders)
         done = np.empty(len(self.nets), dtype=np.int64)
         lrs = self.lrs.astype(self.params.dtype)
-        return self.nets_record, self.velocity, data, run_record(self.opts, count, self.params.dtype), lrs, errors, done
+        run = run_record(self.opts, count, self.params.dtype, step=self.step)
+        return self.nets_record, self.state, data, run, lrs, errors, done
 
     def run(self, orders, count, errors, want_final=False) -> tuple[np.ndarray, None]:
         """Train every network for one chunk of epochs: (epochs each completed, None: no final sums).
@@ -197,6 +216,7 @@ class _Threads:
         with _PARALLEL_LAUNCH:
             _kernels.train_many_epochs(*arguments)
         errors[:] = arguments[5].T
+        self.step += count * updates_per_epoch(self.opts, self.X.shape[0])  # (a diverged run is not resumed)
         return arguments[6], None
 
     def diverged(self, done: np.ndarray, count: int) -> list[int]:
@@ -230,7 +250,7 @@ class _Lanes:
     def __init__(self, nets, X, Y, opts, lrs):
         self.nets, self.X, self.Y, self.opts, self.lrs = nets, X, Y, opts, lrs
         self.params = np.ascontiguousarray(np.stack([net._params for net in nets], axis=1))
-        self.velocity = np.zeros_like(self.params)
+        self.state = _kernels.State(np.zeros_like(self.params), np.zeros_like(self.params))  # (sgd: velocities)
         _dispatch.ready(_kernels.train_lanes_epochs, self._arguments(np.zeros((1, 1), np.int64), 0,
                                                                      np.empty((0, 0)), np.empty(0)))  # fmt: skip
 
@@ -240,28 +260,28 @@ class _Lanes:
         return min(self.BLOCK, max(8, -(-share // 8) * 8))
 
     def _arguments(self, orders, count, errors, final) -> tuple:
-        L = self.nets[0]._layout
-        net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, self.nets[0]._tied)
+        L, first = self.nets[0]._layout, self.nets[0]
+        net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts)
         data = _kernels.Data(self.X, self.Y, orders)
         run = run_record(self.opts, count, self.params.dtype)
-        return net, self.velocity, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block()
+        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block()
 
     def run(self, orders, count, errors, want_final=False) -> tuple[np.ndarray, np.ndarray | None]:
         """Train every network for one chunk of epochs: (epochs each completed, final E sums or None)."""
-        before = (self.params.copy(), self.velocity.copy())
+        before = (self.params.copy(), self.state.first.copy())
         final = np.empty(len(self.nets) if want_final else 0)
         with _PARALLEL_LAUNCH:
             done = _kernels.train_lanes_epochs(*self._arguments(orders, count, errors, final))
         if done.min() == count and _validate.all_finite(self.params):
             return np.full(len(self.nets), count, dtype=np.int64), (final if want_final else None)
         # Some network diverged: again network by network, from the chunk's start.
-        self.params[:], self.velocity[:] = before
+        self.params[:], self.state.first[:] = before
         self.write_back()
         threads = _Threads(self.nets, self.X, self.Y, self.opts, self.lrs)
-        threads.velocity[:] = self.velocity.T.ravel()
+        threads.state.first[:] = self.state.first.T.ravel()
         done, _ = threads.run(orders, count, errors)
         self.params[:] = threads.params.reshape(len(self.nets), -1).T
-        self.velocity[:] = threads.velocity.reshape(len(self.nets), -1).T
+        self.state.first[:] = threads.state.first.reshape(len(self.nets), -1).T
         return done, None
 
     def diverged(self, done: np.ndarray, count: int) -> list[int]:

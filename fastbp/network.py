@@ -1,4 +1,4 @@
-"""The Network: a fully-connected logistic network held in one flat buffer, and fastbp.load."""
+"""The Network: a fully-connected network held in one flat buffer, and fastbp.load."""
 
 from __future__ import annotations
 
@@ -7,38 +7,43 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _dispatch, _kernels, _validate, io
+from . import _dispatch, _kernels, _options, _validate, io
 from ._layout import Layout
 
 
 class Network:
-    """A fully-connected network with logistic units on every layer.
+    """A fully-connected network: logistic units on every layer (the article), or other activations.
 
     Layer l -> l+1 has a weight matrix of shape (n_{l+1}, n_l): ``W[j, i]``
     connects unit i below to unit j above. Each layer's biases are either one
     per unit, or one bias shared by every unit of the layer ("tied", as in the
-    article). Build one with :meth:`from_arrays`, :meth:`random`, or
+    article). Each layer above the input has an activation: "logistic" (the
+    default), "tanh", "relu", "leaky_relu", "identity", or "softmax" (output layer
+    only). Build one with :meth:`from_arrays`, :meth:`random`, or
     :func:`fastbp.article_network`.
     """
 
-    __slots__ = ("_layout", "_params", "_tied")
+    __slots__ = ("_layout", "_params", "_tied", "_acts")
 
-    def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray):
-        # Internal: use from_arrays or random. params and tied are owned by the network.
+    def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray, acts: np.ndarray):
+        # Internal: use from_arrays or random. params, tied and acts (int64 activation codes) are owned by the network.
         self._layout = layout
         self._params = params
         self._tied = tied
+        self._acts = acts
 
     # --- construction ---------------------------------------------------------
 
     @classmethod
-    def from_arrays(cls, weights: Sequence, biases: Sequence, dtype=np.float64) -> Network:
+    def from_arrays(cls, weights: Sequence, biases: Sequence, dtype=np.float64, activations=None) -> Network:
         """A network from per-layer weight matrices and biases (copied to float64, or float32).
 
         ``weights[l]`` has shape (n_{l+1}, n_l). ``biases[l]`` is a 1-D array of
         n_{l+1} values (one bias per unit) or a scalar (one bias tied across the layer).
         ``dtype=np.float32`` keeps the parameters (and the data it trains on) in
         single precision: half the memory traffic; float64 is the article-exact path.
+        ``activations``: one name per layer above the input, or one name for all
+        (default "logistic"; "softmax" on the output layer only).
         """
         dtype = _validate.real_dtype("dtype", dtype)
         if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) == 0:
@@ -82,20 +87,25 @@ class Network:
             if np.abs(params).max() > np.finfo(dtype).max:
                 raise ValueError(f"weights and biases must be finite in {dtype.name}; some overflow it")
             params = params.astype(dtype)
-        return cls(layout, params, np.array(tied, dtype=np.int64))
+        return cls(layout, params, np.array(tied, dtype=np.int64), activation_codes(activations, len(Ws)))
 
     @classmethod
     def random(
-        cls, sizes: Sequence[int], seed: int | None = None, tied_biases: bool = False, dtype=np.float64
+        cls,
+        sizes: Sequence[int],
+        seed: int | None = None,
+        tied_biases: bool = False,
+        dtype=np.float64,
+        activations=None,
     ) -> Network:
         """A network with Glorot-uniform initial weights and biases, deterministic for a seed.
 
-        Each layer draws from U(-r, r) with r = sqrt(2 / (fan_in + fan_out)): Glorot
-        and Bengio's (2010) scaling with the factor 2 that suits the logistic
-        function (scikit-learn's MLP uses the same for it). It keeps net inputs in
-        the logistic's steep middle, so deltas neither vanish nor saturate at the start.
+        Each layer draws from U(-r, r) with r = sqrt(factor / (fan_in + fan_out)), as
+        scikit-learn's MLP does: Glorot and Bengio's (2010) factor 6, and 2 for a
+        logistic layer, which keeps its net inputs in the logistic's steep middle.
         ``tied_biases=True`` gives each layer one shared bias, as in the article.
         ``dtype=np.float32`` gives a single-precision network (the same draws, rounded).
+        ``activations`` as in :meth:`from_arrays`.
         """
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise TypeError(f"sizes must be a sequence of layer widths; got {_validate._describe(sizes)}")
@@ -104,13 +114,14 @@ class Network:
             raise ValueError(f"sizes must list at least 2 layers (input and output); got {sizes}")
         seed = _validate.seed("seed", seed)
         tied = _validate.flag("tied_biases", tied_biases)
+        codes = activation_codes(activations, len(sizes) - 1)
         rng = np.random.default_rng(seed)
         weights, biases = [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            r = np.sqrt(2.0 / (n_in + n_out))
+        for n_in, n_out, code in zip(sizes[:-1], sizes[1:], codes):
+            r = np.sqrt((2.0 if code == _kernels.LOGISTIC else 6.0) / (n_in + n_out))
             weights.append(rng.uniform(-r, r, size=(n_out, n_in)))
             biases.append(rng.uniform(-r, r) if tied else rng.uniform(-r, r, size=n_out))
-        return cls.from_arrays(weights, biases, dtype=dtype)
+        return cls.from_arrays(weights, biases, dtype=dtype, activations=activations)
 
     # --- what it holds ----------------------------------------------------------
 
@@ -139,14 +150,20 @@ class Network:
         """Per layer above the input: True where one bias is shared by the layer."""
         return tuple(bool(t) for t in self._tied)
 
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """Per layer above the input: its activation's name."""
+        return tuple(_options.ACTIVATIONS[code] for code in self._acts)
+
     def copy(self) -> Network:
         """An independent deep copy."""
-        return Network(self._layout, self._params.copy(), self._tied.copy())
+        return Network(self._layout, self._params.copy(), self._tied.copy(), self._acts.copy())
 
     def __repr__(self) -> str:
         modes = ", ".join("tied" if t else "per-unit" for t in self.tied_biases)
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
-        return f"Network(sizes={self.sizes}, biases=[{modes}]{dtype})"
+        acts = "" if not self._acts.any() else f", activations={self.activations}"
+        return f"Network(sizes={self.sizes}, biases=[{modes}]{acts}{dtype})"
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Network):
@@ -155,6 +172,7 @@ class Network:
             self.sizes == other.sizes
             and self.dtype == other.dtype
             and self.tied_biases == other.tied_biases
+            and self.activations == other.activations
             and np.array_equal(self._params, other._params)
         )
 
@@ -165,17 +183,23 @@ class Network:
     def record(self) -> _kernels.Net:
         """The network's buffers as the kernels take them (views, not copies)."""
         L = self._layout
-        return _kernels.Net(self._params, L.sizes, L.w_off, L.b_off, L.u_off, self._tied)
+        return _kernels.Net(self._params, L.sizes, L.w_off, L.b_off, L.u_off, self._tied, self._acts)
 
-    def _evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float]:
-        """(outputs, summed E_total) for checked X and Y (Y with no rows: outputs only)."""
+    def _evaluate(self, X: np.ndarray, Y: np.ndarray, loss: int = _kernels.SQUARED) -> tuple[np.ndarray, float]:
+        """(outputs, summed error) for checked X and Y (Y with no rows: outputs only); loss as a code."""
         outputs = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        E_sum = _dispatch.evaluation_kernel(self._layout, X.shape[0])(self.record(), X, Y, outputs)
+        E_sum = _dispatch.evaluation_kernel(self._layout, X.shape[0])(self.record(), X, Y, outputs, loss)
         return outputs, E_sum
 
-    def _mean_error(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """error() for checked X and Y."""
-        return self._evaluate(X, Y)[1] / X.shape[0]
+    def _mean_error(self, X: np.ndarray, Y: np.ndarray, loss: int = _kernels.SQUARED) -> float:
+        """error() for checked X and Y; loss as a code."""
+        return self._evaluate(X, Y, loss)[1] / X.shape[0]
+
+    def _loss_code(self, loss) -> int:
+        """The loss's code, checked against this network's output activation."""
+        loss = _validate.choice("loss", loss, _options.LOSSES)
+        _options.check_activations(self.activations, loss)
+        return _options.LOSSES.index(loss)
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""
@@ -187,21 +211,24 @@ class Network:
         outputs, _ = self._evaluate(X, np.empty((0, self.sizes[-1]), self.dtype))
         return outputs[0] if one else outputs
 
-    def error(self, X, Y) -> float:
-        """Mean over samples of E = sum over outputs of 1/2 (target - out)^2."""
+    def error(self, X, Y, loss: str = "squared") -> float:
+        """Mean over samples of the loss: "squared", the article's E = sum over outputs of 1/2 (target - out)^2,
+        or "cross_entropy" (softmax or logistic outputs), computed from the output layer's net inputs."""
+        code = self._loss_code(loss)
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
-        return self._mean_error(X, Y)
+        return self._mean_error(X, Y, code)
 
-    def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(dW per layer, db per layer): the gradient of :meth:`error` at (X, Y).
+    def gradients(self, X, Y, loss: str = "squared") -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(dW per layer, db per layer): the gradient of :meth:`error` at (X, Y) for the loss.
 
         ``db[l][j]`` is the partial derivative for unit j's own bias; a tied layer's
         bias gradient is ``db[l].sum()``.
         """
+        code = self._loss_code(loss)
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
-        _kernels.gradient_sum(self.record(), grad, X, Y, _dispatch.BLOCK)
+        _kernels.gradient_sum(self.record(), grad, X, Y, _dispatch.BLOCK, code)
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)
 
@@ -211,7 +238,7 @@ class Network:
         ``input_bounds`` (low, high per input) records a min-max scaling of the inputs
         that the network was trained with, for the command line to apply again.
         """
-        io.write_network(path, self.sizes, self.tied_biases, self.weights, self.biases, input_bounds)
+        io.write_network(path, self.sizes, self.tied_biases, self.weights, self.biases, self.activations, input_bounds)
 
 
 def load(path) -> Network:
@@ -219,9 +246,30 @@ def load(path) -> Network:
     name = os.fspath(path)
     saved = io.read_network(name)
     try:
-        net = Network.from_arrays(saved["weights"], saved["biases"], dtype=saved["dtype"])
+        net = Network.from_arrays(saved["weights"], saved["biases"], dtype=saved["dtype"],
+                                  activations=saved["activations"])  # fmt: skip
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name}: damaged fastbp network file ({exc})") from None
     if net.sizes != saved["sizes"]:
         raise ValueError(f"{name}: damaged fastbp network file (sizes {saved['sizes']} disagree with the weights)")
     return net
+
+
+def activation_codes(activations, n_layers: int) -> np.ndarray:
+    """The activations' codes, checked: None (all logistic), one name for every layer, or one name per layer."""
+    if activations is None:
+        return np.zeros(n_layers, np.int64)
+    names = [activations] * n_layers if isinstance(activations, str) else activations
+    if isinstance(names, np.ndarray) or not isinstance(names, Sequence) or len(names) != n_layers:
+        raise ValueError(
+            f"activations must be one name or one per layer above the input ({n_layers}); "
+            f"got {_validate._describe(activations)}"
+        )
+    codes = [_options.ACTIVATIONS.index(_validate.choice(f"activations[{l}]", name, _options.ACTIVATIONS))
+             for l, name in enumerate(names)]  # fmt: skip
+    if _kernels.SOFTMAX in codes[:-1]:
+        raise ValueError(
+            f"activations[{codes.index(_kernels.SOFTMAX)}] is 'softmax', which acts on a whole layer of "
+            "probabilities: it may only be the output layer's activation"
+        )
+    return np.array(codes, np.int64)

@@ -1,4 +1,4 @@
-"""The pure-Python oracle: backpropagation exactly as the article tells it.
+"""The pure-Python oracle: backpropagation exactly as the article tells it, and beyond it as PyTorch does.
 
 This module is the reference every compiled kernel is tested against. It uses
 plain lists and ``math`` only, one small function per step of "A Step by Step
@@ -11,6 +11,11 @@ Backpropagation Example", with the article's names:
                                             delta_h = (sum_o delta_o * w_oh) * out_h (1 - out_h)
     eta    the learning rate:               w+ = w - eta * dE/dw,   dE/dw_ji = delta_j * out_i
 
+Beyond the article, each formula is PyTorch's (float64): other activations (each
+with its derivative dout/dnet, written with the unit's output), cross-entropy
+computed from the net inputs, Adam and RPROP, L2 weight decay on the weights.
+The defaults are the article's, bit for bit.
+
 Glossary: ``W[l][j][i]`` is the weight from unit i of layer l to unit j of layer
 l + 1; ``b[l][j]`` the bias of that unit. Sums are taken left to right in plain
 loops (never ``sum()``, whose float algorithm changed in Python 3.12) so that the
@@ -20,12 +25,13 @@ kernels can reproduce them bit for bit.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 Vector = list[float]
 Matrix = list[list[float]]
 
 
-# --- The forward pass ---------------------------------------------------------
+# --- Activations: out = f(net), and dout/dnet written with out ----------------
 
 
 def logistic(net: float) -> float:
@@ -42,6 +48,74 @@ def logistic_derivative(out: float) -> float:
     return out * (1.0 - out)
 
 
+def tanh(net: float) -> float:
+    """out = tanh(net) = (e^net - e^-net) / (e^net + e^-net)."""
+    return math.tanh(net)
+
+
+def tanh_derivative(out: float) -> float:
+    """dout/dnet of tanh: 1 - out^2."""
+    return 1.0 - out * out
+
+
+def relu(net: float) -> float:
+    """out = max(0, net)."""
+    return net if net > 0.0 else 0.0
+
+
+def relu_derivative(out: float) -> float:
+    """1 where the unit is active (net > 0, so out > 0), else 0 (torch.relu's choice at 0)."""
+    return 1.0 if out > 0.0 else 0.0
+
+
+LEAKY_SLOPE = 0.01  # torch.nn.functional.leaky_relu's default negative slope
+
+
+def leaky_relu(net: float) -> float:
+    """out = net for net > 0, else 0.01 net."""
+    return net if net > 0.0 else LEAKY_SLOPE * net
+
+
+def leaky_relu_derivative(out: float) -> float:
+    """1 for net > 0 (so out > 0), else 0.01."""
+    return 1.0 if out > 0.0 else LEAKY_SLOPE
+
+
+def identity(net: float) -> float:
+    """out = net (a linear unit, for regression outputs)."""
+    return net
+
+
+def identity_derivative(out: float) -> float:
+    """dout/dnet = 1."""
+    return 1.0
+
+
+def softmax(nets: Vector) -> Vector:
+    """out_j = e^net_j / sum_k e^net_k over the layer, computed as e^(net_j - max) / sum_k e^(net_k - max)."""
+    top = nets[0]
+    for n in nets:
+        top = max(top, n)
+    exps = [math.exp(n - top) for n in nets]
+    total = 0.0
+    for e in exps:
+        total += e
+    return [e / total for e in exps]
+
+
+# Each element-wise activation and its derivative; "softmax" acts on a whole (output) layer.
+ACTIVATIONS = {
+    "logistic": (logistic, logistic_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "relu": (relu, relu_derivative),
+    "leaky_relu": (leaky_relu, leaky_relu_derivative),
+    "identity": (identity, identity_derivative),
+}
+
+
+# --- The forward pass ---------------------------------------------------------
+
+
 def net_input(w_row: Vector, out_below: Vector, b: float) -> float:
     """net_j = w_j1 * out_1 + w_j2 * out_2 + ... + b_j * 1."""
     net = 0.0
@@ -50,19 +124,22 @@ def net_input(w_row: Vector, out_below: Vector, b: float) -> float:
     return net + b
 
 
-def forward_layer(W: Matrix, b: Vector, out_below: Vector) -> tuple[Vector, Vector]:
+def forward_layer(W: Matrix, b: Vector, out_below: Vector, activation: str = "logistic") -> tuple[Vector, Vector]:
     """One layer of the forward pass: (net, out) of every unit."""
     net = [net_input(W[j], out_below, b[j]) for j in range(len(W))]
-    out = [logistic(n) for n in net]
-    return net, out
+    if activation == "softmax":
+        return net, softmax(net)
+    f = ACTIVATIONS[activation][0]
+    return net, [f(n) for n in net]
 
 
-def forward(W: list[Matrix], b: list[Vector], x: Vector) -> tuple[list[Vector], list[Vector]]:
+def forward(W: list[Matrix], b: list[Vector], x: Vector, activations=None) -> tuple[list[Vector], list[Vector]]:
     """The forward pass: net per layer above the input, out per layer (input first)."""
+    activations = activations or ["logistic"] * len(W)
     nets: list[Vector] = []
     outs: list[Vector] = [list(x)]
-    for W_l, b_l in zip(W, b):
-        net, out = forward_layer(W_l, b_l, outs[-1])
+    for W_l, b_l, activation in zip(W, b, activations):
+        net, out = forward_layer(W_l, b_l, outs[-1], activation)
         nets.append(net)
         outs.append(out)
     return nets, outs
@@ -79,30 +156,80 @@ def error(target: Vector, out: Vector) -> float:
     return E_total
 
 
+def cross_entropy_softmax(target: Vector, net: Vector) -> float:
+    """E = -sum_k t_k log softmax(net)_k, with log softmax_k = net_k - (max + log sum_j e^(net_j - max))."""
+    top = net[0]
+    for n in net:
+        top = max(top, n)
+    total = 0.0
+    for n in net:
+        total += math.exp(n - top)
+    log_sum = top + math.log(total)
+    E = 0.0
+    for t, n in zip(target, net):
+        E -= t * (n - log_sum)
+    return E
+
+
+def cross_entropy_logistic(target: Vector, net: Vector) -> float:
+    """E = -sum_k [t_k log out_k + (1 - t_k) log(1 - out_k)], as max(net, 0) - net t + log(1 + e^-|net|)."""
+    E = 0.0
+    for t, n in zip(target, net):
+        E += max(n, 0.0) - n * t + math.log1p(math.exp(-abs(n)))
+    return E
+
+
+def sample_error(target: Vector, out: Vector, net: Vector, activation: str = "logistic", loss: str = "squared"):
+    """One sample's error under the loss: the article's E_total, or cross-entropy from the net inputs."""
+    if loss == "squared":
+        return error(target, out)
+    if activation == "softmax":
+        return cross_entropy_softmax(target, net)
+    return cross_entropy_logistic(target, net)
+
+
 # --- The backwards pass -------------------------------------------------------
 
 
-def delta_output(target: Vector, out: Vector) -> Vector:
+def delta_output(target: Vector, out: Vector, activation: str = "logistic", loss: str = "squared") -> Vector:
     """1. Output deltas: delta_o = dE/dout_o * dout_o/dnet_o.
 
     dE/dout_o = -(target_o - out_o)  (the -1 comes from differentiating (target - out));
     dout_o/dnet_o = out_o * (1 - out_o)  (the logistic function's derivative).
+    Cross-entropy on its own output unit gives the short form: out_o - target_o (logistic),
+    out_o * sum_k target_k - target_o (softmax: dE/dnet through the whole layer).
     """
-    return [(-(t - o)) * logistic_derivative(o) for t, o in zip(target, out)]
+    if loss == "cross_entropy":
+        if activation == "softmax":
+            total = 0.0
+            for t in target:
+                total += t
+            return [o * total - t for t, o in zip(target, out)]
+        return [o - t for t, o in zip(target, out)]
+    if activation == "softmax":  # squared error through softmax: delta_j = out_j (g_j - sum_k g_k out_k)
+        g = [-(t - o) for t, o in zip(target, out)]
+        dot = 0.0
+        for g_k, o in zip(g, out):
+            dot += g_k * o
+        return [o * (g_j - dot) for g_j, o in zip(g, out)]
+    derivative = ACTIVATIONS[activation][1]
+    return [(-(t - o)) * derivative(o) for t, o in zip(target, out)]
 
 
-def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector) -> Vector:
+def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector, activation: str = "logistic") -> Vector:
     """2. Hidden deltas: delta_h = (sum_o delta_o * w_oh) * out_h * (1 - out_h).
 
     The sum is dE/dout_h: h feeds every unit above it, so its error is the sum of
-    what it contributed to each (dE_o1/dout_h + dE_o2/dout_h + ...).
+    what it contributed to each (dE_o1/dout_h + dE_o2/dout_h + ...). The last factor
+    is the activation's derivative dout_h/dnet_h (the logistic's for the article).
     """
+    derivative = ACTIVATIONS[activation][1]
     delta = []
     for h, out_h in enumerate(out):
         dE_dout_h = 0.0
         for o, delta_o in enumerate(delta_above):
             dE_dout_h += delta_o * W_above[o][h]
-        delta.append(dE_dout_h * logistic_derivative(out_h))
+        delta.append(dE_dout_h * derivative(out_h))
     return delta
 
 
@@ -123,6 +250,63 @@ def update(w: float, grad: float, eta: float, momentum: float, velocity: float) 
     return w + velocity, velocity
 
 
+def adam_update(w, grad, m, v, step, eta, betas, eps) -> tuple[float, float, float]:
+    """4. Adam (torch.optim.Adam): moments m, v of the gradient, bias-corrected at step t (from 1).
+
+    m = m + (1 - beta1) (g - m);  v = beta2 v + (1 - beta2) g^2;
+    w+ = w - eta / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).  Returns (w+, m, v).
+    """
+    beta1, beta2 = betas
+    m = m + (1.0 - beta1) * (grad - m)
+    v = beta2 * v + (1.0 - beta2) * (grad * grad)
+    step_size = eta / (1.0 - beta1**step)
+    denom = math.sqrt(v) / math.sqrt(1.0 - beta2**step) + eps
+    return w - step_size * (m / denom), m, v
+
+
+def rprop_update(w, grad, step_size, previous, etas, step_sizes) -> tuple[float, float, float]:
+    """4. RPROP (torch.optim.Rprop): only the gradient's sign counts, each weight with its own step.
+
+    Same sign as the previous gradient: step * eta_plus; opposite: step * eta_minus and this
+    gradient is taken as 0 (no move now, no sign next time); the step kept within step_sizes.
+    w+ = w - sign(g) step.  Returns (w+, step, the gradient to remember).
+    """
+    eta_minus, eta_plus = etas
+    product = grad * previous
+    factor = eta_plus if product > 0.0 else (eta_minus if product < 0.0 else 1.0)
+    step_size = min(max(step_size * factor, step_sizes[0]), step_sizes[1])
+    if product < 0.0:
+        grad = 0.0
+    sign = 1.0 if grad > 0.0 else (-1.0 if grad < 0.0 else 0.0)
+    return w - sign * step_size, step_size, grad
+
+
+@dataclass
+class Rule:
+    """How each parameter moves, given its gradient: the optimiser and its settings."""
+
+    eta: float = 0.5
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    etas: tuple[float, float] = (0.5, 1.2)
+    step_sizes: tuple[float, float] = (1e-6, 50.0)
+    weight_decay: float = 0.0
+    step: int = 0  # updates done so far (Adam's t is step after the increment)
+
+
+def move(w: float, grad: float, state: list, rule: Rule) -> float:
+    """One parameter's update under the rule; state holds its two optimiser values, updated in place."""
+    if rule.optimizer == "sgd":
+        w, state[0] = update(w, grad, rule.eta, rule.momentum, state[0])
+    elif rule.optimizer == "adam":
+        w, state[0], state[1] = adam_update(w, grad, state[0], state[1], rule.step, rule.eta, rule.betas, rule.eps)
+    else:
+        w, state[0], state[1] = rprop_update(w, grad, state[0], state[1], rule.etas, rule.step_sizes)
+    return w
+
+
 # --- One training step on a batch of samples ----------------------------------
 
 
@@ -134,43 +318,49 @@ def mean(values: Vector) -> float:
     return total / len(values)
 
 
-def step(W, b, tied, batch_x, batch_y, eta, momentum, vW, vb, train_biases, layerwise):
-    """Train (W, b) in place on one batch; return the samples' E_total (before the update).
+def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, activations=None, loss="squared"):
+    """Train (W, b) in place on one batch; return the samples' errors (before the update).
 
-    The gradient is the mean over the batch of each sample's gradient; a batch of
-    one sample is the article's online step. ``layerwise=False`` ("simultaneous",
-    the article's text): every delta uses the weights from before this step.
-    ``layerwise=True`` (the article's later figures): a layer is updated as soon as
-    its deltas are known, and the layer below computes its deltas through the
-    updated weights. A tied layer has one bias shared by its units; it trains on
-    the sum of the units' bias gradients.
+    The gradient is the mean over the batch of each sample's gradient (plus
+    weight_decay * w for the weights); a batch of one sample is the article's online
+    step. ``layerwise=False`` ("simultaneous", the article's text): every delta uses
+    the weights from before this step. ``layerwise=True`` (the article's later
+    figures): a layer is updated as soon as its deltas are known, and the layer below
+    computes its deltas through the updated weights. A tied layer has one bias shared
+    by its units; it trains on the sum of the units' bias gradients. ``sW``, ``sb``
+    hold each parameter's optimiser state ([velocity, 0] for sgd, [m, v] for Adam,
+    [step, previous gradient] for RPROP).
     """
+    activations = activations or ["logistic"] * len(W)
+    rule.step += 1
     # The forward pass of every sample, before any weight changes.
-    passes = [forward(W, b, x) for x in batch_x]
-    E = [error(y, outs[-1]) for y, (_, outs) in zip(batch_y, passes)]
-    deltas = [delta_output(y, outs[-1]) for y, (_, outs) in zip(batch_y, passes)]
+    passes = [forward(W, b, x, activations) for x in batch_x]
+    E = [sample_error(y, outs[-1], nets[-1], activations[-1], loss) for y, (nets, outs) in zip(batch_y, passes)]
+    deltas = [delta_output(y, outs[-1], activations[-1], loss) for y, (_, outs) in zip(batch_y, passes)]
     pending = []
     for l in reversed(range(len(W))):
         # Gradients of this layer, averaged over the batch.
         grads = [weight_gradient(d, outs[l]) for d, (_, outs) in zip(deltas, passes)]
         gW = [[mean([g[j][i] for g in grads]) for i in range(len(W[l][j]))] for j in range(len(W[l]))]
         gb = [mean([d[j] for d in deltas]) for j in range(len(b[l]))]
+        if rule.weight_decay != 0.0:  # L2 on the weights only: g_W += weight_decay * W
+            gW = [[g + rule.weight_decay * w for g, w in zip(g_row, w_row)] for g_row, w_row in zip(gW, W[l])]
         if layerwise:
-            apply_update(W[l], b[l], tied[l], gW, gb, eta, momentum, vW[l], vb[l], train_biases)
+            apply_update(W[l], b[l], tied[l], gW, gb, rule, sW[l], sb[l], train_biases)
         else:
             pending.append((l, gW, gb))
         if l > 0:
-            deltas = [delta_hidden(W[l], d, outs[l]) for d, (_, outs) in zip(deltas, passes)]
+            deltas = [delta_hidden(W[l], d, outs[l], activations[l - 1]) for d, (_, outs) in zip(deltas, passes)]
     for l, gW, gb in pending:
-        apply_update(W[l], b[l], tied[l], gW, gb, eta, momentum, vW[l], vb[l], train_biases)
+        apply_update(W[l], b[l], tied[l], gW, gb, rule, sW[l], sb[l], train_biases)
     return E
 
 
-def apply_update(W_l, b_l, tied, gW, gb, eta, momentum, vW_l, vb_l, train_biases):
+def apply_update(W_l, b_l, tied, gW, gb, rule, sW_l, sb_l, train_biases):
     """Apply one layer's update in place: every weight, then the biases if trained."""
     for j, row in enumerate(W_l):
         for i in range(len(row)):
-            row[i], vW_l[j][i] = update(row[i], gW[j][i], eta, momentum, vW_l[j][i])
+            row[i] = move(row[i], gW[j][i], sW_l[j][i], rule)
     if not train_biases:
         return
     if tied:
@@ -180,32 +370,34 @@ def apply_update(W_l, b_l, tied, gW, gb, eta, momentum, vW_l, vb_l, train_biases
             g += g_j
         gb = [g] * len(gb)
     for j in range(len(b_l)):
-        b_l[j], vb_l[j] = update(b_l[j], gb[j], eta, momentum, vb_l[j])
+        b_l[j] = move(b_l[j], gb[j], sb_l[j], rule)
 
 
-def zeros_like(W, b):
-    """Momentum velocities, one per weight and bias, starting at rest."""
-    return [[[0.0] * len(row) for row in W_l] for W_l in W], [[0.0] * len(b_l) for b_l in b]
+def initial_state(W, b, rule: Rule):
+    """Each parameter's optimiser state at the start: zeros, and RPROP's steps at eta."""
+    first = rule.eta if rule.optimizer == "rprop" else 0.0
+    return [[[[first, 0.0] for _ in row] for row in W_l] for W_l in W], [[[first, 0.0] for _ in b_l] for b_l in b]
 
 
-def train(W, b, tied, X, Y, orders, eta, batch_size, momentum, vW, vb, train_biases, layerwise):
-    """Train in place, one epoch per entry of ``orders``; return each epoch's mean E_total.
+def train(W, b, tied, X, Y, orders, batch_size, rule, sW, sb, train_biases, layerwise, activations=None,
+          loss="squared", target=None):  # fmt: skip
+    """Train in place, one epoch per entry of ``orders``; return each epoch's mean error.
 
-    ``orders[e]`` is the sample order of epoch e (every sample once). The momentum
-    velocities ``vW``, ``vb`` are updated in place so that training can go on later.
-    Training stops after an epoch whose mean error is not finite (it diverged).
+    ``orders[e]`` is the sample order of epoch e (every sample once). The optimiser
+    state ``sW``, ``sb`` and ``rule.step`` are updated in place so that training can go
+    on later. Training stops after an epoch whose mean error is not finite (it diverged)
+    or, with a target, at most the target (FANN's desired error).
     """
     errors = []
     for order in orders:
         E_epoch = 0.0
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            E = step(
-                W, b, tied, [X[s] for s in batch], [Y[s] for s in batch], eta, momentum, vW, vb, train_biases, layerwise
-            )
+            E = step(W, b, tied, [X[s] for s in batch], [Y[s] for s in batch], rule, sW, sb, train_biases, layerwise,
+                     activations, loss)  # fmt: skip
             for E_s in E:
                 E_epoch += E_s
         errors.append(E_epoch / len(order))
-        if not math.isfinite(errors[-1]):
+        if not math.isfinite(errors[-1]) or (target is not None and errors[-1] <= target):
             break
     return errors

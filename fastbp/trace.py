@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate, oracle
-from ._options import UPDATES
+from ._options import LOSSES, UPDATES
 from .network import Network
 
 UPDATE_ORDER_NOTE = (
@@ -37,15 +37,18 @@ class Trace:
     targets: np.ndarray
     lr: float
     update: str
+    activations: tuple[str, ...] = ()
+    loss: str = "squared"
 
     def __str__(self) -> str:
         return "\n".join(_walkthrough(self))
 
 
-def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous") -> Trace:
+def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", loss: str = "squared") -> Trace:
     """One online step of the oracle on sample (x, y), recorded; ``net`` is not changed.
 
-    Biases are not updated (as in the article); their gradients are reported.
+    Biases are not updated (as in the article); their gradients are reported. The
+    network's activations and the loss choose the formulas, which the printout shows.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {_validate._describe(net)}")
@@ -54,17 +57,20 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous") -> 
         raise ValueError(f"x must be one sample (a 1-D array of {net.sizes[0]} values); got {X.shape[0]} rows")
     lr = _validate.real("lr", lr, low=0.0)
     update = _validate.choice("update", update, UPDATES)
+    loss = _validate.choice("loss", loss, LOSSES)
+    net._loss_code(loss)  # refuses cross-entropy on other outputs than softmax and logistic
+    activations = list(net.activations)
     W = [W_l.tolist() for W_l in net.weights]
     b = [b_l.tolist() for b_l in net.biases]
     x, y = X[0].tolist(), Y[0].tolist()
 
-    nets, outs = oracle.forward(W, b, x)
-    E_total = oracle.error(y, outs[-1])
+    nets, outs = oracle.forward(W, b, x, activations)
+    E_total = oracle.sample_error(y, outs[-1], nets[-1], activations[-1], loss)
     n_layers = len(W)
     deltas = [None] * n_layers
     grads = [None] * n_layers
     W_new = [None] * n_layers
-    deltas[-1] = oracle.delta_output(y, outs[-1])
+    deltas[-1] = oracle.delta_output(y, outs[-1], activations[-1], loss)
     for l in reversed(range(n_layers)):
         grads[l] = oracle.weight_gradient(deltas[l], outs[l])
         W_new[l] = [
@@ -72,7 +78,7 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous") -> 
         ]
         if l > 0:
             W_used = W_new[l] if update == "layerwise" else W[l]
-            deltas[l - 1] = oracle.delta_hidden(W_used, deltas[l], outs[l])
+            deltas[l - 1] = oracle.delta_hidden(W_used, deltas[l], outs[l], activations[l - 1])
     arrays = lambda rows: [np.array(r) for r in rows]  # noqa: E731
     return Trace(
         net_inputs=arrays(nets),
@@ -88,6 +94,8 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous") -> 
         targets=np.array(y),
         lr=lr,
         update=update,
+        activations=tuple(activations),
+        loss=loss,
     )
 
 
@@ -129,11 +137,35 @@ def _as_inputs(units, l):
     return units[l] if l == 0 else [f"out_{u}" for u in units[l]]
 
 
+# How each activation's output and derivative read in the walkthrough (the values come from the oracle).
+OUTPUT_TEXT = {
+    "logistic": "1 / (1 + e^(-net_{u}))",
+    "tanh": "tanh(net_{u})",
+    "relu": "max(0, net_{u})",
+    "leaky_relu": "net_{u} if net_{u} > 0, else 0.01 net_{u}",
+    "identity": "net_{u}",
+    "softmax": "e^(net_{u}) / ({all})",
+}
+SLOPE_TEXT = {
+    "logistic": "out_{u} (1 - out_{u})",
+    "tanh": "1 - out_{u}^2",
+    "relu": "1 if net_{u} > 0, else 0",
+    "leaky_relu": "1 if net_{u} > 0, else 0.01",
+    "identity": "1",
+}
+
+
 def _walkthrough(t: Trace):
     units, wn, bn = _names(t)
+    acts = t.activations or ("logistic",) * len(t.net_inputs)
     n_layers = len(t.net_inputs)
     sizes = "-".join(str(len(u)) for u in units)
-    yield f"Backpropagation, step by step: a {sizes} network, eta = {fmt(t.lr)}, update = '{t.update}'"
+    described = (
+        ""
+        if set(acts) == {"logistic"} and t.loss == "squared"
+        else (f", activations {', '.join(acts)}, loss '{t.loss}'")
+    )
+    yield f"Backpropagation, step by step: a {sizes} network, eta = {fmt(t.lr)}, update = '{t.update}'{described}"
     yield ""
     yield "The forward pass"
     for l in range(n_layers):
@@ -143,24 +175,16 @@ def _walkthrough(t: Trace):
             values = " + ".join(f"{fmt(t.weights[l][j, i])} * {fmt(t.outputs[l][i])}" for i in range(len(below)))
             bias = f"{bn[l][j]} * 1 = {values} + {fmt(t.biases[l][j])} * 1"
             yield f"  net_{u} = {terms} + {bias} = {fmt(t.net_inputs[l][j])}"
-            yield f"  out_{u} = 1 / (1 + e^(-net_{u})) = {fmt(t.outputs[l + 1][j])}"
+            every = " + ".join(f"e^(net_{a})" for a in units[l + 1])
+            yield f"  out_{u} = {OUTPUT_TEXT[acts[l]].format(u=u, all=every)} = {fmt(t.outputs[l + 1][j])}"
     yield ""
     yield "Calculating the total error"
-    out_units = units[-1]
-    for j, u in enumerate(out_units):
-        o, target = t.outputs[-1][j], t.targets[j]
-        values = f"1/2 ({fmt(target)} - {fmt(o)})^2"
-        yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = {values} = {fmt(0.5 * (target - o) ** 2)}"
-    yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
+    yield from _error_lines(t, units[-1], acts[-1])
     for l in reversed(range(n_layers)):
         yield ""
         if l == n_layers - 1:
             yield "The backwards pass: output layer"
-            for j, u in enumerate(out_units):
-                o = t.outputs[-1][j]
-                yield f"  dE_total/dout_{u} = -(target_{u} - out_{u}) = {fmt(-(t.targets[j] - o))}"
-                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(oracle.logistic_derivative(o))}"
-                yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
+            yield from _output_delta_lines(t, units[-1], acts[-1])
         else:
             yield f"The backwards pass: hidden layer {units[l + 1][0]}.."
             W_used = t.updated_weights[l + 1] if t.update == "layerwise" else t.weights[l + 1]
@@ -174,7 +198,8 @@ def _walkthrough(t: Trace):
                     yield f"  dE_{a}/dout_{u} = delta_{a} * {wn[l + 1][k][j]}{mark} = {fmt(value)}"
                 o = t.outputs[l + 1][j]
                 yield f"  dE_total/dout_{u} = {' + '.join(parts)} = {fmt(dE_dout)}"
-                yield f"  dout_{u}/dnet_{u} = out_{u} (1 - out_{u}) = {fmt(oracle.logistic_derivative(o))}"
+                slope = oracle.ACTIVATIONS[acts[l]][1](o)
+                yield f"  dout_{u}/dnet_{u} = {SLOPE_TEXT[acts[l]].format(u=u)} = {fmt(slope)}"
                 yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
         for j, u in enumerate(units[l + 1]):
             for i, v in enumerate(_as_inputs(units, l)):
@@ -199,3 +224,45 @@ def _walkthrough(t: Trace):
         else:
             yield "The hidden deltas used the ORIGINAL weights of the layer above: update='simultaneous'."
         yield UPDATE_ORDER_NOTE
+
+
+def _error_lines(t: Trace, out_units, output: str):
+    """The error of the sample, term by term, as the loss and the output activation define it."""
+    outs, nets = t.outputs[-1], t.net_inputs[-1]
+    if t.loss == "squared":
+        for j, u in enumerate(out_units):
+            values = f"1/2 ({fmt(t.targets[j])} - {fmt(outs[j])})^2"
+            E = oracle.error([t.targets[j]], [outs[j]])
+            yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = {values} = {fmt(E)}"
+        yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
+    elif output == "softmax":
+        terms = " + ".join(f"target_{u} log out_{u}" for u in out_units)
+        yield f"  E_total = -({terms}) (cross-entropy, from the net inputs) = {fmt(t.total_error)}"
+    else:
+        for j, u in enumerate(out_units):
+            E = oracle.cross_entropy_logistic([t.targets[j]], [nets[j]])
+            yield f"  E_{u} = -(target_{u} log out_{u} + (1 - target_{u}) log(1 - out_{u})) = {fmt(E)}"
+        yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
+
+
+def _output_delta_lines(t: Trace, out_units, output: str):
+    """dE/dnet of each output unit, in the form the loss and the output activation give it."""
+    outs, deltas = t.outputs[-1], t.deltas[-1]
+    for j, u in enumerate(out_units):
+        o = outs[j]
+        if t.loss == "cross_entropy":
+            form = (
+                f"out_{u} - target_{u}"
+                if output != "softmax" or sum(t.targets) == 1
+                else (f"out_{u} * sum_k target_k - target_{u}")
+            )
+            yield f"  delta_{u} = dE_total/dnet_{u} = {form} = {fmt(deltas[j])}"
+            continue
+        yield f"  dE_total/dout_{u} = -(target_{u} - out_{u}) = {fmt(-(t.targets[j] - o))}"
+        if output == "softmax":
+            total = " + ".join(f"dE_total/dout_{a} out_{a}" for a in out_units)
+            yield f"  delta_{u} = out_{u} (dE_total/dout_{u} - ({total})) = {fmt(deltas[j])}"
+            continue
+        slope = oracle.ACTIVATIONS[output][1](o)
+        yield f"  dout_{u}/dnet_{u} = {SLOPE_TEXT[output].format(u=u)} = {fmt(slope)}"
+        yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(deltas[j])}"

@@ -115,14 +115,14 @@ def numpy_train(weights, biases, tied, X, Y, orders, lr, batch_size, momentum, t
     return W, b, np.array(errors)
 
 
-def finite_difference_gradients(net, X, Y, h=1e-6):
-    """Central differences of net.error over every weight and every per-unit bias."""
+def finite_difference_gradients(net, X, Y, h=1e-6, loss="squared"):
+    """Central differences of net.error (under the loss) over every weight and every per-unit bias."""
     import fastbp
 
     weights, biases = net.weights, net.biases
 
     def error_with(ws, bs):
-        return fastbp.Network.from_arrays(ws, list(bs)).error(X, Y)
+        return fastbp.Network.from_arrays(ws, list(bs), activations=net.activations).error(X, Y, loss=loss)
 
     dW = []
     for l, W in enumerate(weights):
@@ -182,7 +182,25 @@ def kernel_exp_in_oracle():
 
     from fastbp import _kernels, oracle
 
-    return mock.patch.object(oracle, "logistic", _kernels._logistic)
+    patched = {"logistic": (_kernels._logistic, oracle.logistic_derivative)}
+    return contextlib_both(mock.patch.object(oracle, "logistic", _kernels._logistic),
+                           mock.patch.dict(oracle.ACTIVATIONS, patched))  # fmt: skip
+
+
+def contextlib_both(first, second):
+    """Two context managers as one."""
+    import contextlib
+
+    stack = contextlib.ExitStack()
+
+    @contextlib.contextmanager
+    def both():
+        with stack:
+            stack.enter_context(first)
+            stack.enter_context(second)
+            yield
+
+    return both()
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:

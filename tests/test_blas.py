@@ -17,7 +17,7 @@ def test_wide_minibatches_take_the_blas_kernel():
     opts = _options.check(100, batch_size=16)
 
     def kernel_for(net, opts):
-        return _dispatch.training_kernel(net._layout, net._tied, net.dtype, opts, 100)
+        return _dispatch.training_kernel(net, opts, 100)
 
     assert kernel_for(net, opts) is _kernels.train_epochs_blas
     assert kernel_for(net, opts._replace(batch_size=1)) is _kernels.train_epochs
@@ -70,7 +70,7 @@ def test_train_many_with_wide_networks_is_bit_identical_to_train():
 def test_blas_forward_matches_loop_forward():
     net, X, _ = random_problem(5, [50, 40, 7], 300)
     blas, loops = np.empty((300, 7)), np.empty((300, 7))
-    _kernels.evaluate_blas(net.record(), X, np.empty((0, 7)), blas)
-    _kernels.evaluate(net.record(), X, np.empty((0, 7)), loops)
+    _kernels.evaluate_blas(net.record(), X, np.empty((0, 7)), blas, _kernels.SQUARED)
+    _kernels.evaluate(net.record(), X, np.empty((0, 7)), loops, _kernels.SQUARED)
     np.testing.assert_allclose(blas, loops, rtol=1e-13)
     np.testing.assert_allclose(net.forward(X), loops, rtol=1e-13)

@@ -15,7 +15,7 @@ def test_every_option_of_train_is_in_the_table_with_train_s_default():
     for option in _options.OPTIONS:
         assert defaults[option.name] == option.default, option.name
     many = inspect.signature(fastbp.train_many).parameters
-    assert set(_options.BY_NAME) <= set(many)
+    assert set(_options.MANY) <= set(many)
 
 
 @pytest.mark.parametrize(
@@ -83,11 +83,11 @@ def test_train_many_is_the_bits_of_train_whatever_the_kernel(kernel):
 def test_the_choice_follows_the_documented_thresholds():
     tiny, wide = fastbp.article_network(), fastbp.Network.random((64, 32, 10), seed=0)
     online_long = _options.check(1, epochs=_dispatch.UNROLLED_MIN_STEPS)
-    assert _dispatch.training_choice(tiny._layout, tiny.dtype, online_long, 1) == "unrolled"
-    assert _dispatch.training_choice(tiny._layout, tiny.dtype, online_long._replace(epochs=10), 1) == "loops"
+    assert _dispatch.training_choice(tiny, online_long, 1) == "unrolled"
+    assert _dispatch.training_choice(tiny, online_long._replace(epochs=10), 1) == "loops"
     minibatch = _options.check(100, batch_size=_dispatch.BLAS_MIN_BATCH)
     expected = "blas" if _dispatch.blas_available() else "loops"
-    assert _dispatch.training_choice(wide._layout, wide.dtype, minibatch, 100) == expected
+    assert _dispatch.training_choice(wide, minibatch, 100) == expected
     assert _dispatch.evaluation_kernel(tiny._layout, 10_000) is _kernels.evaluate
 
 

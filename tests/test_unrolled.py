@@ -10,7 +10,9 @@ from reference import kernel_exp_in_oracle, random_problem, run_python
 
 import fastbp
 from fastbp import _dispatch, _kernels, _options, _unrolled
+from fastbp._engine import run_record
 from fastbp._layout import Layout
+from fastbp._options import UPDATES
 
 # (widths, tied, momentum, train_biases, layerwise): every option on the article's shape,
 # and the loops' edge cases (one input, one hidden unit, two hidden layers) on others.
@@ -30,14 +32,18 @@ KEYS = [
 
 def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, momentum):
     """Run both kernels from the same state; returns each one's (done, params, velocity, errors)."""
+    acts = (0,) * (len(key[0]) - 1)
+    opts = _options.check(len(X), momentum=0.5 if key[2] else 0.0, train_biases=key[3], update=UPDATES[key[4]])
     widths = key[0]
     layout = Layout.of(widths)
     results = []
-    for kernel in (_kernels.train_epochs, _unrolled.kernel(widths, tied_flags, *key[2:])):
+    for kernel in (_kernels.train_epochs, _unrolled.kernel(widths, tied_flags, acts, opts)):
         p, v, errors = params.copy(), np.zeros_like(params), np.full(epochs, -1.0)
-        net = _kernels.Net(p, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags)
-        run = _kernels.Run(epochs, lr, momentum, 1, 1, key[3], key[4])
-        done = kernel(net, v, _kernels.Data(X, Y, orders), run, errors)
+        net = _kernels.Net(
+            p, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags, np.zeros(len(acts), np.int64)
+        )
+        run = run_record(opts._replace(lr=lr, momentum=momentum), epochs, np.float64)
+        done = kernel(net, _kernels.State(v, np.zeros_like(v)), _kernels.Data(X, Y, orders), run, errors)
         results.append((done, p, v, errors))
     return results
 
@@ -81,7 +87,7 @@ def test_train_takes_it_for_long_online_runs_of_tiny_networks(article):
     long = _options.check(1, epochs=10_000, train_biases=False)
 
     def kernel_for(net, opts):
-        return _dispatch.training_kernel(net._layout, net._tied, net.dtype, opts, 1)
+        return _dispatch.training_kernel(net, opts, 1)
 
     assert kernel_for(net, long) is not _kernels.train_epochs
     short = long._replace(epochs=_dispatch.UNROLLED_MIN_STEPS - 1)
@@ -117,7 +123,7 @@ def test_no_writable_cache_directory_falls_back_to_the_general_kernel(tmp_path, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "sub"))
     monkeypatch.setattr(_unrolled.tempfile, "gettempdir", lambda: str(blocked / "sub"))
     monkeypatch.setattr(_unrolled, "_LOADED", {})
-    assert _unrolled.kernel((2, 2, 2), np.zeros(2, np.int64), False, False, False) is None
+    assert _unrolled.kernel((2, 2, 2), np.zeros(2, np.int64), (0, 0), _options.check(1)) is None
     net, X, Y = fastbp.article_network(), *fastbp.article_data()
     fastbp.train(net, X, Y, epochs=10_000, lr=0.5, train_biases=False)
     assert abs(net.error(X, Y) - 3.5101877829788e-05) < 1e-15

@@ -1,0 +1,212 @@
+"""Activations, losses, optimisers, weight decay: fastbp against PyTorch float64, and against finite differences."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import finite_difference_gradients
+
+import fastbp
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+RTOL = 1e-10
+TORCH_ACTIVATIONS = {
+    "logistic": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
+    "identity": lambda z: z,
+    "softmax": lambda z: torch.softmax(z, dim=-1),
+}
+
+
+def problem(seed, sizes, n, activations, classes=False, tied=False):
+    """A random network with these activations and data: one-hot targets for classes, else in (0, 1)."""
+    rng = np.random.default_rng(seed)
+    net = fastbp.Network.random(sizes, seed=seed, activations=activations, tied_biases=tied)
+    X = rng.uniform(-1, 1, (n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)] if classes else rng.uniform(0.05, 0.95, (n, sizes[-1]))
+    return net, X, Y
+
+
+def torch_parameters(net):
+    """Leaf tensors for net's weights and biases (a tied layer's bias as one scalar)."""
+    Ws = [torch.tensor(W, requires_grad=True) for W in net.weights]
+    bs = [torch.tensor(b[0] if t else b, requires_grad=True) for b, t in zip(net.biases, net.tied_biases)]
+    return Ws, bs
+
+
+def torch_forward(net, Ws, bs, X):
+    """(net inputs of the output layer, outputs)."""
+    a = torch.tensor(X)
+    for W, b, name in zip(Ws, bs, net.activations):
+        z = a @ W.T + b
+        a = TORCH_ACTIVATIONS[name](z)
+    return z, a
+
+
+def torch_loss(net, z, out, Y, loss):
+    """The mean over samples of the per-sample loss, as PyTorch computes it."""
+    Y = torch.tensor(Y)
+    if loss == "squared":
+        return (0.5 * (Y - out) ** 2).sum(dim=1).mean()
+    if net.activations[-1] == "softmax":
+        return F.cross_entropy(z, Y, reduction="none").mean()
+    return F.binary_cross_entropy_with_logits(z, Y, reduction="none").sum(dim=1).mean()
+
+
+CASES = [
+    (("tanh", "softmax"), "cross_entropy", True),
+    (("relu", "identity"), "squared", False),
+    (("leaky_relu", "logistic"), "cross_entropy", False),
+    (("logistic", "tanh"), "squared", False),
+    (("identity", "softmax"), "squared", True),
+    (("tanh", "relu", "logistic"), "squared", False),
+]
+
+
+@pytest.mark.parametrize("activations, loss, classes", CASES)
+def test_forward_error_and_gradients_match_torch(activations, loss, classes):
+    sizes = (5, 7, 4) if len(activations) == 2 else (5, 6, 3, 4)
+    net, X, Y = problem(1, sizes, 9, activations, classes)
+    Ws, bs = torch_parameters(net)
+    z, out = torch_forward(net, Ws, bs, X)
+    E = torch_loss(net, z, out, Y, loss)
+    E.backward()
+    np.testing.assert_allclose(net.forward(X), out.detach().numpy(), rtol=RTOL, atol=1e-15)
+    assert net.error(X, Y, loss=loss) == pytest.approx(E.item(), rel=RTOL)
+    dW, db = net.gradients(X, Y, loss=loss)
+    for got, want in zip(dW + db, Ws + bs):
+        np.testing.assert_allclose(got, want.grad.numpy(), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss, output", [("squared", "softmax"), ("cross_entropy", "softmax"),
+                                          ("cross_entropy", "logistic"), ("squared", "identity")])  # fmt: skip
+def test_gradients_match_central_differences(loss, output):
+    net, X, Y = problem(2, (3, 4, 3), 6, ("tanh", output), classes=output == "softmax")
+    dW, db = net.gradients(X, Y, loss=loss)
+    numeric_W, numeric_b = finite_difference_gradients(net, X, Y, loss=loss)
+    for got, want in zip(dW + db, numeric_W + numeric_b):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_cross_entropy_stays_finite_for_huge_net_inputs():
+    """Net inputs of +-1000: softmax and the error through the log-sum-exp, as torch computes them."""
+    W = [np.array([[1000.0], [-1000.0], [0.0]])]
+    net = fastbp.Network.from_arrays(W, [np.zeros(3)], activations="softmax")
+    X, Y = np.array([[1.0], [-1.0]]), np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    z = torch.tensor(X) @ torch.tensor(W[0]).T
+    expected = F.cross_entropy(z, torch.tensor(Y), reduction="none").mean().item()
+    assert net.error(X, Y, loss="cross_entropy") == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_allclose(net.forward(X), torch.softmax(z, -1).numpy(), atol=0)
+    logistic = fastbp.Network.from_arrays([np.array([[1000.0]])], [0.0])
+    bce = F.binary_cross_entropy_with_logits(torch.tensor([[-1000.0]]), torch.tensor([[1.0]])).item()
+    assert logistic.error([[-1.0]], [[1.0]], loss="cross_entropy") == pytest.approx(bce, rel=1e-15)
+
+
+def torch_train(net, X, Y, epochs, batch_size, loss, optimizer, lr, weight_decay=0.0, train_biases=True, **kw):
+    """Train a copy of net in PyTorch (float64) with the same batches in order; returns (weights, biases, errors)."""
+    Ws, bs = torch_parameters(net)
+    for b in bs:
+        b.requires_grad_(train_biases)
+    groups = [{"params": Ws, "weight_decay": weight_decay}]
+    if train_biases:
+        groups.append({"params": bs, "weight_decay": 0.0})
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(groups, lr=lr, momentum=kw.get("momentum", 0.0))
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=lr, betas=kw.get("betas", (0.9, 0.999)), eps=kw.get("eps", 1e-8))
+    else:  # torch's Rprop has no weight_decay: added to the gradient by hand, as fastbp does
+        opt = torch.optim.Rprop([p for g in groups for p in g["params"]], lr=lr, etas=kw.get("etas", (0.5, 1.2)),
+                                step_sizes=kw.get("step_sizes", (1e-6, 50.0)))  # fmt: skip
+    batch_size = batch_size or len(X)
+    errors = []
+    for _ in range(epochs):
+        total = 0.0
+        for start in range(0, len(X), batch_size):
+            opt.zero_grad()
+            z, out = torch_forward(net, Ws, bs, X[start : start + batch_size])
+            E = torch_loss(net, z, out, Y[start : start + batch_size], loss)
+            total += E.item() * len(X[start : start + batch_size])
+            E.backward()
+            if optimizer == "rprop" and weight_decay:
+                with torch.no_grad():
+                    for W in Ws:
+                        W.grad += weight_decay * W
+            opt.step()
+        errors.append(total / len(X))
+    return [W.detach().numpy() for W in Ws], [b.detach().numpy() for b in bs], errors
+
+
+RUNS = [
+    dict(optimizer="sgd", lr=0.3, batch_size=1),
+    dict(optimizer="sgd", lr=0.3, batch_size=4, momentum=0.9, weight_decay=0.01),
+    dict(optimizer="adam", lr=0.01, batch_size=1),
+    dict(optimizer="adam", lr=0.01, batch_size=4, weight_decay=0.001, betas=(0.8, 0.99), eps=1e-6),
+    dict(optimizer="adam", lr=0.02, batch_size=None),
+    dict(optimizer="rprop", lr=0.01, batch_size=None),
+    dict(optimizer="rprop", lr=0.05, batch_size=3, weight_decay=0.01, etas=(0.4, 1.3), step_sizes=(1e-4, 0.2)),
+]
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r['optimizer']}-batch{r['batch_size']}")
+@pytest.mark.parametrize("activations, loss, classes", CASES[:3])
+def test_whole_training_runs_match_torch(run, activations, loss, classes):
+    net, X, Y = problem(3, (4, 6, 3), 10, activations, classes)
+    W, b, errors = torch_train(net, X, Y, 6, loss=loss, **run)
+    history = fastbp.train(net, X, Y, epochs=6, loss=loss, **run)
+    for got, want in zip(net.weights + net.biases, W + b):
+        np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), rtol=RTOL, atol=1e-13)
+    np.testing.assert_allclose(history.errors, errors, rtol=RTOL)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 0.5), ("adam", 0.01), ("rprop", 0.01)])
+def test_tied_and_frozen_biases_match_torch(optimizer, lr):
+    net, X, Y = problem(4, (3, 5, 2), 8, ("tanh", "logistic"), tied=True)
+    W, b, _ = torch_train(net, X, Y, 5, 2, "squared", optimizer, lr)
+    tied = net.copy()
+    fastbp.train(tied, X, Y, epochs=5, batch_size=2, optimizer=optimizer, lr=lr)
+    for got, want in zip(tied.weights + tied.biases, W + b):
+        np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), rtol=RTOL, atol=1e-13)
+    W, b, _ = torch_train(net, X, Y, 5, 2, "squared", optimizer, lr, train_biases=False)
+    frozen = net.copy()
+    fastbp.train(frozen, X, Y, epochs=5, batch_size=2, optimizer=optimizer, lr=lr, train_biases=False)
+    assert all(np.array_equal(a, c) for a, c in zip(frozen.biases, net.biases))
+    for got, want in zip(frozen.weights, W):
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-13)
+
+
+@settings(max_examples=25)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    hidden_activation=st.sampled_from(["logistic", "tanh", "relu", "leaky_relu", "identity"]),
+    head=st.sampled_from(
+        [
+            ("softmax", "cross_entropy"),
+            ("logistic", "cross_entropy"),
+            ("identity", "squared"),
+            ("softmax", "squared"),
+            ("tanh", "squared"),
+        ]
+    ),  # fmt: skip
+    optimizer=st.sampled_from(["sgd", "adam", "rprop"]),
+    batch_size=st.sampled_from([1, 2, None]),
+    weight_decay=st.sampled_from([0.0, 0.01]),
+)
+def test_numba_agrees_with_the_oracle(seed, hidden, hidden_activation, head, optimizer, batch_size, weight_decay):
+    """The compiled kernels and the pure-Python oracle, over random architectures and option sets."""
+    output, loss = head
+    sizes = (3, *hidden, 3)
+    activations = (hidden_activation,) * len(hidden) + (output,)
+    net, X, Y = problem(seed % 10_000, sizes, 5, activations, classes=output == "softmax")
+    lr = {"sgd": 0.2, "adam": 0.01, "rprop": 0.01}[optimizer]
+    options = dict(epochs=3, lr=lr, loss=loss, optimizer=optimizer, batch_size=batch_size, weight_decay=weight_decay)
+    fast, slow = net.copy(), net.copy()
+    h_fast = fastbp.train(fast, X, Y, **options)
+    h_slow = fastbp.train(slow, X, Y, engine="python", **options)
+    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(h_fast.errors, h_slow.errors, rtol=1e-9, atol=1e-14)

@@ -49,10 +49,10 @@ helper = njit(inline="always", error_model="numpy")
 # inline: Numba-level inlining would copy them into every call site before typing, which
 # made compiling train_epochs 50% slower for the same machine code (docs/design.md).
 primitive = njit(error_model="numpy")
-# Helpers called once per batch or per layer are compiled once and called, not inlined: the
-# call's reference counting is nothing beside their work, and copying their code into every
-# call site before typing made the first compile twice as long (docs/design.md).
-batch_helper = njit(error_model="numpy")
+# The per-sample steps of the other update rules are compiled once and called, not inlined: in
+# the same function as the article's loops they made those 10-20% slower (LLVM optimises a large
+# function less well); a call costs some reference counting, small beside Adam's step.
+called_helper = njit(error_model="numpy")
 # train_many's kernels: the same as kernel, with prange spreading work over Numba's threads.
 parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
@@ -249,16 +249,13 @@ def _logistic_slope(out):
 
 @primitive
 def _slope(code, out):
-    """dout/dnet of an element-wise activation, from the unit's output."""
-    if code == LOGISTIC:
-        return _logistic_slope(out)
-    if code == TANH:
-        return 1.0 - out * out
-    if code == RELU:
-        return 1.0 if out > 0.0 else 0.0
-    if code == LEAKY_RELU:
-        return 1.0 if out > 0.0 else LEAKY_SLOPE
-    return 1.0  # IDENTITY
+    """dout/dnet of an element-wise activation, from the unit's output. (Every candidate is computed
+    and one selected, without branches, so that loops over units or networks still vectorise.)"""
+    logistic = _logistic_slope(out)
+    tanh = 1.0 - out * out
+    rectified = 1.0 if out > 0.0 else (LEAKY_SLOPE if code == LEAKY_RELU else 0.0)
+    piecewise = 1.0 if code == IDENTITY else rectified
+    return logistic if code == LOGISTIC else (tanh if code == TANH else piecewise)
 
 
 @primitive
@@ -354,10 +351,24 @@ def _adam_corrections(run, step):
     return run.lr / (1.0 - math.pow(run.beta1, step)), math.sqrt(1.0 - math.pow(run.beta2, step))
 
 
+PLAIN, MOMENTUM, ADAM_RULE, OTHER_RULE = 0, 1, 2, 3  # the update rules the online loops treat apart
+
+
+@primitive
+def _rule(run):
+    """Which update loop: plain gradient descent (the article's), momentum without weight decay,
+    Adam, or the general one (RPROP, momentum with weight decay)."""
+    if run.optimizer == ADAM:
+        return ADAM_RULE
+    if run.optimizer == SGD and run.weight_decay == 0.0:
+        return PLAIN if run.momentum == 0.0 else MOMENTUM
+    return OTHER_RULE
+
+
 @primitive
 def _is_plain(run):
-    """Plain gradient descent (the article's rule): the fast fused loops apply."""
-    return run.optimizer == SGD and run.momentum == 0.0 and run.weight_decay == 0.0
+    """Plain gradient descent (the article's rule)."""
+    return _rule(run) == PLAIN
 
 
 # --- Kernels ------------------------------------------------------------------------------------
@@ -439,9 +450,16 @@ def _forward(net, X, s, out, base, zero):
         if l == n_layers - 1:
             for j in range(n_out):
                 out[above + n_out + j] = out[above + j]
-        # The activation of the whole layer in one loop, which vectorises.
+        # The activation of the whole layer in one loop, which vectorises (so the choice is made
+        # outside it for the activations that need e^x).
         code = acts[l]
-        if code == SOFTMAX:
+        if code == LOGISTIC:
+            for j in range(above, above + n_out):
+                out[j] = _logistic(out[j])
+        elif code == TANH:
+            for j in range(above, above + n_out):
+                out[j] = _tanh(out[j])
+        elif code == SOFTMAX:
             _softmax(out, above, n_out)
         else:
             for j in range(above, above + n_out):
@@ -453,7 +471,11 @@ def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, Y, s, loss):
     """The output layer's deltas dE/dnet_j into delta[d0 + j], from its outputs out[o0 + j] and net
     inputs nets[n0 + j] (activation code) against targets Y[s]; returns the sample's error."""
     E_total = 0.0
-    if code != SOFTMAX:
+    if code == LOGISTIC and loss == SQUARED:  # the article's (the choice outside the loop)
+        for j in range(n_out):
+            E_total += _squared_error(Y[s, j], out[o0 + j])
+            delta[d0 + j] = _squared_delta(Y[s, j], out[o0 + j])
+    elif code != SOFTMAX:
         for j in range(n_out):
             E_total += _unit_error(loss, Y[s, j], out[o0 + j], nets[n0 + j])
             delta[d0 + j] = _unit_delta(loss, code, Y[s, j], out[o0 + j])
@@ -489,26 +511,36 @@ def _output_delta(net, out, delta, base, Y, s, loss):
     last = net.sizes.shape[0] - 1
     n_out = np.uint64(net.sizes[last])
     top = np.uint64(base) + np.uint64(net.u_off[last])
-    return _loss_delta(out, top, out, top + n_out, delta, top, n_out, net.acts[last - 1], Y, np.uint64(s), loss)
+    code = net.acts[last - 1]
+    s = np.uint64(s)
+    if code == LOGISTIC and loss == SQUARED:  # the article's, without a nested helper (its arrays' counts)
+        E_total = 0.0
+        for j in range(n_out):
+            E_total += _squared_error(Y[s, j], out[top + j])
+            delta[top + j] = _squared_delta(Y[s, j], out[top + j])
+        return E_total
+    return _loss_delta(out, top, out, top + n_out, delta, top, n_out, code, Y, s, loss)
 
 
 @helper
-def _online_backward(net, state, out, delta, run, step_size, root_correction):
-    """The online step's backward pass: update every layer, top first (output deltas set).
+def _online_backward(net, state, out, delta, run):
+    """The online step's backward pass by gradient descent, plain (the article's) or with momentum:
+    update every layer, top first (output deltas set).
 
     The fused loop: one pass over each row both accumulates the layer below's
     dE/dout from the pre-update weight and updates that weight in place:
         dE/dout_i += w_ji * delta_j        (pre-update w_ji: "simultaneous")
-        w_ji      -= eta * delta_j * out_i (or the optimiser's step on that gradient)
+        w_ji      -= eta * delta_j * out_i
     With ``layerwise`` the update comes first and the accumulation then reads
     the updated weights (the order behind the article's later figures).
     (One function with no helper calls: an inlined helper that takes arrays
-    costs two atomic reference-count operations per array per call.)
+    costs two atomic reference-count operations per array per call. The other
+    update rules are in _online_backward_general: their loops beside these made
+    these 12-25% slower on digits.)
     """
     params, sizes, w_off, b_off, u_off, tied, acts = net
-    first, second = state
-    lr, decay = run.lr, run.weight_decay
-    plain = _is_plain(run)
+    velocity = state.first
+    lr, momentum = run.lr, run.momentum
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
         n_out = np.uint64(sizes[l + 1])
@@ -517,15 +549,15 @@ def _online_backward(net, state, out, delta, run, step_size, root_correction):
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
         fuse = l > 0 and not run.layerwise
-        if fuse and not plain:
+        if fuse and momentum != 0.0:
             for i in range(n_in):
                 delta[below + i] = 0.0
         for j in range(n_out):
             d = delta[above + j]
             row = w + j * n_in
-            # Plain descent: the first row starts the sums dE/dout_i (= rather than zeroing,
+            # Without momentum the first row starts the sums dE/dout_i (= rather than zeroing,
             # then +=: the zeroing loop becomes a memset call, 10-15% of the article's step).
-            if plain:
+            if momentum == 0.0:
                 if fuse and j == 0:
                     for i in range(n_in):
                         delta[below + i] = params[row + i] * d
@@ -537,6 +569,89 @@ def _online_backward(net, state, out, delta, run, step_size, root_correction):
                 else:
                     for i in range(n_in):
                         params[row + i] = _descend(params[row + i], d * out[below + i], lr)
+            elif fuse:
+                for i in range(n_in):
+                    delta[below + i] += params[row + i] * d
+                    params[row + i], velocity[row + i] = _momentum_step(
+                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
+                    )
+            else:
+                for i in range(n_in):
+                    params[row + i], velocity[row + i] = _momentum_step(
+                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
+                    )
+        if run.train_biases:
+            # dE/db_j = delta_j; a tied bias trains on the sum of its layer's deltas.
+            g_tied = 0.0
+            for j in range(n_out):
+                g_tied += delta[above + j]
+            for j in range(n_out):
+                g = g_tied if tied[l] else delta[above + j]
+                if momentum == 0.0:
+                    params[b + j] = _descend(params[b + j], g, lr)
+                else:
+                    params[b + j], velocity[b + j] = _momentum_step(params[b + j], velocity[b + j], g, lr, momentum)
+        if l > 0:
+            if not fuse:  # layerwise: dE/dout through the weights just updated
+                for j in range(n_out):
+                    d = delta[above + j]
+                    row = w + j * n_in
+                    if j == 0:
+                        for i in range(n_in):
+                            delta[below + i] = params[row + i] * d
+                    else:
+                        for i in range(n_in):
+                            delta[below + i] += params[row + i] * d
+            code = acts[l - 1]
+            if code == LOGISTIC:  # (the choice outside the loop, which then vectorises)
+                for i in range(below, below + n_in):
+                    delta[i] = delta[i] * _logistic_slope(out[i])
+            else:
+                for i in range(below, below + n_in):
+                    delta[i] = delta[i] * _slope(code, out[i])
+
+
+@called_helper
+def _online_backward_general(net, state, out, delta, run, step_size, root_correction):
+    """_online_backward for the other update rules (Adam, RPROP, weight decay): the same fused pass,
+    Adam's step in a loop of its own."""
+    params, sizes, w_off, b_off, u_off, tied, acts = net
+    first, second = state
+    decay = run.weight_decay
+    rule = _rule(run)
+    for l in range(sizes.shape[0] - 2, -1, -1):
+        n_in = np.uint64(sizes[l])
+        n_out = np.uint64(sizes[l + 1])
+        below = np.uint64(u_off[l])
+        above = np.uint64(u_off[l + 1])
+        w = np.uint64(w_off[l])
+        b = np.uint64(b_off[l])
+        fuse = l > 0 and not run.layerwise
+        for i in range(n_in):
+            delta[below + i] = 0.0
+        # One loop per rule, the choice made outside it, so that each vectorises.
+        for j in range(n_out):
+            d = delta[above + j]
+            row = w + j * n_in
+            if rule == MOMENTUM and fuse:
+                for i in range(n_in):
+                    delta[below + i] += params[row + i] * d
+                    params[row + i], first[row + i] = _momentum_step(
+                        params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum
+                    )
+            elif rule == MOMENTUM:
+                for i in range(n_in):
+                    params[row + i], first[row + i] = _momentum_step(
+                        params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum
+                    )
+            elif rule == ADAM_RULE:  # (the layer below's sums run on the input layer too: unread there)
+                for i in range(n_in):
+                    p = row + i
+                    delta[below + i] += params[p] * d
+                    g = _with_decay(d * out[below + i], params[p], decay)
+                    params[p], first[p], second[p] = _adam_step(
+                        params[p], first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
+                    )
             elif fuse:
                 for i in range(n_in):
                     p = row + i
@@ -562,12 +677,9 @@ def _online_backward(net, state, out, delta, run, step_size, root_correction):
             for j in range(n_out):
                 g = g_tied if tied[l] else delta[above + j]
                 p = b + j
-                if plain:
-                    params[p] = _descend(params[p], g, lr)
-                else:
-                    params[p], first[p], second[p] = _optimizer_step(
-                        run, params[p], first[p], second[p], g, step_size, root_correction
-                    )
+                params[p], first[p], second[p] = _optimizer_step(
+                    run, params[p], first[p], second[p], g, step_size, root_correction
+                )
         if l > 0:
             if not fuse:  # layerwise: dE/dout through the weights just updated
                 for j in range(n_out):
@@ -580,11 +692,15 @@ def _online_backward(net, state, out, delta, run, step_size, root_correction):
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
             code = acts[l - 1]
-            for i in range(below, below + n_in):
-                delta[i] = delta[i] * _slope(code, out[i])
+            if code == LOGISTIC:  # (the choice outside the loop, which then vectorises)
+                for i in range(below, below + n_in):
+                    delta[i] = delta[i] * _logistic_slope(out[i])
+            else:
+                for i in range(below, below + n_in):
+                    delta[i] = delta[i] * _slope(code, out[i])
 
 
-@batch_helper
+@helper
 def _accumulate_layer(grad, net, l, outs, deltas, n):
     """grad_l += dE/dW_l and dE/db_l of n samples (sample r's units start at r * stride)."""
     sizes, u_off = net.sizes, net.u_off
@@ -603,7 +719,7 @@ def _accumulate_layer(grad, net, l, outs, deltas, n):
             grad[b + j] += d
 
 
-@batch_helper
+@helper
 def _hidden_deltas(net, l, outs, deltas, n):
     """delta_h = (sum_o delta_o * w_oh) * dout_h/dnet_h below weight matrix l, for n samples."""
     params, sizes, u_off = net.params, net.sizes, net.u_off
@@ -625,7 +741,7 @@ def _hidden_deltas(net, l, outs, deltas, n):
             deltas[i] = deltas[i] * _slope(code, outs[i])
 
 
-@batch_helper
+@helper
 def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
     """The optimiser's step on weight matrix l and its biases with the batch-mean gradient grad / k
     (plus weight decay on the weights)."""
@@ -635,11 +751,17 @@ def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
     w = np.uint64(net.w_off[l])
     b = np.uint64(net.b_off[l])
     n_out = np.uint64(net.sizes[l + 1])
-    for p in range(w, b):
-        g = grad[p] if k == 1 else grad[p] / k  # k == 1: grad already holds the mean (and x / 1 == x)
-        if plain:
-            params[p] = _descend(params[p], g, lr)
-        else:
+    # k == 1: grad already holds the mean (and x / 1 == x). The rule is chosen outside the loops.
+    if plain:
+        for p in range(w, b):
+            params[p] = _descend(params[p], grad[p] if k == 1 else grad[p] / k, lr)
+    elif _rule(run) == MOMENTUM:
+        for p in range(w, b):
+            g = grad[p] if k == 1 else grad[p] / k
+            params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum)
+    else:
+        for p in range(w, b):
+            g = grad[p] if k == 1 else grad[p] / k
             g = _with_decay(g, params[p], decay) if decay != 0.0 else g
             params[p], first[p], second[p] = _optimizer_step(
                 run, params[p], first[p], second[p], g, step_size, root_correction
@@ -659,7 +781,7 @@ def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
                 )
 
 
-@batch_helper
+@helper
 def _batch_step(net, state, data, run, row, start, stop, scratch, t):
     """One minibatch, samples orders[row, start:stop], update number t: mean gradient, then update.
     Returns its summed error.
@@ -726,13 +848,19 @@ def train_epochs(net, state, data, run, errors):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         if online:
+            step_size, root_correction = run.lr, 1.0
+            plain = _is_plain(run)
             for r in range(n_samples):
                 s = orders[row, r]
                 t += 1
-                step_size, root_correction = _adam_corrections(run, t) if run.optimizer == ADAM else (run.lr, 1.0)
+                if run.optimizer == ADAM:
+                    step_size, root_correction = _adam_corrections(run, t)
                 _forward(net, data.X, s, out, 0, zero)
                 E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
-                _online_backward(net, state, out, delta, run, step_size, root_correction)
+                if plain:
+                    _online_backward(net, state, out, delta, run)
+                else:
+                    _online_backward_general(net, state, out, delta, run, step_size, root_correction)
         else:
             for start in range(0, n_samples, run.batch_size):
                 t += 1
@@ -821,8 +949,8 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                 above = np.uint64(u_off[l + 1])
                 last = n_in - np.uint64(1)
                 code = acts[l]
-                # The output layer's net inputs are kept (cross-entropy, softmax); softmax comes after.
-                keep = nets if l == n_layers - 1 else above
+                # The output layer's net inputs are kept for cross-entropy and softmax (which comes after).
+                keep_nets = l == n_layers - 1 and (loss == CROSS_ENTROPY or code == SOFTMAX)
                 code = IDENTITY if code == SOFTMAX else code
                 for j in range(np.uint64(sizes[l + 1])):
                     weights = np.uint64(w_off[l]) + j * n_in
@@ -830,21 +958,33 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                     # The first product starts the sum (0 + w x is w x, up to the sign of a zero,
                     # which no activation tells apart) and the last is added with the bias and the
                     # activation: a pass over the networks fewer each, in the same order.
-                    if n_in == 1:
+                    if n_in > 1:
                         for k in range(n):
-                            z = params[weights, k0 + k] * out[below, k] + params[bias, k0 + k]
-                            out[keep + j, k] = z
-                            out[above + j, k] = _activate(code, z)
-                        continue
-                    for k in range(n):
-                        acc[k] = params[weights, k0 + k] * out[below, k]
+                            acc[k] = params[weights, k0 + k] * out[below, k]
+                    else:
+                        acc[:] = 0.0
                     for i in range(np.uint64(1), last):
                         for k in range(n):
                             acc[k] += params[weights + i, k0 + k] * out[below + i, k]
-                    for k in range(n):
-                        z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
-                        out[keep + j, k] = z
-                        out[above + j, k] = _activate(code, z)
+                    # (The activation chosen outside the loop, which then vectorises; a second store
+                    # in the loop would stop that, so the net inputs are kept only where needed.)
+                    if keep_nets:
+                        for k in range(n):
+                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
+                            out[nets + j, k] = z
+                            out[above + j, k] = _activate(code, z)
+                    elif code == LOGISTIC:
+                        for k in range(n):
+                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
+                            out[above + j, k] = _logistic(z)
+                    elif code == TANH:
+                        for k in range(n):
+                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
+                            out[above + j, k] = _tanh(z)
+                    else:
+                        for k in range(n):
+                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
+                            out[above + j, k] = _activate(code, z)
             # Output deltas and errors, as _output_delta.
             code = acts[n_layers - 1]
             if code == SOFTMAX:  # out = e^(net - max) / sum: acc holds the max, g_tied the sum
@@ -861,7 +1001,15 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                 for j in range(n_out):
                     for k in range(n):
                         out[top + j, k] = out[top + j, k] / g_tied[k]
-            if code != SOFTMAX:
+            if code == LOGISTIC and loss == SQUARED:  # the article's (the choice outside the loop)
+                for j in range(n_out):
+                    t = Y[s, j]
+                    for k in range(n):
+                        o = out[top + j, k]
+                        E_j = _squared_error(t, o)
+                        E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
+                        delta[top + j, k] = _squared_delta(t, o)
+            elif code != SOFTMAX:
                 for j in range(n_out):
                     t = Y[s, j]
                     for k in range(n):
@@ -907,6 +1055,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                 b = np.uint64(b_off[l])
                 fuse = l > 0 and not layerwise
                 code = acts[l - 1] if l > 0 else IDENTITY  # the activation of the layer below
+                logistic = code == LOGISTIC
                 if fuse and momentum != 0.0:
                     for i in range(n_in):
                         for k in range(n):
@@ -926,7 +1075,11 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                     o = out[below + i, k]
                                     w_d = params[p, k0 + k] * d
                                     below_d = w_d if first else delta[below + i, k] + w_d
-                                    delta[below + i, k] = below_d * _slope(code, o) if final_row else below_d
+                                    delta[below + i, k] = (
+                                        below_d * (_logistic_slope(o) if logistic else _slope(code, o))
+                                        if final_row
+                                        else below_d
+                                    )
                                     params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
@@ -997,6 +1150,36 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
     return done
 
 
+@helper
+def _bias_and_activate(Z, params, b, code, nets, loss):
+    """Z[r, j] = f(Z[r, j] + params[b + j]) for a batch's products Z (one row per sample); the net inputs
+    also into nets, when it has room and the loss or softmax needs them."""
+    k, n = Z.shape
+    if nets.shape[0] > 0 and (loss == CROSS_ENTROPY or code == SOFTMAX):
+        for r in range(k):
+            for j in range(n):
+                Z[r, j] = Z[r, j] + params[b + j]
+                nets[r * n + j] = Z[r, j]
+        for r in range(k):
+            if code == SOFTMAX:
+                _softmax(Z[r], 0, n)
+            else:
+                for j in range(n):
+                    Z[r, j] = _activate(code, Z[r, j])
+    elif code == LOGISTIC:  # (the choice outside the loops, which then vectorise)
+        for r in range(k):
+            for j in range(n):
+                Z[r, j] = _logistic(Z[r, j] + params[b + j])
+    elif code == TANH:
+        for r in range(k):
+            for j in range(n):
+                Z[r, j] = _tanh(Z[r, j] + params[b + j])
+    else:
+        for r in range(k):
+            for j in range(n):
+                Z[r, j] = _activate(code, Z[r, j] + params[b + j])
+
+
 @kernel
 def train_epochs_blas(net, state, data, run, errors):
     """train_epochs for minibatches of wide layers: each layer's products as BLAS matrix products.
@@ -1042,19 +1225,7 @@ def train_epochs_blas(net, state, data, run, errors):
             for l in range(n_layers):
                 W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                 Z = np.dot(layers[l], W.T)
-                flat = Z.reshape(k * sizes[l + 1])
-                code = acts[l]
-                for r in range(k):
-                    for j in range(sizes[l + 1]):
-                        flat[r * sizes[l + 1] + j] = flat[r * sizes[l + 1] + j] + params[b_off[l] + j]
-                if l == n_layers - 1:
-                    nets[: k * n_out] = flat
-                if code == SOFTMAX:
-                    for r in range(k):
-                        _softmax(flat, r * n_out, n_out)
-                else:
-                    for p in range(k * sizes[l + 1]):
-                        flat[p] = _activate(code, flat[p])
+                _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], run.loss)
                 layers.append(Z)
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
@@ -1081,9 +1252,14 @@ def train_epochs_blas(net, state, data, run, errors):
                     D = np.dot(D, W)
                     below = layers[l]
                     code = acts[l - 1]
-                    for r in range(k):
-                        for i in range(sizes[l]):
-                            D[r, i] = D[r, i] * _slope(code, below[r, i])
+                    if code == LOGISTIC:  # (the choice outside the loop, which then vectorises)
+                        for r in range(k):
+                            for i in range(sizes[l]):
+                                D[r, i] = D[r, i] * _logistic_slope(below[r, i])
+                    else:
+                        for r in range(k):
+                            for i in range(sizes[l]):
+                                D[r, i] = D[r, i] * _slope(code, below[r, i])
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
@@ -1132,18 +1308,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
             Z = np.dot(X[first : first + k], W.T) if l == 0 else np.dot(Z, W.T)
-            flat = Z.reshape(k * sizes[l + 1])
-            for r in range(k):
-                for j in range(sizes[l + 1]):
-                    flat[r * sizes[l + 1] + j] = flat[r * sizes[l + 1] + j] + params[b_off[l] + j]
-            if l == n_layers - 1:
-                nets[: k * n_out] = flat
-            if acts[l] == SOFTMAX:
-                for r in range(k):
-                    _softmax(flat, r * n_out, n_out)
-            else:
-                for p in range(k * sizes[l + 1]):
-                    flat[p] = _activate(acts[l], flat[p])
+            _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], loss)
         out = Z.reshape(k * n_out)
         for r in range(k):
             for j in range(n_out):

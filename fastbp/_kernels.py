@@ -644,10 +644,14 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                     params[row + i], first[row + i] = _momentum_step(
                         params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum
                     )
-            elif rule == ADAM_RULE:  # (the layer below's sums run on the input layer too: unread there)
+            elif rule == ADAM_RULE:
+                # Two passes: with the sums for the layer below in the same loop, LLVM finds too many
+                # arrays that might overlap and does not vectorise (the sums run on the input layer
+                # too: unread there).
+                for i in range(n_in):
+                    delta[below + i] += params[row + i] * d
                 for i in range(n_in):
                     p = row + i
-                    delta[below + i] += params[p] * d
                     g = _with_decay(d * out[below + i], params[p], decay)
                     params[p], first[p], second[p] = _adam_step(
                         params[p], first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
@@ -759,6 +763,12 @@ def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
         for p in range(w, b):
             g = grad[p] if k == 1 else grad[p] / k
             params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum)
+    elif _rule(run) == ADAM_RULE:
+        for p in range(w, b):
+            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], decay)
+            params[p], first[p], second[p] = _adam_step(
+                params[p], first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
+            )
     else:
         for p in range(w, b):
             g = grad[p] if k == 1 else grad[p] / k

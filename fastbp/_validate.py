@@ -71,8 +71,8 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
         raise ValueError(f"{name} must be finite; got {x!r}")
     too_high = high is not None and (x >= high if high_open else x > high)
     if (low is not None and x < low) or too_high:
-        bound = f"[{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be in {bound}; got {x!r}")
+        bound = f"in [{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {bound}; got {x!r}")
     return x
 
 

@@ -29,7 +29,7 @@ BAD_TRAIN_CALLS = [
     ("bool epochs", dict(epochs=True), TypeError, "epochs must be an integer"),
     ("NaN lr", dict(lr=float("nan")), ValueError, "lr must be finite"),
     ("infinite lr", dict(lr=float("inf")), ValueError, "lr must be finite"),
-    ("negative lr", dict(lr=-0.1), ValueError, "lr must be in"),
+    ("negative lr", dict(lr=-0.1), ValueError, "lr must be >= 0.0; got -0.1"),
     ("string lr", dict(lr="0.5"), TypeError, "lr must be a real number"),
     ("zero batch_size", dict(batch_size=0), ValueError, "batch_size must be >= 1"),
     ("float batch_size", dict(batch_size=1.5), TypeError, "batch_size must be an integer"),

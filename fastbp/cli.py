@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from . import __version__, datasets
-from ._options import ACTIVATIONS, BY_NAME, ENGINES, UPDATES
+from ._options import ACTIVATIONS, BY_NAME, ENGINES, LOSSES, UPDATES
 from .article import LEARNING_RATE, article_data, article_network
 from .io import input_bounds
 from .network import Network, load
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", metavar="MODEL", help="a network saved by fastbp train --out")
     evaluate.add_argument("data", metavar="DATA", help="a data file or a built-in data set")
     _data_options(evaluate, targets=False)
+    evaluate.add_argument("--loss", choices=LOSSES, help="the error to report (default: cross_entropy for a softmax "
+                          "output, else squared)")  # fmt: skip
     return parser
 
 
@@ -242,7 +244,8 @@ def _warn_targets(data: datasets.Dataset, command: str) -> None:
 
 def _report(label: str, net: Network, data: datasets.Dataset, loss: str = "squared") -> str:
     """The error, and the accuracy for classes (one-hot targets, or one 0/1 output classified at 0.5)."""
-    text = f"{label} error {net.error(data.X, data.Y, loss=loss):.6g}"
+    name = "" if loss == "squared" else f" ({loss})"
+    text = f"{label} error{name} {net.error(data.X, data.Y, loss=loss):.6g}"
     if data.one_hot or datasets.is_classification(data.Y):
         text += f", accuracy {100 * datasets.accuracy(net.forward(data.X), data.Y):.1f}%"
     return text
@@ -418,7 +421,8 @@ def run_evaluate(args) -> None:
     if bounds is not None:
         data = data.scaled(bounds)
     print(f"{data.name}: {len(data)} samples; network {'-'.join(map(str, net.sizes))}")
-    print(_report("", net, data).strip())
+    loss = args.loss or ("cross_entropy" if net.activations[-1] == "softmax" else "squared")
+    print(_report("", net, data, loss).strip())
 
 
 def main(argv: list[str] | None = None) -> int:

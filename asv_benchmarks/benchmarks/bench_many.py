@@ -15,41 +15,46 @@ except ImportError:
 class XorEnsemble(Benchmark):
     """1,000 2-4-1 networks, XOR online, lr 0.5, 2,000 epochs (8M sample-steps), by thread count."""
 
-    params = [1, 2]
-    param_names = ["threads"]
+    params = ([1, 2], ["logistic", "tanh"])
+    param_names = ["threads", "hidden"]
     timeout = 600.0
 
-    def setup(self, threads):
+    def setup(self, threads, hidden):
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise NotImplementedError(f"this machine has {numba.config.NUMBA_NUM_THREADS} Numba threads")
         self.w = xor_ensemble()
-        self.nets = networks(self.w)
+        if hidden != "logistic":
+            self.w["model"] = {"activations": (hidden, "logistic")}
+        try:
+            self.nets = networks(self.w)
+        except TypeError:
+            raise NotImplementedError("this fastbp has logistic units only") from None
         fastbp.train_many([n.copy() for n in self.nets[:8]], self.w["X"], self.w["Y"], epochs=1)
         numba.set_num_threads(threads)
 
-    def teardown(self, threads):
+    def teardown(self, threads, hidden):
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
     def train(self):
         return fastbp.train_many([n.copy() for n in self.nets], self.w["X"], self.w["Y"], **train_options(self.w))
 
-    def time_train_many(self, threads):
+    def time_train_many(self, threads, hidden):
         self.train()
 
-    def peakmem_train_many(self, threads):
+    def peakmem_train_many(self, threads, hidden):
         self.train()
 
-    def track_mean_final_error(self, threads):
+    def track_mean_final_error(self, threads, hidden):
         return float(np.mean([h.final_error for h in self.train()]))
 
     track_mean_final_error.unit = "E"
 
-    def track_solved(self, threads):
+    def track_solved(self, threads, hidden):
         return sum(h.final_error < 0.05 for h in self.train())
 
     track_solved.unit = "networks"
 
-    def track_sample_steps_per_second(self, threads):
+    def track_sample_steps_per_second(self, threads, hidden):
         histories = self.train()
         return len(self.nets) * self.w["epochs"] * len(self.w["X"]) / histories[0].seconds
 

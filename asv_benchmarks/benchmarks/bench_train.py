@@ -98,3 +98,46 @@ class DigitsMinibatch(Benchmark):
         return self.train().final_error
 
     track_final_error.unit = "E"
+
+
+class DigitsModels(Benchmark):
+    """Digits 64-32-10 beyond the article, against the article's model on the same shape: tanh, ReLU,
+    tanh + softmax with cross-entropy, Adam online (10 epochs); and in minibatches of 32, tanh + softmax,
+    cross-entropy, Adam (20 epochs, the peer comparison's digits-adam-softmax)."""
+
+    params = ["logistic", "tanh", "relu", "tanh-softmax-ce", "adam", "minibatch-logistic", "minibatch-adam-softmax"]
+    param_names = ["model"]
+    MODELS = {
+        "logistic": (None, dict(lr=0.1)),
+        "tanh": (("tanh", "logistic"), dict(lr=0.1)),
+        "relu": (("relu", "logistic"), dict(lr=0.1)),
+        "tanh-softmax-ce": (("tanh", "softmax"), dict(lr=0.1, loss="cross_entropy")),
+        "adam": (None, dict(lr=1e-3, optimizer="adam")),
+        "minibatch-logistic": (None, dict(lr=0.5, batch_size=32, epochs=20)),
+        "minibatch-adam-softmax": (
+            ("tanh", "softmax"),
+            dict(lr=1e-3, batch_size=32, epochs=20, loss="cross_entropy", optimizer="adam"),
+        ),
+    }
+
+    def setup(self, model):
+        import inspect
+
+        if "loss" not in inspect.signature(fastbp.train).parameters:
+            raise NotImplementedError("this fastbp trains the article's model only")
+        self.w = digits_online()
+        activations, options = self.MODELS[model]
+        self.net = fastbp.Network.random((64, 32, 10), seed=0, activations=activations)
+        self.options = dict(epochs=10) | options
+        fastbp.train(self.net.copy(), self.w["X"][:64], self.w["Y"][:64], **(self.options | {"epochs": 1}))
+
+    def train(self):
+        return fastbp.train(self.net.copy(), self.w["X"], self.w["Y"], **self.options)
+
+    def time_train(self, model):
+        self.train()
+
+    def track_final_error(self, model):
+        return self.train().final_error
+
+    track_final_error.unit = "loss"

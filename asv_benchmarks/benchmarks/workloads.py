@@ -2,18 +2,19 @@
 
 Each workload is a function returning a dict: X, Y (float64), nets (a list of
 (weights, biases) pairs, W of shape (n_out, n_in)), lr, epochs, batch (1 =
-online), train_biases. Seeded, so every process builds the same. Append only:
+online), train_biases, and for models beyond the article's a "model" dict
+(activations, loss, optimizer, as fastbp names them). Seeded, so every process builds the same. Append only:
 changing one resets its history on the dashboard.
 """
 
 import numpy as np
 
 
-def glorot(rng, sizes):
-    """Weights and biases uniform in +-sqrt(2 / (n_in + n_out)), layer by layer."""
+def glorot(rng, sizes, factor=2.0):
+    """Weights and biases uniform in +-sqrt(factor / (n_in + n_out)), layer by layer."""
     weights, biases = [], []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        r = np.sqrt(2.0 / (a + b))
+        r = np.sqrt(factor / (a + b))
         weights.append(rng.uniform(-r, r, (b, a)))
         biases.append(rng.uniform(-r, r, b))
     return weights, biases
@@ -69,12 +70,22 @@ def minibatch_784(n_samples=60_000):
     return dict(X=X, Y=Y, nets=[glorot(rng, (784, 128, 10))], lr=0.1, epochs=1, batch=64, train_biases=True)
 
 
+def digits_adam_softmax():
+    """digits, 64-32-10, tanh hidden units, softmax output, cross-entropy, Adam (torch's defaults, lr 1e-3),
+    minibatches of 32 in order, 20 epochs."""
+    w = digits_online()
+    w["nets"] = [glorot(np.random.default_rng(0), (64, 32, 10), factor=6.0)]
+    model = dict(activations=("tanh", "softmax"), loss="cross_entropy", optimizer="adam")
+    return w | dict(lr=1e-3, epochs=20, batch=32, model=model)
+
+
 WORKLOADS = {
     "article-10k": article_10k,
     "digits-online": digits_online,
     "digits-minibatch": digits_minibatch,
     "xor-ensemble": xor_ensemble,
     "minibatch-784": minibatch_784,
+    "digits-adam-softmax": digits_adam_softmax,
 }
 
 
@@ -82,13 +93,17 @@ def networks(w: dict, dtype="float64"):
     """The workload's networks as fastbp Networks (a layer whose biases are all equal, untrained, is tied)."""
     import fastbp
 
+    activations = w.get("model", {}).get("activations")
     nets = []
     for weights, biases in w["nets"]:
         tied = [b[0] if not w["train_biases"] and np.ptp(b) == 0 else b for b in biases]
-        nets.append(fastbp.Network.from_arrays(weights, tied, dtype=dtype))
+        kw = {"activations": activations} if activations else {}
+        nets.append(fastbp.Network.from_arrays(weights, tied, dtype=dtype, **kw))
     return nets
 
 
 def train_options(w: dict) -> dict:
     """fastbp.train's keyword options for the workload."""
-    return dict(epochs=w["epochs"], lr=w["lr"], batch_size=w["batch"], train_biases=w["train_biases"])
+    options = dict(epochs=w["epochs"], lr=w["lr"], batch_size=w["batch"], train_biases=w["train_biases"])
+    model = w.get("model", {})
+    return options | {key: model[key] for key in ("loss", "optimizer") if key in model}

@@ -11,10 +11,11 @@ import subprocess
 
 import numpy as np
 
-from .common import mean_error
+from .common import mean_error, only_the_article
 
 
 def runner(w: dict):
+    only_the_article(w, "the C loop")
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise NotImplementedError("no C compiler on PATH")

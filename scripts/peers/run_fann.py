@@ -13,6 +13,9 @@ import numpy as np
 
 
 def runner(w: dict):
+    from .common import only_the_article
+
+    only_the_article(w, "FANN")
     path = ctypes.util.find_library("doublefann")
     if path is None:
         raise NotImplementedError("FANN's C library is not installed (apt-get install libfann-dev)")

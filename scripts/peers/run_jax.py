@@ -1,10 +1,11 @@
-"""JAX: jit and lax.scan over batches and epochs, vmap over an ensemble's networks."""
+"""JAX: jit and lax.scan over batches and epochs, vmap over an ensemble's networks; other models through
+jax.grad, with Adam written out as torch.optim.Adam computes it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .common import mean_error
+from .common import cross_entropy_error, mean_error
 
 
 def runner(w: dict):
@@ -15,6 +16,8 @@ def runner(w: dict):
 
     lr, tb, k, epochs = w["lr"], w["train_biases"], w["batch"], w["epochs"]
     n = len(w["X"]) // k * k  # full batches (the last partial batch, if any, is run separately)
+    if "model" in w:
+        return _model_runner(w, jax, jnp, n)
 
     def step(params, batch):
         W1, b1, W2, b2 = params
@@ -58,5 +61,51 @@ def runner(w: dict):
         if len(w["nets"]) > 1:
             return [mean_error(*(a[i] for a in arrays), w["X"], w["Y"]) for i in range(len(w["nets"]))]
         return [mean_error(*arrays, w["X"], w["Y"])]
+
+    return train
+
+
+def _model_runner(w: dict, jax, jnp, n: int):
+    """tanh hidden units, softmax output, cross-entropy, Adam (the digits-adam-softmax workload)."""
+    if w["model"] != dict(activations=("tanh", "softmax"), loss="cross_entropy", optimizer="adam"):
+        raise NotImplementedError(f"no JAX runner for {w['model']}")
+    lr, k, (beta1, beta2), eps = w["lr"], w["batch"], (0.9, 0.999), 1e-8
+
+    def loss(params, x, y):
+        W1, b1, W2, b2 = params
+        z = jnp.tanh(x @ W1.T + b1) @ W2.T + b2
+        return -(y * jax.nn.log_softmax(z)).sum(axis=1).mean()
+
+    def step(carry, batch):
+        params, m, v, t = carry
+        g = jax.grad(loss)(params, *batch)
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda m_, g_: m_ + (1 - beta1) * (g_ - m_), m, g)
+        v = jax.tree_util.tree_map(lambda v_, g_: beta2 * v_ + (1 - beta2) * g_ * g_, v, g)
+        size, root = lr / (1 - beta1**t), jnp.sqrt(1 - beta2**t)
+        params = jax.tree_util.tree_map(lambda p, m_, v_: p - size * (m_ / (jnp.sqrt(v_) / root + eps)), params, m, v)
+        return (params, m, v, t), None
+
+    X, Y = jnp.asarray(w["X"]), jnp.asarray(w["Y"])
+    batches = (X[:n].reshape(-1, k, X.shape[1]), Y[:n].reshape(-1, k, Y.shape[1]))
+    rest = (X[n:], Y[n:])
+
+    def epoch(carry, _):
+        carry, _ = jax.lax.scan(step, carry, batches)
+        if rest[0].shape[0]:
+            carry, _ = step(carry, rest)
+        return carry, None
+
+    @jax.jit
+    def run(params):
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        return jax.lax.scan(epoch, (params, zeros, zeros, 0.0), None, length=w["epochs"])[0][0]
+
+    (W, B), = w["nets"]  # fmt: skip
+    start = tuple(jnp.asarray(a) for a in (W[0], B[0], W[1], B[1]))
+
+    def train():
+        params = [np.asarray(a) for a in jax.block_until_ready(run(start))]
+        return [cross_entropy_error(*params, w["X"], w["Y"])]
 
     return train

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import mean_error, sigmoid
+from .common import cross_entropy_error, mean_error, sigmoid
 
 
 def runner(w: dict):
+    if "model" in w:
+        return _model_runner(w)
     X, Y, lr, tb = w["X"], w["Y"], w["lr"], w["train_biases"]
 
     def online(W1, b1, W2, b2):
@@ -61,5 +63,39 @@ def runner(w: dict):
         (W, B), = w["nets"]  # fmt: skip
         params = [W[0].copy(), np.array(B[0], float), W[1].copy(), np.array(B[1], float)]
         return [(minibatch if w["batch"] > 1 else online)(*params)]
+
+    return train
+
+
+def _model_runner(w: dict):
+    """tanh hidden units, softmax output, cross-entropy, Adam, each minibatch in matrix products."""
+    if w["model"] != dict(activations=("tanh", "softmax"), loss="cross_entropy", optimizer="adam"):
+        raise NotImplementedError(f"no NumPy runner for {w['model']}")
+    X, Y, k, lr, (beta1, beta2), eps = w["X"], w["Y"], w["batch"], w["lr"], (0.9, 0.999), 1e-8
+
+    def train():
+        (W, B), = w["nets"]  # fmt: skip
+        params = [np.array(a, dtype=float) for a in (W[0], B[0], W[1], B[1])]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        t = 0
+        for _ in range(w["epochs"]):
+            for s in range(0, len(X), k):
+                W1, b1, W2, b2 = params
+                x, y = X[s : s + k], Y[s : s + k]
+                h = np.tanh(x @ W1.T + b1)
+                z = h @ W2.T + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                d2 = (e / e.sum(axis=1, keepdims=True) - y) / len(x)
+                d1 = (d2 @ W2) * (1 - h * h)
+                grads = [d1.T @ x, d1.sum(axis=0), d2.T @ h, d2.sum(axis=0)]
+                t += 1
+                size, root = lr / (1 - beta1**t), np.sqrt(1 - beta2**t)
+                for p, m_, v_, g in zip(params, m, v, grads):
+                    m_ += (1 - beta1) * (g - m_)
+                    v_ *= beta2
+                    v_ += (1 - beta2) * g * g
+                    p -= size * (m_ / (np.sqrt(v_) / root + eps))
+        return [cross_entropy_error(*params, X, Y)]
 
     return train

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 
 def runner(w: dict):
+    from .common import only_the_article
+
+    only_the_article(w, "the oracle")
     if w["nets"][0][0][0].size > 4:  # the 2-2-2 network only: the oracle needs minutes elsewhere
         raise NotImplementedError("the oracle only runs the article")
     import fastbp

@@ -1,4 +1,5 @@
-"""PyTorch in float64, no autograd: the same explicit backward pass as the others."""
+"""PyTorch in float64: the article's model with no autograd (the same explicit backward pass as the others);
+other models as a PyTorch user writes them, with autograd and torch.optim."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import os
 
 import numpy as np
 
-from .common import mean_error
+from .common import cross_entropy_error, mean_error
 
 
 def runner(w: dict):
     import torch
 
     torch.set_num_threads(int(os.environ["PEERS_THREADS"]))
+    if "model" in w:
+        return _model_runner(w, torch)
     X, Y = torch.tensor(w["X"]), torch.tensor(w["Y"])
     lr, tb, k = w["lr"], w["train_biases"], w["batch"]
 
@@ -39,4 +42,28 @@ def runner(w: dict):
 
     if len(w["nets"]) > 1:
         raise NotImplementedError("an ensemble in PyTorch would be a Python loop over 1,000 networks")
+    return train
+
+
+def _model_runner(w: dict, torch):
+    """tanh hidden units, softmax output, cross-entropy, Adam (the digits-adam-softmax workload)."""
+    model = w["model"]
+    if model != dict(activations=("tanh", "softmax"), loss="cross_entropy", optimizer="adam"):
+        raise NotImplementedError(f"no PyTorch runner for {model}")
+    F = torch.nn.functional
+    X, Y, k = torch.tensor(w["X"]), torch.tensor(w["Y"]), w["batch"]
+
+    def train():
+        (W, B), = w["nets"]  # fmt: skip
+        params = [torch.tensor(a, requires_grad=True) for a in (W[0], B[0], W[1], B[1])]
+        W1, b1, W2, b2 = params
+        opt = torch.optim.Adam(params, lr=w["lr"])
+        for _ in range(w["epochs"]):
+            for s in range(0, len(X), k):
+                opt.zero_grad()
+                z = torch.tanh(X[s : s + k] @ W1.T + b1) @ W2.T + b2
+                F.cross_entropy(z, Y[s : s + k]).backward()
+                opt.step()
+        return [cross_entropy_error(*(p.detach().numpy() for p in params), w["X"], w["Y"])]
+
     return train

@@ -1,10 +1,11 @@
-"""fastbp: fully-connected logistic networks trained by backpropagation, fast.
+"""fastbp: fully-connected networks trained by backpropagation, fast.
 
-The algorithm is the one of "A Step by Step Backpropagation Example": logistic
-units on every layer, E = sum 1/2 (target - out)^2, deltas propagated back
-through the pre-update weights, gradient descent. ``engine="python"`` runs a
-pure-Python oracle that reads like the article; the default runs the same
-algorithm as compiled Numba kernels.
+By default the algorithm is the one of "A Step by Step Backpropagation Example":
+logistic units on every layer, E = sum 1/2 (target - out)^2, deltas propagated
+back through the pre-update weights, gradient descent. Beyond it, with PyTorch's
+formulas: tanh, ReLU, leaky ReLU, identity and softmax units, cross-entropy, Adam
+and RPROP, weight decay, early stopping. ``engine="python"`` runs a pure-Python
+oracle that reads like the article; the default runs compiled Numba kernels.
 """
 
 from .article import article_data, article_network

@@ -93,7 +93,7 @@ def unrolled_possible(net, opts) -> bool:
         and net._layout.n_params <= UNROLLED_MAX_PARAMS
         and opts.optimizer == "sgd"
         and opts.weight_decay == 0.0
-        and _kernels.SOFTMAX not in net._acts
+        and net._acts[-1] != _kernels.SOFTMAX  # (softmax is only ever the output layer's)
     )
 
 

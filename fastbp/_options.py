@@ -60,6 +60,13 @@ class Option:
             return _validate.pair(self.name, value, low=self.low, high=self.high, high_open=self.high_open)
         raise AssertionError(f"option {self.name} has an unknown kind {self.kind!r}")
 
+    def check_or_default(self, value):
+        """check(value), at no cost when value is the default (of the same type: True is not 1)."""
+        default = self.default
+        if value is default or (type(value) is type(default) and value == default):
+            return default
+        return self.check(value)
+
     def parse(self, text: str):
         """A command-line word to a checked value (an argparse ``type``)."""
         try:
@@ -194,7 +201,7 @@ def check(n_samples: int, **values) -> Options:
     unknown = set(values) - set(BY_NAME) - set(extra)
     if unknown:
         raise TypeError(f"unknown training option {sorted(unknown)[0]!r}; the options are {', '.join(BY_NAME)}")
-    checked = {option.name: option.check(values.get(option.name, option.default)) for option in OPTIONS}
+    checked = {option.name: option.check_or_default(values.get(option.name, option.default)) for option in OPTIONS}
     checked["batch_size"] = min(n_samples if checked["batch_size"] is None else checked["batch_size"], n_samples)
     _check_together(checked, values.get("validating", False))
     if checked["progress"]:

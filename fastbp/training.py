@@ -114,7 +114,7 @@ def train(
     )  # fmt: skip
     _options.check_activations(net.activations, opts.loss)
     job = _Job(net, X, Y, opts, validation)
-    fingerprint = _options.fingerprint(opts, X.shape[0])
+    fingerprint = _options.fingerprint(opts, X.shape[0]) if checkpoint is not None or resume is not None else None
     if resume is not None:
         job.resume(_checkpoint.load(_validate.path("resume", resume), net, fingerprint))
     job.engine.ready()

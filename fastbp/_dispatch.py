@@ -157,6 +157,11 @@ def block_size(opts) -> int:
 _READY: set = set()
 
 
+def is_ready(kernel, dtype) -> bool:
+    """Whether ready() has already compiled or loaded this kernel for this dtype (a set look-up)."""
+    return (kernel, np.dtype(dtype)) in _READY
+
+
 def ready(kernel, arguments: tuple) -> None:
     """Compile a kernel for the types of these arguments, or load it from Numba's cache, before the clock starts.
 

@@ -54,7 +54,7 @@ class Engine:
 
     def ready(self) -> None:
         """Compile the kernel, or load it from the cache, before the clock starts."""
-        if self.kernel is not None:
+        if self.kernel is not None and not _dispatch.is_ready(self.kernel, self.net.dtype):
             _dispatch.ready(self.kernel, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty(0)))
 
     def epochs(self, orders: np.ndarray, count: int, errors: np.ndarray) -> int:

@@ -523,9 +523,9 @@ def _output_delta(net, out, delta, base, Y, s, loss):
 
 
 @helper
-def _online_backward(net, state, out, delta, run):
-    """The online step's backward pass by gradient descent, plain (the article's) or with momentum:
-    update every layer, top first (output deltas set).
+def _online_backward(net, out, delta, run):
+    """The online step's backward pass by plain gradient descent (the article's): update every
+    layer, top first (output deltas set).
 
     The fused loop: one pass over each row both accumulates the layer below's
     dE/dout from the pre-update weight and updates that weight in place:
@@ -539,8 +539,7 @@ def _online_backward(net, state, out, delta, run):
     these 12-25% slower on digits.)
     """
     params, sizes, w_off, b_off, u_off, tied, acts = net
-    velocity = state.first
-    lr, momentum = run.lr, run.momentum
+    lr = run.lr
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
         n_out = np.uint64(sizes[l + 1])
@@ -549,48 +548,29 @@ def _online_backward(net, state, out, delta, run):
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
         fuse = l > 0 and not run.layerwise
-        if fuse and momentum != 0.0:
-            for i in range(n_in):
-                delta[below + i] = 0.0
         for j in range(n_out):
             d = delta[above + j]
             row = w + j * n_in
-            # Without momentum the first row starts the sums dE/dout_i (= rather than zeroing,
-            # then +=: the zeroing loop becomes a memset call, 10-15% of the article's step).
-            if momentum == 0.0:
-                if fuse and j == 0:
-                    for i in range(n_in):
-                        delta[below + i] = params[row + i] * d
-                        params[row + i] = _descend(params[row + i], d * out[below + i], lr)
-                elif fuse:
-                    for i in range(n_in):
-                        delta[below + i] += params[row + i] * d
-                        params[row + i] = _descend(params[row + i], d * out[below + i], lr)
-                else:
-                    for i in range(n_in):
-                        params[row + i] = _descend(params[row + i], d * out[below + i], lr)
+            # The first row starts the sums dE/dout_i (= rather than zeroing, then +=: the
+            # zeroing loop becomes a memset call, 10-15% of the article's step).
+            if fuse and j == 0:
+                for i in range(n_in):
+                    delta[below + i] = params[row + i] * d
+                    params[row + i] = _descend(params[row + i], d * out[below + i], lr)
             elif fuse:
                 for i in range(n_in):
                     delta[below + i] += params[row + i] * d
-                    params[row + i], velocity[row + i] = _momentum_step(
-                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
-                    )
+                    params[row + i] = _descend(params[row + i], d * out[below + i], lr)
             else:
                 for i in range(n_in):
-                    params[row + i], velocity[row + i] = _momentum_step(
-                        params[row + i], velocity[row + i], d * out[below + i], lr, momentum
-                    )
+                    params[row + i] = _descend(params[row + i], d * out[below + i], lr)
         if run.train_biases:
             # dE/db_j = delta_j; a tied bias trains on the sum of its layer's deltas.
             g_tied = 0.0
             for j in range(n_out):
                 g_tied += delta[above + j]
             for j in range(n_out):
-                g = g_tied if tied[l] else delta[above + j]
-                if momentum == 0.0:
-                    params[b + j] = _descend(params[b + j], g, lr)
-                else:
-                    params[b + j], velocity[b + j] = _momentum_step(params[b + j], velocity[b + j], g, lr, momentum)
+                params[b + j] = _descend(params[b + j], g_tied if tied[l] else delta[above + j], lr)
         if l > 0:
             if not fuse:  # layerwise: dE/dout through the weights just updated
                 for j in range(n_out):
@@ -613,8 +593,8 @@ def _online_backward(net, state, out, delta, run):
 
 @called_helper
 def _online_backward_general(net, state, out, delta, run, step_size, root_correction):
-    """_online_backward for the other update rules (Adam, RPROP, weight decay): the same fused pass,
-    Adam's step in a loop of its own."""
+    """_online_backward for the other update rules (momentum, Adam, RPROP, weight decay): the same
+    fused pass, momentum's and Adam's steps in loops of their own."""
     params, sizes, w_off, b_off, u_off, tied, acts = net
     first, second = state
     decay = run.weight_decay
@@ -868,7 +848,7 @@ def train_epochs(net, state, data, run, errors):
                 _forward(net, data.X, s, out, 0, zero)
                 E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
                 if plain:
-                    _online_backward(net, state, out, delta, run)
+                    _online_backward(net, out, delta, run)
                 else:
                     _online_backward_general(net, state, out, delta, run, step_size, root_correction)
         else:

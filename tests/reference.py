@@ -3,6 +3,7 @@ statements of the training formulas derived separately from the oracle."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -183,24 +184,10 @@ def kernel_exp_in_oracle():
     from fastbp import _kernels, oracle
 
     patched = {"logistic": (_kernels._logistic, oracle.logistic_derivative)}
-    return contextlib_both(mock.patch.object(oracle, "logistic", _kernels._logistic),
-                           mock.patch.dict(oracle.ACTIVATIONS, patched))  # fmt: skip
-
-
-def contextlib_both(first, second):
-    """Two context managers as one."""
-    import contextlib
-
     stack = contextlib.ExitStack()
-
-    @contextlib.contextmanager
-    def both():
-        with stack:
-            stack.enter_context(first)
-            stack.enter_context(second)
-            yield
-
-    return both()
+    stack.enter_context(mock.patch.object(oracle, "logistic", _kernels._logistic))
+    stack.enter_context(mock.patch.dict(oracle.ACTIVATIONS, patched))
+    return stack
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:

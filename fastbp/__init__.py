@@ -18,8 +18,22 @@ from .training import train
 
 __version__ = "0.1.0"
 
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name: str):
+    """MLPClassifier and MLPRegressor on first use, so that ``import fastbp`` never imports scikit-learn."""
+    if name in _ESTIMATORS:
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
+
+
 __all__ = [
     "History",
+    "MLPClassifier",
+    "MLPRegressor",
     "Network",
     "SweepResult",
     "Trace",

@@ -130,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", metavar="CSV", default="sweep.csv", help="results, one row per configuration")
     sweep.add_argument("--plot", metavar="PNG", help="heat map of the best validation error per (hidden, lr)")
 
+    export = commands.add_parser(
+        "export", help="write a saved network as an ONNX model or a PyTorch module",
+        description="Write MODEL as ONNX (onnxruntime runs it) or as a pickled torch.nn.Sequential (torch.save). "
+        "A min-max input scaling saved with the model is folded into the first layer, so the export takes raw inputs.",
+    )  # fmt: skip
+    export.add_argument("model", metavar="MODEL", help="a network saved by fastbp train --out")
+    export.add_argument("--to", choices=("onnx", "torch"), required=True, help="the format")
+    export.add_argument("--out", metavar="FILE", help="(default: MODEL with .onnx or .pt)")
+
     evaluate = commands.add_parser(
         "evaluate", help="print a saved network's error on DATA", description="Print the error (and accuracy)."
     )
@@ -409,6 +418,27 @@ def _load_inputs(path: str, args, n_in: int) -> datasets.Dataset:
     return data
 
 
+def run_export(args) -> None:
+    """fastbp export: the network (its input scaling folded in) as an ONNX file or a saved torch module."""
+    net, bounds = _model(args.model)
+    if bounds is not None:  # x' = (x - low) / span, so W x' + b = (W / span) x + (b - (W / span) low)
+        low, high = bounds
+        span = np.where(high > low, high - low, 1.0)
+        weights, biases = net.weights, net.biases
+        weights[0] = weights[0] / span
+        biases[0] = biases[0] - weights[0] @ low
+        net = Network.from_arrays(weights, biases, dtype=net.dtype, activations=net.activations)
+    out = args.out or os.path.splitext(args.model)[0] + (".onnx" if args.to == "onnx" else ".pt")
+    if args.to == "onnx":
+        net.to_onnx(out)
+    else:
+        import torch  # to_torch has already said how to install it, were it missing
+
+        module = net.to_torch()
+        torch.save(module, out)
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def run_evaluate(args) -> None:
     """fastbp evaluate: the network's error on DATA, and its accuracy for one-hot targets."""
     net, bounds = _model(args.model)
@@ -442,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             run_predict(args)
         elif args.command == "evaluate":
             run_evaluate(args)
+        elif args.command == "export":
+            run_export(args)
     except KeyboardInterrupt:
         print(f"fastbp {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _dispatch, _kernels, _options, _validate, io
+from . import _dispatch, _kernels, _options, _validate, export, io
 from ._layout import Layout
 
 
@@ -231,6 +231,24 @@ class Network:
         _kernels.gradient_sum(self.record(), grad, X, Y, _dispatch.BLOCK, code)
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)
+
+    # --- moving it out and in (fastbp.export; torch and onnx are optional extras) -------
+
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` of Linear and activation modules with this network's dtype and outputs
+        (a tied bias becomes an ordinary bias vector)."""
+        return export.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module) -> Network:
+        """The network of a ``torch.nn.Sequential`` of Linear layers and activation modules (see :meth:`to_torch`);
+        anything else raises ValueError saying what is supported."""
+        return export.from_torch(module, cls)
+
+    def to_onnx(self, path) -> None:
+        """Write an ONNX model (input "X", output "Y", this network's dtype) that onnxruntime runs to the same
+        outputs."""
+        export.to_onnx(self, path)
 
     def save(self, path, input_bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Write the network to a .npz file (read it back with :func:`fastbp.load`).

@@ -1,0 +1,383 @@
+"""scikit-learn's MLPClassifier and MLPRegressor, trained by fastbp's kernels: change the import, keep the rest.
+
+The parameters, their defaults and meanings, the fitted attributes and the stopping
+rules are scikit-learn's (sklearn.neural_network); what differs is listed in
+docs/design.md ("scikit-learn estimators"). Importing this module imports
+scikit-learn: ``import fastbp`` does not, and reaches these classes lazily.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "fastbp.MLPClassifier and fastbp.MLPRegressor need scikit-learn: pip install 'fastbp[sklearn]'"
+    ) from None
+
+from . import _options
+from ._engine import Engine
+from .network import Network
+
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu")
+SOLVERS = ("sgd", "adam", "rprop")
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: checking, initialising and the epoch loop."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+
+    # --- what subclasses say ------------------------------------------------------
+
+    def _targets(self, y, first_pass: bool, incremental: bool) -> np.ndarray:
+        """y as the network's 2-D targets (and, for a first pass, the output's activation and loss)."""
+        raise NotImplementedError
+
+    def _predict(self, X) -> np.ndarray:
+        raise NotImplementedError
+
+    def _score_for_stopping(self, X_val, y_val) -> float:
+        raise NotImplementedError
+
+    # --- checks -------------------------------------------------------------------
+
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}")
+        return [int(n) for n in sizes]
+
+    def _check_parameters(self) -> None:
+        if self.activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; got {self.activation!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(
+                f"solver must be one of {SOLVERS} (fastbp has no 'lbfgs': use 'adam'); got {self.solver!r}"
+            )
+        if not (isinstance(self.max_iter, numbers.Integral) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}")
+        if not (isinstance(self.n_iter_no_change, numbers.Integral) and self.n_iter_no_change >= 1):
+            raise ValueError(f"n_iter_no_change must be a positive integer; got {self.n_iter_no_change!r}")
+        if self.batch_size != "auto" and not (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be 'auto' or a positive integer; got {self.batch_size!r}")
+        for name, low in (("alpha", 0.0), ("tol", 0.0), ("learning_rate_init", None), ("epsilon", None)):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not (value >= low if low is not None else value > 0):
+                raise ValueError(f"{name} must be a {'non-negative' if low is not None else 'positive'} number; "
+                                 f"got {value!r}")  # fmt: skip
+        if not (isinstance(self.validation_fraction, numbers.Real) and 0 < self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
+        # momentum, beta_1, beta_2 are checked by fastbp's own option table when training starts.
+
+    # --- fitting ------------------------------------------------------------------
+
+    def fit(self, X, y):
+        """Train on (X, y) for up to max_iter epochs (from the current weights with warm_start)."""
+        return self._fit(X, y, incremental=False)
+
+    def _fit(self, X, y, incremental: bool):
+        self._check_parameters()
+        hidden = self._hidden_sizes()
+        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=(np.float64, np.float32),
+            reset=first_pass, y_numeric=not is_classifier(self),
+        )  # fmt: skip
+        if hasattr(X, "toarray"):
+            X = X.toarray()  # fastbp's kernels are dense
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        Y = self._targets(y, first_pass, incremental)
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(X.shape[1], hidden, Y.shape[1], X.dtype)
+        elif Y.shape[1] != self.network_.sizes[-1]:
+            raise ValueError(f"y has {Y.shape[1]} outputs; the fitted network has {self.network_.sizes[-1]}")
+        dtype = self.network_.dtype  # the network keeps the dtype of its first fit (float32 stays float32)
+        X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
+        self._train(X, Y, y, incremental)
+        return self
+
+    def _initialize(self, n_features: int, hidden: list[int], n_outputs: int, dtype) -> None:
+        """A fresh network drawn as scikit-learn draws it (Glorot uniform, factor 2 for logistic units)."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(hidden) + 2
+        layer_units = [n_features, *hidden, n_outputs]
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights, biases = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            weights.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out)).T)
+            biases.append(self._random_state.uniform(-bound, bound, fan_out))
+        activations = [self.activation] * len(hidden) + [self.out_activation_]
+        self.network_ = Network.from_arrays(weights, biases, dtype=dtype, activations=activations)
+        self._optimizer_state = None
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _split(self, X, Y, y):
+        """The training part and, with early_stopping, the held-out part scikit-learn would draw."""
+        if not self.early_stopping:
+            return X, Y, None, None
+        stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+        X_train, X_val, Y_train, _, _, y_val = train_test_split(
+            X, Y, y, random_state=self._random_state, test_size=self.validation_fraction, stratify=stratify
+        )
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of your "
+                             "dataset.")  # fmt: skip
+        return X_train, np.ascontiguousarray(Y_train), X_val, y_val
+
+    def _train(self, X, Y, y, incremental: bool) -> None:
+        """scikit-learn's epoch loop, each epoch one call of fastbp's compiled kernel."""
+        X_train, Y_train, X_val, y_val = self._split(X, Y, y)
+        n = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                              stacklevel=3)  # fmt: skip
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        net = self.network_
+        opts = _options.check(
+            n, epochs=1, lr=float(self.learning_rate_init), batch_size=batch_size, optimizer=self.solver,
+            momentum=float(self.momentum) if self.solver == "sgd" else 0.0, betas=(self.beta_1, self.beta_2),
+            eps=float(self.epsilon), weight_decay=float(self.alpha) / batch_size, loss=self._loss,
+        )  # fmt: skip
+        engine = Engine(net, X_train, Y_train, opts)
+        if incremental and self._optimizer_state is not None:
+            engine.state, engine.step = self._optimizer_state
+        engine.ready()
+        weights = net._layout.weights(net._params)  # views: the penalty reads the weights in place
+        n_batches = -(-n // batch_size)
+        # scikit-learn reports the mean over samples and outputs of 1/2 (y - out)^2; fastbp sums over outputs.
+        scale = 1.0 / self.n_outputs_ if self._loss == "squared" else 1.0
+        order = np.arange(n, dtype=np.int64)
+        if self.early_stopping:
+            self._best_params = net._params.copy()
+        error = np.empty(1)
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                order = shuffle(order, random_state=self._random_state)
+            if engine.epochs(order.reshape(1, -1), 1, error) != 1 or not np.isfinite(net._params).all():
+                raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                                 "values and need to be preprocessed.")  # fmt: skip
+            penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W.ravel(), W.ravel())) for W in weights) / n
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_ = float(error[0]) * scale + penalty
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._update_no_improvement_count(X_val, y_val)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if self.early_stopping else "Training loss"
+                    print(f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                          "consecutive epochs. Stopping.")  # fmt: skip
+                break
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)  # fmt: skip
+        self._optimizer_state = (engine.state, engine.step)
+        if self.early_stopping:
+            net._params[:] = self._best_params
+        self._publish()
+
+    def _update_no_improvement_count(self, X_val, y_val) -> None:
+        """scikit-learn's rule: count epochs that fail to beat the best by tol (validation score or training loss)."""
+        if self.early_stopping:
+            score = self._score_for_stopping(X_val, y_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            self._no_improvement_count = 0 if score >= self.best_validation_score_ + self.tol else (
+                self._no_improvement_count + 1)  # fmt: skip
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self.network_._params.copy()
+        else:
+            last = self.loss_curve_[-1]
+            self._no_improvement_count = self._no_improvement_count + 1 if last > self.best_loss_ - self.tol else 0
+            self.best_loss_ = min(self.best_loss_, last)
+
+    def _publish(self) -> None:
+        """The fitted attributes in scikit-learn's layout: copies of the network's, coefs_ as (n_in, n_out)."""
+        self.coefs_ = [W.T.copy() for W in self.network_.weights]
+        self.intercepts_ = self.network_.biases
+
+    def _forward(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        return self.network_.forward(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """scikit-learn's MLPClassifier on fastbp: softmax with cross-entropy for several classes, a logistic
+    unit with binary cross-entropy for two classes (and for each label of a multi-label problem)."""
+
+    _loss = "cross_entropy"
+
+    def _targets(self, y, first_pass, incremental):
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                        f"Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")  # fmt: skip
+        if first_pass:
+            multiclass = self._label_binarizer.y_type_ == "multiclass"
+            self.out_activation_ = "softmax" if multiclass else "logistic"
+        return self._label_binarizer.transform(y)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing the optimiser's state; ``classes`` is needed on the first call."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 "stochastic.")  # fmt: skip
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels: the most probable class (the 0.5 threshold for two classes and for each label)."""
+        return self._predict(X)
+
+    def _predict(self, X) -> np.ndarray:
+        out = self._forward(X)
+        return self._label_binarizer.inverse_transform(out.ravel() if self.n_outputs_ == 1 else out)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of classes_."""
+        out = self._forward(X)
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+            return np.vstack([1 - out, out]).T
+        return out
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """log(predict_proba(X))."""
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def _score_for_stopping(self, X_val, y_val) -> float:
+        return accuracy_score(y_val, self._predict(X_val))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """scikit-learn's MLPRegressor on fastbp: an identity output layer and the squared error."""
+
+    _loss = "squared"
+
+    def _targets(self, y, first_pass, incremental):
+        if first_pass:
+            self.out_activation_ = "identity"
+        return y.reshape(len(y), -1)
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing the optimiser's state."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 "stochastic.")  # fmt: skip
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values: shape (n_samples,) for one output, (n_samples, n_outputs) otherwise."""
+        out = self._forward(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def _score_for_stopping(self, X_val, y_val) -> float:
+        pred = self.predict(X_val)
+        return r2_score(y_val, pred) if np.isfinite(pred).all() else np.nan

@@ -1,0 +1,130 @@
+"""Networks out to PyTorch and ONNX, and in from PyTorch: the layer-by-layer translation, in one place.
+
+Each activation has one PyTorch module and one ONNX operator (the tables below).
+torch and onnx are optional extras, imported only when a function here is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+
+from . import _validate
+
+# fastbp's activation -> (torch.nn module name, its keyword arguments); the Linear layer comes before each.
+TORCH_MODULES = {
+    "logistic": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "relu": ("ReLU", {}),
+    "leaky_relu": ("LeakyReLU", {"negative_slope": 0.01}),
+    "identity": ("Identity", {}),
+    "softmax": ("Softmax", {"dim": -1}),
+}
+# fastbp's activation -> ONNX operator (None: no node). leaky_relu is Max(x, 0.01 x), which onnxruntime
+# runs in float64 (its LeakyRelu kernel is float32 only) and which equals max(0, x) + 0.01 min(0, x) exactly.
+ONNX_OPERATORS = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "leaky_relu": "Max", "identity": None,
+                  "softmax": "Softmax"}  # fmt: skip
+ONNX_OPSET = 17
+
+
+def _require(module: str, extra: str):
+    """Import an optional dependency, or a one-line ImportError naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"this needs {module.split('.')[0]}: pip install 'fastbp[{extra}]'") from None
+
+
+def to_torch(net):
+    """``net`` as a ``torch.nn.Sequential`` of Linear and activation modules, same dtype, same outputs."""
+    torch = _require("torch", "torch")
+    dtype = torch.float64 if net.dtype == np.float64 else torch.float32
+    layers = []
+    for W, b, activation in zip(net.weights, net.biases, net.activations):
+        linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W))
+            linear.bias.copy_(torch.from_numpy(b))  # a tied bias: its value repeated, an ordinary vector from now on
+        name, kwargs = TORCH_MODULES[activation]
+        layers += [linear, getattr(torch.nn, name)(**kwargs)]
+    return torch.nn.Sequential(*layers)
+
+
+def from_torch(module, network_class):
+    """A Network from a ``torch.nn.Sequential`` of Linear layers, each followed by at most one activation
+    module of TORCH_MODULES (none: identity); anything else is a ValueError saying what is supported."""
+    torch = _require("torch", "torch")
+    supported = ("a torch.nn.Sequential of Linear layers, each followed by at most one of "
+                 "Sigmoid, Tanh, ReLU, LeakyReLU(0.01), Identity, Softmax(dim=-1) (the last layer only)")  # fmt: skip
+    if not isinstance(module, torch.nn.Sequential):
+        raise ValueError(f"from_torch takes {supported}; got {_validate._describe(module)}")
+    by_module = {name: activation for activation, (name, _) in TORCH_MODULES.items()}
+    weights, biases, activations = [], [], []
+    for position, layer in enumerate(module):
+        kind = type(layer).__name__
+        if isinstance(layer, torch.nn.Linear):
+            if weights and len(activations) < len(weights):
+                activations.append("identity")  # two Linear layers in a row
+            W = layer.weight.detach().cpu().numpy()
+            weights.append(W)
+            biases.append(np.zeros(W.shape[0], W.dtype) if layer.bias is None else layer.bias.detach().cpu().numpy())
+        elif kind in by_module and type(layer).__module__.startswith("torch.nn") and len(activations) < len(weights):
+            if kind == "LeakyReLU" and layer.negative_slope != 0.01:
+                raise ValueError(f"module[{position}]: LeakyReLU's slope must be 0.01 (fastbp's); got "
+                                 f"{layer.negative_slope}")  # fmt: skip
+            if kind == "Softmax" and layer.dim not in (-1, 1):
+                raise ValueError(f"module[{position}]: Softmax must act on the features (dim=-1); got dim={layer.dim}")
+            activations.append(by_module[kind])
+        else:
+            raise ValueError(f"module[{position}] is {kind}: from_torch takes {supported}")
+    if not weights:
+        raise ValueError(f"from_torch takes {supported}; this Sequential has no Linear layer")
+    if len(activations) < len(weights):
+        activations.append("identity")
+    dtypes = {W.dtype for W in weights} | {b.dtype for b in biases}
+    if len(dtypes) != 1 or dtypes.pop() not in (np.float32, np.float64):
+        raise ValueError("from_torch takes float32 or float64 parameters, all of one dtype")
+    for l, (W, W_next) in enumerate(zip(weights, weights[1:])):
+        if W_next.shape[1] != W.shape[0]:
+            raise ValueError(f"Linear layer {l + 1} takes {W_next.shape[1]} inputs; the layer below gives {W.shape[0]}")
+    return network_class.from_arrays(weights, biases, dtype=weights[0].dtype, activations=activations)
+
+
+def to_onnx(net, path) -> None:
+    """Write ``net`` as an ONNX model: input "X" (n_samples, n_in), output "Y", in the network's dtype."""
+    onnx = _require("onnx", "onnx")
+    helper, numpy_helper = onnx.helper, _require("onnx.numpy_helper", "onnx")
+    path = os.fspath(_validate.path("path", path))
+    element = onnx.TensorProto.DOUBLE if net.dtype == np.float64 else onnx.TensorProto.FLOAT
+    nodes, initializers = [], []
+    current = "X"
+    n_layers = len(net.weights)
+    for l, (W, b, activation) in enumerate(zip(net.weights, net.biases, net.activations)):
+        initializers += [numpy_helper.from_array(W, f"W{l}"), numpy_helper.from_array(b, f"b{l}")]
+        net_input = f"net{l}"
+        nodes.append(helper.make_node("Gemm", [current, f"W{l}", f"b{l}"], [net_input], transB=1))
+        out = "Y" if l == n_layers - 1 else f"out{l}"
+        operator = ONNX_OPERATORS[activation]
+        if operator is None:
+            nodes.append(helper.make_node("Identity", [net_input], [out]))
+        elif activation == "leaky_relu":
+            initializers.append(numpy_helper.from_array(np.array(0.01, net.dtype), f"slope{l}"))
+            nodes.append(helper.make_node("Mul", [net_input, f"slope{l}"], [f"leak{l}"]))
+            nodes.append(helper.make_node("Max", [net_input, f"leak{l}"], [out]))
+        elif activation == "softmax":
+            nodes.append(helper.make_node("Softmax", [net_input], [out], axis=-1))
+        else:
+            nodes.append(helper.make_node(operator, [net_input], [out]))
+        current = out
+    graph = helper.make_graph(
+        nodes, "fastbp_network",
+        [helper.make_tensor_value_info("X", element, ["n_samples", net.sizes[0]])],
+        [helper.make_tensor_value_info("Y", element, ["n_samples", net.sizes[-1]])],
+        initializers,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="fastbp")
+    model.ir_version = 8  # readable by onnxruntime 1.14 and newer
+    onnx.checker.check_model(model)
+    onnx.save(model, path)

@@ -24,13 +24,17 @@ from . import _kernels, _unrolled
 from ._layout import Layout
 
 # BLAS products beat the loops for minibatches of at least this many samples ...
-BLAS_MIN_BATCH = 8
-# ... through a layer of at least this many weights (measured: 2x at 64-32-10, batches of 32;
-# 4x at 784-128-10, batches of 64; slower at 10-8-4, batches of 16) ...
-BLAS_MIN_WEIGHTS = 1024
+BLAS_MIN_BATCH = 4
+# ... when a batch times the widest layer's weights comes to this much work (measured on an AVX2 EPYC, one
+# thread, sgd and adam alike: 0.45-0.6x the loops' time at 64-32-10 in batches of 4-16, 0.4x at 10-32-16-1
+# in batches of 16-200, 0.6-0.9x at 10-8-4 in batches of 16-200; slower at 10-8-4 in batches of 8, 640,
+# and at 2-4-1 in batches of 16, 128) ...
+BLAS_MIN_WORK = 2048
 # ... when the batch's activations stay small (beyond this, the loops' blocks use less memory).
 BLAS_MAX_BATCH = 8192
-# Evaluation (forward passes, the error) goes through BLAS for wide layers from this many rows.
+# Evaluation (forward passes, the error) goes through BLAS for layers of this many weights ...
+BLAS_MIN_WEIGHTS = 1024
+# ... from this many rows.
 BLAS_MIN_ROWS = 64
 
 # Networks of at most this many weights and biases take the unrolled kernel (online,
@@ -57,6 +61,11 @@ def wide(layout: Layout) -> bool:
     return layout.max_weights >= BLAS_MIN_WEIGHTS and blas_available()
 
 
+def batch_pays(layout: Layout, batch_size: int) -> bool:
+    """Whether minibatches of this size through this network are worth BLAS's products (and SciPy is here)."""
+    return batch_size * layout.max_weights >= BLAS_MIN_WORK and blas_available()
+
+
 def evaluation_kernel(layout: Layout, n_rows: int):
     """The kernel for forward passes and errors over n_rows samples."""
     return _kernels.evaluate_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.evaluate
@@ -78,7 +87,7 @@ def training_choice(net, opts, n_samples: int) -> str:
         if opts.kernel == "lanes":
             raise ValueError("kernel='lanes' trains many networks at once: it is an option of train_many only")
         return opts.kernel
-    if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and wide(layout):
+    if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and batch_pays(layout, opts.batch_size):
         return "blas"
     if unrolled_possible(net, opts) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
         return "unrolled"

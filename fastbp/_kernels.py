@@ -235,10 +235,41 @@ def _activate(code, net):
     if code == TANH:
         return _tanh(net)
     if code == RELU:
-        return net if net > 0.0 else 0.0
+        return _relu(net)
     if code == LEAKY_RELU:
-        return net if net > 0.0 else LEAKY_SLOPE * net
+        return _leaky_relu(net)
     return net  # IDENTITY
+
+
+@primitive
+def _relu(net):
+    """max(0, net), as torch.relu."""
+    return net if net > 0.0 else 0.0
+
+
+@primitive
+def _leaky_relu(net):
+    """net for net > 0, else 0.01 net (torch's default slope)."""
+    return net if net > 0.0 else LEAKY_SLOPE * net
+
+
+@helper
+def _activate_span(code, values, first, stop):
+    """values[first:stop] = f(values) for an element-wise activation, the choice made once outside the
+    loop so that the loop vectorises (a call of _activate per element is not always inlined)."""
+    if code == LOGISTIC:
+        for j in range(first, stop):
+            values[j] = _logistic(values[j])
+    elif code == TANH:
+        for j in range(first, stop):
+            values[j] = _tanh(values[j])
+    elif code == RELU:
+        for j in range(first, stop):
+            values[j] = _relu(values[j])
+    elif code == LEAKY_RELU:
+        for j in range(first, stop):
+            values[j] = _leaky_relu(values[j])
+    # IDENTITY: nothing to do
 
 
 @primitive
@@ -452,18 +483,10 @@ def _forward(net, X, s, out, base, zero):
                 out[above + n_out + j] = out[above + j]
         # The activation of the whole layer in one loop, which vectorises (so the choice is made
         # outside it for the activations that need e^x).
-        code = acts[l]
-        if code == LOGISTIC:
-            for j in range(above, above + n_out):
-                out[j] = _logistic(out[j])
-        elif code == TANH:
-            for j in range(above, above + n_out):
-                out[j] = _tanh(out[j])
-        elif code == SOFTMAX:
+        if acts[l] == SOFTMAX:
             _softmax(out, above, n_out)
         else:
-            for j in range(above, above + n_out):
-                out[j] = _activate(code, out[j])
+            _activate_span(acts[l], out, above, above + n_out)
 
 
 @helper
@@ -1156,18 +1179,11 @@ def _bias_and_activate(Z, params, b, code, nets, loss):
             else:
                 for j in range(n):
                     Z[r, j] = _activate(code, Z[r, j])
-    elif code == LOGISTIC:  # (the choice outside the loops, which then vectorise)
-        for r in range(k):
-            for j in range(n):
-                Z[r, j] = _logistic(Z[r, j] + params[b + j])
-    elif code == TANH:
-        for r in range(k):
-            for j in range(n):
-                Z[r, j] = _tanh(Z[r, j] + params[b + j])
     else:
         for r in range(k):
             for j in range(n):
-                Z[r, j] = _activate(code, Z[r, j] + params[b + j])
+                Z[r, j] = Z[r, j] + params[b + j]
+        _activate_span(code, Z.reshape(k * n), 0, k * n)
 
 
 @kernel
@@ -1230,11 +1246,13 @@ def train_epochs_blas(net, state, data, run, errors):
                 deltas[p] = deltas[p] / k
             for l in range(n_layers - 1, -1, -1):
                 np.dot(D.T, layers[l], grad[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
-                for j in range(sizes[l + 1]):
-                    g = 0.0
-                    for r in range(k):
-                        g += D[r, j]
-                    grad[b_off[l] + j] = g
+                # The bias gradients, sample by sample across the units: each sum runs over r in order, as
+                # the oracle's does, and the adds of one sample are independent (they vectorise).
+                bias_grad = grad[b_off[l] : b_off[l] + sizes[l + 1]]
+                bias_grad[:] = 0.0
+                for r in range(k):
+                    for j in range(sizes[l + 1]):
+                        bias_grad[j] += D[r, j]
                 if layerwise:
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
                 if l > 0:

@@ -19,7 +19,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - exercised only without the extra
@@ -226,8 +226,10 @@ class _BaseMLP(BaseEstimator):
         error = np.empty(1)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
-            if self.shuffle:
-                order = shuffle(order, random_state=self._random_state)
+            if self.shuffle:  # sklearn.utils.shuffle's draws, without its per-call checks (~0.3 ms)
+                positions = np.arange(n)
+                self._random_state.shuffle(positions)
+                order = order[positions]
             if engine.epochs(order.reshape(1, -1), 1, error) != 1 or not np.isfinite(net._params).all():
                 raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                                  "values and need to be preprocessed.")  # fmt: skip

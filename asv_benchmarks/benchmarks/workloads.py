@@ -79,6 +79,50 @@ def digits_adam_softmax():
     return w | dict(lr=1e-3, epochs=20, batch=32, model=model)
 
 
+# scikit-learn parity (issue 14): fastbp's MLPClassifier/MLPRegressor against scikit-learn's, the same
+# parameters in both, 100 epochs with convergence stopping off. name -> (estimator, data set, parameters).
+ESTIMATOR_CASES = {
+    "digits-adam-relu-64": ("MLPClassifier", "digits", dict(hidden_layer_sizes=(64,), activation="relu")),
+    "digits-sgd-logistic-32": (
+        "MLPClassifier", "digits",
+        dict(hidden_layer_sizes=(32,), activation="logistic", solver="sgd", learning_rate_init=0.1),
+    ),
+    "friedman-adam-tanh-32-16": (
+        "MLPRegressor", "friedman", dict(hidden_layer_sizes=(32, 16), activation="tanh", learning_rate_init=0.01),
+    ),
+}  # fmt: skip
+ESTIMATOR_COMMON = dict(max_iter=100, tol=0.0, n_iter_no_change=10**9, random_state=0)
+
+
+def estimator_data(name: str):
+    """(X_train, X_test, y_train, y_test): scikit-learn's digits, standardised, or make_friedman1 (2,000
+    samples), split 70/30 with a seed; NotImplementedError without scikit-learn."""
+    try:
+        from sklearn.datasets import load_digits, make_friedman1
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+    except ImportError:
+        raise NotImplementedError("scikit-learn is not installed") from None
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+    else:
+        X, y = make_friedman1(n_samples=2000, random_state=0)
+    return train_test_split(X, y, test_size=0.3, random_state=0)
+
+
+def estimator(library: str, case: str):
+    """A fresh estimator of the case from "fastbp" or "sklearn" (scikit-learn's momentum made classical,
+    as fastbp's is, so that both compute the same thing)."""
+    kind, _, params = ESTIMATOR_CASES[case]
+    if library == "fastbp":
+        import fastbp as module
+    else:
+        from sklearn import neural_network as module
+    extra = {"nesterovs_momentum": False} if library == "sklearn" and params.get("solver") == "sgd" else {}
+    return getattr(module, kind)(**params, **ESTIMATOR_COMMON, **extra)
+
+
 WORKLOADS = {
     "article-10k": article_10k,
     "digits-online": digits_online,

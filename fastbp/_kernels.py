@@ -418,9 +418,11 @@ def _softmax(values, first, n_out):
     top = values[first]
     for j in range(first, first + n_out):
         top = max(top, values[j])
-    total = 0.0
+    # The powers in a loop of their own, which vectorises; then their sum, in order.
     for j in range(first, first + n_out):
         values[j] = _exp_nonpositive(values[j] - top)
+    total = 0.0
+    for j in range(first, first + n_out):
         total += values[j]
     for j in range(first, first + n_out):
         values[j] = values[j] / total
@@ -508,10 +510,13 @@ def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, Y, s, loss):
         m = nets[n0]
         for j in range(n_out):
             m = max(m, nets[n0 + j])
+        # e^(net_j - max) into delta first (a loop that vectorises), then summed in order.
+        for j in range(n_out):
+            delta[d0 + j] = _exp_nonpositive(nets[n0 + j] - m)
         total = 0.0
         targets = 0.0
         for j in range(n_out):
-            total += _exp_nonpositive(nets[n0 + j] - m)
+            total += delta[d0 + j]
             targets += Y[s, j]
         log_sum = m + math.log(total)
         for j in range(n_out):

@@ -31,6 +31,10 @@ from . import _options
 from ._engine import Engine
 from .network import Network
 
+NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values and need "
+    "to be preprocessed."
+)  # scikit-learn's words
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu")
 SOLVERS = ("sgd", "adam", "rprop")
 
@@ -216,7 +220,7 @@ class _BaseMLP(BaseEstimator):
         if incremental and self._optimizer_state is not None:
             engine.state, engine.step = self._optimizer_state
         engine.ready()
-        weights = net._layout.weights(net._params)  # views: the penalty reads the weights in place
+        weights = [W.ravel() for W in net._layout.weights(net._params)]  # views: the penalty reads them in place
         n_batches = -(-n // batch_size)
         # scikit-learn reports the mean over samples and outputs of 1/2 (y - out)^2; fastbp sums over outputs.
         scale = 1.0 / self.n_outputs_ if self._loss == "squared" else 1.0
@@ -230,10 +234,9 @@ class _BaseMLP(BaseEstimator):
                 positions = np.arange(n)
                 self._random_state.shuffle(positions)
                 order = order[positions]
-            if engine.epochs(order.reshape(1, -1), 1, error) != 1 or not np.isfinite(net._params).all():
-                raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
-                                 "values and need to be preprocessed.")  # fmt: skip
-            penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W.ravel(), W.ravel())) for W in weights) / n
+            if engine.epochs(order.reshape(1, -1), 1, error) != 1:  # a non-finite loss stops the kernel
+                raise ValueError(NON_FINITE)
+            penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W, W)) for W in weights) / n
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = float(error[0]) * scale + penalty
@@ -252,6 +255,8 @@ class _BaseMLP(BaseEstimator):
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                               "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)  # fmt: skip
+        if not np.isfinite(net._params).all():  # (non-finite weights with a finite loss: the last epoch's)
+            raise ValueError(NON_FINITE)
         self._optimizer_state = (engine.state, engine.step)
         if self.early_stopping:
             net._params[:] = self._best_params

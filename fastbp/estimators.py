@@ -208,7 +208,7 @@ class _BaseMLP(BaseEstimator):
         else:
             if self.batch_size > n:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                              stacklevel=3)  # fmt: skip
+                              stacklevel=4)  # fmt: skip
             batch_size = int(np.clip(self.batch_size, 1, n))
         net = self.network_
         opts = _options.check(
@@ -254,7 +254,7 @@ class _BaseMLP(BaseEstimator):
                 break
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)  # fmt: skip
+                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)  # fmt: skip
         if not np.isfinite(net._params).all():  # (non-finite weights with a finite loss: the last epoch's)
             raise ValueError(NON_FINITE)
         self._optimizer_state = (engine.state, engine.step)

@@ -16,7 +16,17 @@ def run(folder, script, *args):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("script", ["train_digits.py", "xor_seeds.py", "sweep.py", "compare_peers.py"])
+SCRIPT_NAMES = [
+    "train_digits.py",
+    "xor_seeds.py",
+    "sweep.py",
+    "compare_peers.py",
+    "compare_sklearn.py",
+    "model_ratios.py",
+]
+
+
+@pytest.mark.parametrize("script", SCRIPT_NAMES)
 def test_help(tmp_path, script):
     assert "usage" in run(tmp_path, script, "--help").stdout
 
@@ -56,3 +66,18 @@ def test_compare_peers(tmp_path):
     assert set(rows) == {"fastbp", "oracle", "numpy"}
     assert rows["fastbp"][3] == "1.00"
     assert all(row[5].startswith("yes") for row in rows.values())  # the same final error everywhere
+
+
+def test_compare_sklearn_writes_its_table(tmp_path):
+    pytest.importorskip("sklearn")
+    (tmp_path / "bench.md").write_text("# Benchmarks\n")
+    out = run(tmp_path, "compare_sklearn.py", "--cases", "friedman-adam-tanh-32-16", "--rounds", "1", "--repeats", "1",
+              "--markdown", "bench.md").stdout  # fmt: skip
+    (row,) = [line.split(" | ") for line in out.splitlines() if line.startswith("| friedman")]
+    assert row[3].startswith("**") and float(row[4]) > 0.5 and abs(float(row[4]) - float(row[5].rstrip(" |"))) < 0.05
+    assert "<!-- compare_peers: python scripts/compare_sklearn.py --cases" in (tmp_path / "bench.md").read_text()
+
+
+def test_model_ratios(tmp_path):
+    out = run(tmp_path, "model_ratios.py", "--repeats", "1").stdout
+    assert "online adam / online logistic" in out and "xor tanh / xor logistic" in out

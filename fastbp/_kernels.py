@@ -1169,26 +1169,53 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
 
 
 @helper
+def _add_rows(total, D):
+    """total[j] += D[r, j] for each row r in order (each sum in the oracle's order; the adds of one row
+    vectorise), with flat unsigned indices."""
+    n = np.uint64(total.shape[0])
+    flat = D.reshape(D.size)
+    for r in range(np.uint64(D.shape[0])):
+        row = r * n
+        for j in range(n):
+            total[j] += flat[row + j]
+
+
+@helper
+def _times_slope(deltas, outs, code):
+    """deltas[p] *= f'(net_p), from the outputs outs[p] of an element-wise activation (code): the choice
+    outside the loop, which then vectorises."""
+    if code == LOGISTIC:
+        for p in range(np.uint64(deltas.shape[0])):
+            deltas[p] = deltas[p] * _logistic_slope(outs[p])
+    else:
+        for p in range(np.uint64(deltas.shape[0])):
+            deltas[p] = deltas[p] * _slope(code, outs[p])
+
+
+@helper
 def _bias_and_activate(Z, params, b, code, nets, loss):
     """Z[r, j] = f(Z[r, j] + params[b + j]) for a batch's products Z (one row per sample); the net inputs
     also into nets, when it has room and the loss or softmax needs them."""
     k, n = Z.shape
+    flat = Z.reshape(k * n)
+    # Flat unsigned indices: with Z[r, j] the vectoriser could not rule out negative (wrapping)
+    # indices and read params[b + j] through gather instructions.
+    n_u = np.uint64(n)
+    b = np.uint64(b)
+    for r in range(np.uint64(k)):
+        row = r * n_u
+        for j in range(n_u):
+            flat[row + j] = flat[row + j] + params[b + j]
     if nets.shape[0] > 0 and (loss == CROSS_ENTROPY or code == SOFTMAX):
-        for r in range(k):
-            for j in range(n):
-                Z[r, j] = Z[r, j] + params[b + j]
-                nets[r * n + j] = Z[r, j]
-        for r in range(k):
-            if code == SOFTMAX:
-                _softmax(Z[r], 0, n)
-            else:
-                for j in range(n):
-                    Z[r, j] = _activate(code, Z[r, j])
+        for p in range(np.uint64(k * n)):
+            nets[p] = flat[p]
+        if code == SOFTMAX:
+            for r in range(np.uint64(k)):
+                _softmax(flat, r * n_u, n_u)
+        else:
+            _activate_span(code, flat, 0, k * n)
     else:
-        for r in range(k):
-            for j in range(n):
-                Z[r, j] = Z[r, j] + params[b + j]
-        _activate_span(code, Z.reshape(k * n), 0, k * n)
+        _activate_span(code, flat, 0, k * n)
 
 
 @kernel
@@ -1230,8 +1257,12 @@ def train_epochs_blas(net, state, data, run, errors):
                 A = X[first : first + k]
             else:
                 A = inputs if k == batch_size else np.empty((k, sizes[0]), params.dtype)
+                # Element by element: a row assignment A[r] = X[s] compiles to a copy with a bounds
+                # clamp per element and two array views per row (seen with perf: 6% of a digits fit).
                 for r in range(k):
-                    A[r] = X[orders[row, start + r]]
+                    s = orders[row, start + r]
+                    for i in range(sizes[0]):
+                        A[r, i] = X[s, i]
             layers = [A]
             for l in range(n_layers):
                 W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
@@ -1255,24 +1286,13 @@ def train_epochs_blas(net, state, data, run, errors):
                 # the oracle's does, and the adds of one sample are independent (they vectorise).
                 bias_grad = grad[b_off[l] : b_off[l] + sizes[l + 1]]
                 bias_grad[:] = 0.0
-                for r in range(k):
-                    for j in range(sizes[l + 1]):
-                        bias_grad[j] += D[r, j]
+                _add_rows(bias_grad, D)
                 if layerwise:
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
-                    below = layers[l]
-                    code = acts[l - 1]
-                    if code == LOGISTIC:  # (the choice outside the loop, which then vectorises)
-                        for r in range(k):
-                            for i in range(sizes[l]):
-                                D[r, i] = D[r, i] * _logistic_slope(below[r, i])
-                    else:
-                        for r in range(k):
-                            for i in range(sizes[l]):
-                                D[r, i] = D[r, i] * _slope(code, below[r, i])
+                    _times_slope(D.reshape(D.size), layers[l].reshape(D.size), acts[l - 1])
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)

@@ -1093,11 +1093,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                     o = out[below + i, k]
                                     w_d = params[p, k0 + k] * d
                                     below_d = w_d if first else delta[below + i, k] + w_d
-                                    delta[below + i, k] = (
-                                        below_d * (_logistic_slope(o) if logistic else _slope(code, o))
-                                        if final_row
-                                        else below_d
-                                    )
+                                    # (other activations' slopes: a pass of their own, below)
+                                    last = final_row and logistic
+                                    delta[below + i, k] = below_d * _logistic_slope(o) if last else below_d
                                     params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
@@ -1136,10 +1134,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                         delta[below + i, k] = params[row_w + i, k0 + k] * delta[above + j, k]
                                     else:
                                         delta[below + i, k] += params[row_w + i, k0 + k] * delta[above + j, k]
-                    if not (fuse and momentum == 0.0):  # (there the last row did it)
+                    if not (fuse and momentum == 0.0 and logistic):  # (there the last row did it)
                         for i in range(n_in):
-                            for k in range(n):
-                                delta[below + i, k] = delta[below + i, k] * _slope(code, out[below + i, k])
+                            _times_slope(delta[below + i], out[below + i], code, n)
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
@@ -1181,15 +1178,26 @@ def _add_rows(total, D):
 
 
 @helper
-def _times_slope(deltas, outs, code):
-    """deltas[p] *= f'(net_p), from the outputs outs[p] of an element-wise activation (code): the choice
-    outside the loop, which then vectorises."""
+def _times_slope(deltas, outs, code, count):
+    """deltas[p] *= f'(net_p) for p < count, from the outputs outs[p] of an element-wise activation.
+
+    One loop per activation, each calling _slope with a constant code, which the compiler folds:
+    with the code a variable, its selection compiled to branches and the loop stayed scalar.
+    (The identity's slope is 1: nothing to multiply.)
+    """
+    n = np.uint64(count)
     if code == LOGISTIC:
-        for p in range(np.uint64(deltas.shape[0])):
+        for p in range(n):
             deltas[p] = deltas[p] * _logistic_slope(outs[p])
-    else:
-        for p in range(np.uint64(deltas.shape[0])):
-            deltas[p] = deltas[p] * _slope(code, outs[p])
+    elif code == TANH:
+        for p in range(n):
+            deltas[p] = deltas[p] * _slope(TANH, outs[p])
+    elif code == RELU:
+        for p in range(n):
+            deltas[p] = deltas[p] * _slope(RELU, outs[p])
+    elif code == LEAKY_RELU:
+        for p in range(n):
+            deltas[p] = deltas[p] * _slope(LEAKY_RELU, outs[p])
 
 
 @helper
@@ -1292,7 +1300,7 @@ def train_epochs_blas(net, state, data, run, errors):
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
-                    _times_slope(D.reshape(D.size), layers[l].reshape(D.size), acts[l - 1])
+                    _times_slope(D.reshape(D.size), layers[l].reshape(D.size), acts[l - 1], D.size)
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)

@@ -749,8 +749,7 @@ def _hidden_deltas(net, l, outs, deltas, n):
             row = w + j * n_in
             for i in range(n_in):
                 deltas[below + i] += params[row + i] * d
-        for i in range(below, below + n_in):
-            deltas[i] = deltas[i] * _slope(code, outs[i])
+        _times_slope(code, deltas, outs, below, below + n_in)
 
 
 @helper
@@ -1136,7 +1135,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                         delta[below + i, k] += params[row_w + i, k0 + k] * delta[above + j, k]
                     if not (fuse and momentum == 0.0 and logistic):  # (there the last row did it)
                         for i in range(n_in):
-                            _times_slope(delta[below + i], out[below + i], code, n)
+                            _times_slope(code, delta[below + i], out[below + i], 0, n)
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
@@ -1178,25 +1177,25 @@ def _add_rows(total, D):
 
 
 @helper
-def _times_slope(deltas, outs, code, count):
-    """deltas[p] *= f'(net_p) for p < count, from the outputs outs[p] of an element-wise activation.
+def _times_slope(code, deltas, outs, first, stop):
+    """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation.
 
     One loop per activation, each calling _slope with a constant code, which the compiler folds:
     with the code a variable, its selection compiled to branches and the loop stayed scalar.
     (The identity's slope is 1: nothing to multiply.)
     """
-    n = np.uint64(count)
+    first, stop = np.uint64(first), np.uint64(stop)
     if code == LOGISTIC:
-        for p in range(n):
+        for p in range(first, stop):
             deltas[p] = deltas[p] * _logistic_slope(outs[p])
     elif code == TANH:
-        for p in range(n):
+        for p in range(first, stop):
             deltas[p] = deltas[p] * _slope(TANH, outs[p])
     elif code == RELU:
-        for p in range(n):
+        for p in range(first, stop):
             deltas[p] = deltas[p] * _slope(RELU, outs[p])
     elif code == LEAKY_RELU:
-        for p in range(n):
+        for p in range(first, stop):
             deltas[p] = deltas[p] * _slope(LEAKY_RELU, outs[p])
 
 
@@ -1300,7 +1299,7 @@ def train_epochs_blas(net, state, data, run, errors):
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
-                    _times_slope(D.reshape(D.size), layers[l].reshape(D.size), acts[l - 1], D.size)
+                    _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size)
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)

@@ -414,7 +414,8 @@ def _stride(sizes, u_off):
 
 @helper
 def _softmax(values, first, n_out):
-    """values[first:first + n_out] = softmax of themselves, through e^(net - max) (no overflow)."""
+    """values[first:first + n_out] = softmax of themselves, through e^(net - max) (no overflow).
+    Returns (max, sum of the powers): log sum_j e^net_j = max + log(sum), which the cross-entropy needs."""
     top = values[first]
     for j in range(first, first + n_out):
         top = max(top, values[j])
@@ -426,6 +427,7 @@ def _softmax(values, first, n_out):
         total += values[j]
     for j in range(first, first + n_out):
         values[j] = values[j] / total
+    return top, total
 
 
 @helper
@@ -492,6 +494,20 @@ def _forward(net, X, s, out, base, zero):
 
 
 @helper
+def _softmax_cross_entropy(out, o0, nets, n0, delta, d0, n_out, Y, s, log_sum):
+    """The cross-entropy of a softmax output and its deltas, given log sum_j e^net_j (the softmax's, or
+    recomputed): E = -sum_k t_k (net_k - log_sum); dE/dnet_j = out_j sum_k t_k - t_j. Returns E."""
+    targets = 0.0
+    for j in range(n_out):
+        targets += Y[s, j]
+    E_total = 0.0
+    for j in range(n_out):
+        E_total -= Y[s, j] * (nets[n0 + j] - log_sum)
+        delta[d0 + j] = out[o0 + j] * targets - Y[s, j]
+    return E_total
+
+
+@helper
 def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, Y, s, loss):
     """The output layer's deltas dE/dnet_j into delta[d0 + j], from its outputs out[o0 + j] and net
     inputs nets[n0 + j] (activation code) against targets Y[s]; returns the sample's error."""
@@ -514,14 +530,9 @@ def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, Y, s, loss):
         for j in range(n_out):
             delta[d0 + j] = _exp_nonpositive(nets[n0 + j] - m)
         total = 0.0
-        targets = 0.0
         for j in range(n_out):
             total += delta[d0 + j]
-            targets += Y[s, j]
-        log_sum = m + math.log(total)
-        for j in range(n_out):
-            E_total -= Y[s, j] * (nets[n0 + j] - log_sum)
-            delta[d0 + j] = out[o0 + j] * targets - Y[s, j]
+        E_total = _softmax_cross_entropy(out, o0, nets, n0, delta, d0, n_out, Y, s, m + math.log(total))
     else:
         # The squared error through softmax: delta_j = out_j (g_j - sum_k g_k out_k), g = dE/dout.
         dot = 0.0
@@ -1200,9 +1211,10 @@ def _times_slope(code, deltas, outs, first, stop):
 
 
 @helper
-def _bias_and_activate(Z, params, b, code, nets, loss):
+def _bias_and_activate(Z, params, b, code, nets, loss, log_sums):
     """Z[r, j] = f(Z[r, j] + params[b + j]) for a batch's products Z (one row per sample); the net inputs
-    also into nets, when it has room and the loss or softmax needs them."""
+    also into nets, when it has room and the loss or softmax needs them, and for a softmax with the
+    cross-entropy each row's log sum_j e^net_j into log_sums (the loss then need not compute it again)."""
     k, n = Z.shape
     flat = Z.reshape(k * n)
     # Flat unsigned indices: with Z[r, j] the vectoriser could not rule out negative (wrapping)
@@ -1218,7 +1230,9 @@ def _bias_and_activate(Z, params, b, code, nets, loss):
             nets[p] = flat[p]
         if code == SOFTMAX:
             for r in range(np.uint64(k)):
-                _softmax(flat, r * n_u, n_u)
+                top, total = _softmax(flat, r * n_u, n_u)
+                if loss == CROSS_ENTROPY:
+                    log_sums[r] = top + math.log(total)
         else:
             _activate_span(code, flat, 0, k * n)
     else:
@@ -1248,6 +1262,7 @@ def train_epochs_blas(net, state, data, run, errors):
     # come from the kernel as new, zero-filled pages on every batch.
     inputs = np.empty((batch_size, sizes[0]), params.dtype)
     nets = np.empty(batch_size * n_out, params.dtype)  # the output layer's net inputs
+    log_sums = np.empty(batch_size)  # a softmax output's log sum_j e^net_j per sample (float64, as the loss keeps it)
     t = run.step
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
@@ -1274,15 +1289,20 @@ def train_epochs_blas(net, state, data, run, errors):
             for l in range(n_layers):
                 W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                 Z = np.dot(layers[l], W.T)
-                _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], run.loss)
+                _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], run.loss,
+                                   log_sums)  # fmt: skip
                 layers.append(Z)
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)
+            reuse = acts[n_layers - 1] == SOFTMAX and run.loss == CROSS_ENTROPY
             for r in range(k):
                 s = orders[row, start + r]
-                E_epoch += _loss_delta(out, r * n_out, nets, r * n_out, deltas, r * n_out, n_out, acts[n_layers - 1],
-                                       Y, s, run.loss)  # fmt: skip
+                o = r * n_out
+                if reuse:
+                    E_epoch += _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])
+                else:
+                    E_epoch += _loss_delta(out, o, nets, o, deltas, o, n_out, acts[n_layers - 1], Y, s, run.loss)
             # Deltas divided by k here make every product below a batch mean at once
             # (no division per weight in the update).
             for p in range(k * n_out):
@@ -1341,6 +1361,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
     n_out = sizes[n_layers]
     nets = np.empty(256 * n_out, params.dtype)
     delta = np.empty(256 * n_out, params.dtype)
+    log_sums = np.empty(256)
     E_sum = 0.0
     Z = np.empty((0, 0), params.dtype)
     for first in range(0, X.shape[0], 256):
@@ -1348,7 +1369,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
             Z = np.dot(X[first : first + k], W.T) if l == 0 else np.dot(Z, W.T)
-            _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], loss)
+            _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], loss, log_sums)
         out = Z.reshape(k * n_out)
         for r in range(k):
             for j in range(n_out):

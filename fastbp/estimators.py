@@ -224,17 +224,17 @@ class _BaseMLP(BaseEstimator):
         n_batches = -(-n // batch_size)
         # scikit-learn reports the mean over samples and outputs of 1/2 (y - out)^2; fastbp sums over outputs.
         scale = 1.0 / self.n_outputs_ if self._loss == "squared" else 1.0
-        order = np.arange(n, dtype=np.int64)
+        orders = np.arange(n, dtype=np.int64).reshape(1, n)
         if self.early_stopping:
             self._best_params = net._params.copy()
         error = np.empty(1)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
-            if self.shuffle:  # sklearn.utils.shuffle's draws, without its per-call checks (~0.3 ms)
-                positions = np.arange(n)
-                self._random_state.shuffle(positions)
-                order = order[positions]
-            if engine.epochs(order.reshape(1, -1), 1, error) != 1:  # a non-finite loss stops the kernel
+            if self.shuffle:
+                # sklearn.utils.shuffle's draws without its per-call checks (~0.3 ms): shuffling the
+                # order in place swaps the same positions as order[shuffled arange] would pick.
+                self._random_state.shuffle(orders[0])
+            if engine.epochs(orders, 1, error) != 1:  # a non-finite loss stops the kernel
                 raise ValueError(NON_FINITE)
             penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W, W)) for W in weights) / n
             self.n_iter_ += 1

@@ -63,6 +63,8 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 # positions of the names in _options' tables; they are constants, never configuration.
 
 LOGISTIC, TANH, RELU, LEAKY_RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4, 5  # _options.ACTIVATIONS
+# The BLAS kernel multiplies by a layer of at most this many units from a transposed copy of its weights.
+NARROW = 16
 SQUARED, CROSS_ENTROPY = 0, 1  # _options.LOSSES
 SGD, ADAM, RPROP = 0, 1, 2  # _options.OPTIMIZERS
 LEAKY_SLOPE = 0.01  # torch's default negative slope
@@ -1176,6 +1178,20 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
 
 
 @helper
+def _transpose_narrow(net, transposed):
+    """Each weight matrix of at most NARROW rows, transposed into transposed[w_off[l]:b_off[l]] as (n_in, n_out)."""
+    params, sizes, w_off = net.params, net.sizes, net.w_off
+    for l in range(sizes.shape[0] - 1):
+        n_in = np.uint64(sizes[l])
+        n_out = np.uint64(sizes[l + 1])
+        if sizes[l + 1] <= NARROW:
+            w = np.uint64(w_off[l])
+            for j in range(n_out):
+                for i in range(n_in):
+                    transposed[w + i * n_out + j] = params[w + j * n_in + i]
+
+
+@helper
 def _add_rows(total, D):
     """total[j] += D[r, j] for each row r in order (each sum in the oracle's order; the adds of one row
     vectorise), with flat unsigned indices."""
@@ -1263,6 +1279,10 @@ def train_epochs_blas(net, state, data, run, errors):
     inputs = np.empty((batch_size, sizes[0]), params.dtype)
     nets = np.empty(batch_size * n_out, params.dtype)  # the output layer's net inputs
     log_sums = np.empty(batch_size)  # a softmax output's log sum_j e^net_j per sample (float64, as the loss keeps it)
+    # Narrow layers' weights also transposed, (n_in, n_out) at the same offsets, kept in step with the updates:
+    # BLAS multiplies a batch by a narrow W^T 2x faster from this copy (measured: 200 x 64 by 64 x 10).
+    transposed = np.empty(params.shape[0], params.dtype)
+    _transpose_narrow(net, transposed)
     t = run.step
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
@@ -1287,8 +1307,10 @@ def train_epochs_blas(net, state, data, run, errors):
                         A[r, i] = X[s, i]
             layers = [A]
             for l in range(n_layers):
-                W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
-                Z = np.dot(layers[l], W.T)
+                if sizes[l + 1] <= NARROW:
+                    Z = np.dot(layers[l], transposed[w_off[l] : b_off[l]].reshape((sizes[l], sizes[l + 1])))
+                else:
+                    Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
                 _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], run.loss,
                                    log_sums)  # fmt: skip
                 layers.append(Z)
@@ -1323,6 +1345,7 @@ def train_epochs_blas(net, state, data, run, errors):
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
+            _transpose_narrow(net, transposed)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e

@@ -22,8 +22,9 @@ TORCH_MODULES = {
     "identity": ("Identity", {}),
     "softmax": ("Softmax", {"dim": -1}),
 }
-# fastbp's activation -> ONNX operator (None: no node). leaky_relu is Max(x, 0.01 x), which onnxruntime
-# runs in float64 (its LeakyRelu kernel is float32 only) and which equals max(0, x) + 0.01 min(0, x) exactly.
+# fastbp's activation -> ONNX operator (None: no node). leaky_relu is Max(x, 0.01 x) with 0.01 a constant in
+# the network's dtype: ONNX's LeakyRelu takes its slope as a float32 attribute (0.009999999776), 2e-8 off
+# in float64; Max(x, 0.01 x) equals max(0, x) + 0.01 min(0, x) exactly.
 ONNX_OPERATORS = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "leaky_relu": "Max", "identity": None,
                   "softmax": "Softmax"}  # fmt: skip
 ONNX_OPSET = 17

@@ -156,6 +156,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y has {Y.shape[1]} outputs; the fitted network has {self.network_.sizes[-1]}")
         dtype = self.network_.dtype  # the network keeps the dtype of its first fit (float32 stays float32)
         X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
+        # A read-only array (a memmap, say) would compile kernels of its own (~10 s): train on copies.
+        X = X if X.flags.writeable else X.copy()
+        Y = Y if Y.flags.writeable else Y.copy()
         self._train(X, Y, y, incremental)
         return self
 

@@ -716,13 +716,7 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                     else:
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
-            code = acts[l - 1]
-            if code == LOGISTIC:  # (the choice outside the loop, which then vectorises)
-                for i in range(below, below + n_in):
-                    delta[i] = delta[i] * _logistic_slope(out[i])
-            else:
-                for i in range(below, below + n_in):
-                    delta[i] = delta[i] * _slope(code, out[i])
+            _times_slope(acts[l - 1], delta, out, below, below + n_in)
 
 
 @helper
@@ -1178,6 +1172,16 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
 
 
 @helper
+def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, Y, s, loss):
+    """Row r of a batch through BLAS against target Y[s]: its output deltas and error, a softmax's
+    cross-entropy from the log-sum _bias_and_activate kept (the same bits as computing it again)."""
+    o = r * n_out
+    if code == SOFTMAX and loss == CROSS_ENTROPY:
+        return _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])
+    return _loss_delta(out, o, nets, o, deltas, o, n_out, code, Y, s, loss)
+
+
+@helper
 def _transpose_narrow(net, transposed):
     """Each weight matrix of at most NARROW rows, transposed into transposed[w_off[l]:b_off[l]] as (n_in, n_out)."""
     params, sizes, w_off = net.params, net.sizes, net.w_off
@@ -1317,14 +1321,9 @@ def train_epochs_blas(net, state, data, run, errors):
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)
-            reuse = acts[n_layers - 1] == SOFTMAX and run.loss == CROSS_ENTROPY
             for r in range(k):
-                s = orders[row, start + r]
-                o = r * n_out
-                if reuse:
-                    E_epoch += _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])
-                else:
-                    E_epoch += _loss_delta(out, o, nets, o, deltas, o, n_out, acts[n_layers - 1], Y, s, run.loss)
+                E_epoch += _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], Y,
+                                           orders[row, start + r], run.loss)  # fmt: skip
             # Deltas divided by k here make every product below a batch mean at once
             # (no division per weight in the update).
             for p in range(k * n_out):
@@ -1398,8 +1397,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
             for j in range(n_out):
                 outputs[first + r, j] = out[r * n_out + j]
             if Y.shape[0] > 0:
-                E_sum += _loss_delta(out, r * n_out, nets, r * n_out, delta, r * n_out, n_out, acts[n_layers - 1], Y,
-                                     first + r, loss)  # fmt: skip
+                E_sum += _batch_row_loss(out, nets, log_sums, delta, r, n_out, acts[n_layers - 1], Y, first + r, loss)
     return E_sum
 
 

@@ -128,6 +128,12 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
         # momentum, beta_1, beta_2 are checked by fastbp's own option table when training starts.
 
+    def _check_stochastic(self) -> None:
+        """partial_fit takes a per-batch solver, as scikit-learn's (RPROP steps once per full batch)."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 "stochastic.")  # fmt: skip
+
     # --- fitting ------------------------------------------------------------------
 
     def fit(self, X, y):
@@ -328,9 +334,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), continuing the optimiser's state; ``classes`` is needed on the first call."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
-                                 "stochastic.")  # fmt: skip
+        self._check_stochastic()
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
@@ -378,9 +382,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing the optimiser's state."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
-                                 "stochastic.")  # fmt: skip
+        self._check_stochastic()
         return self._fit(X, y, incremental=True)
 
     def predict(self, X) -> np.ndarray:

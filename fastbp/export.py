@@ -7,7 +7,6 @@ torch and onnx are optional extras, imported only when a function here is called
 from __future__ import annotations
 
 import importlib
-import os
 
 import numpy as np
 
@@ -97,7 +96,7 @@ def to_onnx(net, path) -> None:
     """Write ``net`` as an ONNX model: input "X" (n_samples, n_in), output "Y", in the network's dtype."""
     onnx = _require("onnx", "onnx")
     helper, numpy_helper = onnx.helper, _require("onnx.numpy_helper", "onnx")
-    path = os.fspath(_validate.path("path", path))
+    path = _validate.path("path", path)
     element = onnx.TensorProto.DOUBLE if net.dtype == np.float64 else onnx.TensorProto.FLOAT
     nodes, initializers = [], []
     current = "X"

@@ -109,13 +109,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(*args.child, args.repeats)))
         return
-    env = dict(os.environ, PEERS_THREADS=str(args.threads), NUMBA_NUM_THREADS=str(args.threads))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS"):
-        env.pop(var, None)
-    env.update(OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads))  # fmt: skip
-    if args.threads == 1:
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    env = thread_env(args.threads)
     command = " ".join(["python scripts/compare_peers.py", *(a for a in sys.argv[1:] if a != args.markdown)])
     command = command.replace(" --markdown", "")
     lines = [
@@ -134,6 +128,16 @@ def main() -> None:
         lines += new
     if args.markdown:
         write_section(Path(args.markdown), command, lines)
+
+
+def thread_env(threads: int) -> dict:
+    """The environment for a child process whose libraries (BLAS, OpenMP, Numba, PyTorch, XLA) use `threads`."""
+    env = dict(os.environ, PEERS_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
+    env.pop("XLA_FLAGS", None)
+    env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
 
 
 def write_section(path: Path, command: str, lines: list[str]) -> None:

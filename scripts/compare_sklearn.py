@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "asv_benchmarks")]
 
 from benchmarks.workloads import ESTIMATOR_CASES, estimator, estimator_data  # noqa: E402
-from compare_peers import cpu_name, write_section  # noqa: E402
+from compare_peers import cpu_name, thread_env, write_section  # noqa: E402
 
 LIBRARIES = ("fastbp", "sklearn")
 
@@ -59,8 +59,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(*args.child, args.repeats)))
         return
-    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                        "NUMBA_NUM_THREADS": "1"}  # fmt: skip
+    env = thread_env(1)
     rows = []
     for case in args.cases:
         results = {library: {"times": []} for library in LIBRARIES}

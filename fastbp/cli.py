@@ -432,9 +432,9 @@ def run_export(args) -> None:
     if args.to == "onnx":
         net.to_onnx(out)
     else:
-        import torch  # to_torch has already said how to install it, were it missing
+        module = net.to_torch()  # first: without torch, its message names the extra to install
+        import torch
 
-        module = net.to_torch()
         torch.save(module, out)
     print(f"wrote {out}", file=sys.stderr)
 

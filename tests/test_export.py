@@ -99,3 +99,10 @@ def test_cli_export_folds_the_input_scaling_into_the_first_layer(tmp_path, capsy
         module = torch.load(tmp_path / "m.pt", weights_only=False)
         np.testing.assert_allclose(module(torch.from_numpy(iris.X)).detach().numpy(), out, rtol=1e-12)
     assert "wrote" in capsys.readouterr().err
+
+
+def test_cli_export_without_torch_names_the_extra(tmp_path, monkeypatch, capsys):
+    network().save(tmp_path / "model.npz")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert cli.main(["export", str(tmp_path / "model.npz"), "--to", "torch"]) == 2
+    assert "pip install 'fastbp[torch]'" in capsys.readouterr().err

@@ -433,12 +433,114 @@ def _softmax(values, first, n_out):
 
 
 @helper
-def _forward(net, X, s, out, base, zero):
+def _layer_sums(params, w, out, below, above, n_in, n_out, zero):
+    """out[above + j] = sum_i W[j, i] out[below + i], W's rows at params[w + j * n_in] (the stored layout).
+
+    Four units at a time: four independent sums hide the latency of the
+    additions, while each unit's sum still runs over i in order, as in the
+    oracle (so the bits are those of a one-unit loop). ``zero`` is 0 in the
+    parameters' dtype: sums start from it so that float32 networks add in
+    float32 (a 0.0 literal would make every sum float64).
+    """
+    j = np.uint64(0)
+    while n_out - j >= np.uint64(4):
+        r0 = w + j * n_in
+        r1 = r0 + n_in
+        r2 = r1 + n_in
+        r3 = r2 + n_in
+        net0 = zero
+        net1 = zero
+        net2 = zero
+        net3 = zero
+        for i in range(n_in):
+            x = out[below + i]
+            net0 += params[r0 + i] * x
+            net1 += params[r1 + i] * x
+            net2 += params[r2 + i] * x
+            net3 += params[r3 + i] * x
+        out[above + j] = net0
+        out[above + j + np.uint64(1)] = net1
+        out[above + j + np.uint64(2)] = net2
+        out[above + j + np.uint64(3)] = net3
+        j += np.uint64(4)
+    while j < n_out:
+        row = w + j * n_in
+        net_j = zero
+        for i in range(n_in):
+            net_j += params[row + i] * out[below + i]
+        out[above + j] = net_j
+        j += np.uint64(1)
+
+
+@helper
+def _layer_sums_transposed(weights_t, out, below, above, n_in, n_out, zero):
+    """The sums of _layer_sums from the weights transposed, weights_t[i * n_out + j] = W[j, i].
+
+    Vector lanes run over the units j, each lane still summing over i in order
+    (the same bits); four inputs per pass over the units, so that each partial
+    sum is loaded and stored once per four products (about 3x the speed of the
+    rows' loop for 64 -> 32, docs/design.md).
+    """
+    for j in range(n_out):
+        out[above + j] = zero
+    i = np.uint64(0)
+    while n_in - i >= np.uint64(4):
+        x0 = out[below + i]
+        x1 = out[below + i + np.uint64(1)]
+        x2 = out[below + i + np.uint64(2)]
+        x3 = out[below + i + np.uint64(3)]
+        r0 = i * n_out
+        r1 = r0 + n_out
+        r2 = r1 + n_out
+        r3 = r2 + n_out
+        for j in range(n_out):
+            net_j = out[above + j]
+            net_j += weights_t[r0 + j] * x0
+            net_j += weights_t[r1 + j] * x1
+            net_j += weights_t[r2 + j] * x2
+            net_j += weights_t[r3 + j] * x3
+            out[above + j] = net_j
+        i += np.uint64(4)
+    while i < n_in:
+        x = out[below + i]
+        row = i * n_out
+        for j in range(n_out):
+            out[above + j] += weights_t[row + j] * x
+        i += np.uint64(1)
+
+
+@helper
+def _transpose_first(net, first_t):
+    """first_t[i * n_out + j] = W_0[j, i]: the first weight matrix transposed (for _layer_sums_transposed);
+    nothing when first_t is empty."""
+    n_in = np.uint64(net.sizes[0])
+    n_out = np.uint64(net.sizes[1])
+    w = np.uint64(net.w_off[0])
+    if first_t.shape[0] > 0:
+        for j in range(n_out):
+            for i in range(n_in):
+                first_t[i * n_out + j] = net.params[w + j * n_in + i]
+
+
+@helper
+def _untranspose_first(net, first_t):
+    """The inverse of _transpose_first: first_t's weights back into params."""
+    n_in = np.uint64(net.sizes[0])
+    n_out = np.uint64(net.sizes[1])
+    w = np.uint64(net.w_off[0])
+    if first_t.shape[0] > 0:
+        for j in range(n_out):
+            for i in range(n_in):
+                net.params[w + j * n_in + i] = first_t[i * n_out + j]
+
+
+@helper
+def _forward(net, X, s, out, base, zero, first_t):
     """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer, and the output
     layer's net inputs after its outputs (cross-entropy is computed from them).
 
-    ``zero`` is 0 in the parameters' dtype: sums start from it so that float32
-    networks add in float32 (a 0.0 literal would make every sum float64).
+    The first layer's sums come from first_t, its weights transposed (_transpose_first), when it
+    is not empty, else from params; ``zero`` is 0 in the parameters' dtype (see _layer_sums).
     """
     params, sizes, w_off, b_off, u_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.u_off, net.acts
     n_layers = sizes.shape[0] - 1
@@ -451,39 +553,13 @@ def _forward(net, X, s, out, base, zero):
         n_out = np.uint64(sizes[l + 1])
         below = base + np.uint64(u_off[l])
         above = base + np.uint64(u_off[l + 1])
-        w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
-        j = np.uint64(0)
-        # Four units at a time: four independent sums hide the latency of the
-        # additions, while each unit's sum still runs over i in order, as in
-        # the oracle (so the bits are those of a one-unit loop).
-        while n_out - j >= np.uint64(4):
-            r0 = w + j * n_in
-            r1 = r0 + n_in
-            r2 = r1 + n_in
-            r3 = r2 + n_in
-            net0 = zero
-            net1 = zero
-            net2 = zero
-            net3 = zero
-            for i in range(n_in):
-                x = out[below + i]
-                net0 += params[r0 + i] * x
-                net1 += params[r1 + i] * x
-                net2 += params[r2 + i] * x
-                net3 += params[r3 + i] * x
-            out[above + j] = net0 + params[b + j]
-            out[above + j + np.uint64(1)] = net1 + params[b + j + np.uint64(1)]
-            out[above + j + np.uint64(2)] = net2 + params[b + j + np.uint64(2)]
-            out[above + j + np.uint64(3)] = net3 + params[b + j + np.uint64(3)]
-            j += np.uint64(4)
-        while j < n_out:
-            row = w + j * n_in
-            net_j = zero
-            for i in range(n_in):
-                net_j += params[row + i] * out[below + i]
-            out[above + j] = net_j + params[b + j]
-            j += np.uint64(1)
+        if l == 0 and first_t.shape[0] > 0:
+            _layer_sums_transposed(first_t, out, below, above, n_in, n_out, zero)
+        else:
+            _layer_sums(params, np.uint64(w_off[l]), out, below, above, n_in, n_out, zero)
+        for j in range(n_out):
+            out[above + j] = out[above + j] + params[b + j]
         if l == n_layers - 1:
             for j in range(n_out):
                 out[above + n_out + j] = out[above + j]
@@ -564,9 +640,10 @@ def _output_delta(net, out, delta, base, Y, s, loss):
 
 
 @helper
-def _online_backward(net, out, delta, run):
+def _online_backward(net, out, delta, run, first_t):
     """The online step's backward pass by plain gradient descent (the article's): update every
-    layer, top first (output deltas set).
+    layer, top first (output deltas set); the first layer's weights in first_t, transposed, when
+    it is not empty (as _forward reads them).
 
     The fused loop: one pass over each row both accumulates the layer below's
     dE/dout from the pre-update weight and updates that weight in place:
@@ -589,7 +666,13 @@ def _online_backward(net, out, delta, run):
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
         fuse = l > 0 and not run.layerwise
-        for j in range(n_out):
+        if l == 0 and first_t.shape[0] > 0:  # the same updates, a row of the transposed weights at a time
+            for i in range(n_in):
+                x = out[below + i]
+                row = i * n_out
+                for j in range(n_out):
+                    first_t[row + j] = _descend(first_t[row + j], delta[above + j] * x, lr)
+        for j in range(n_out if l > 0 or first_t.shape[0] == 0 else np.uint64(0)):
             d = delta[above + j]
             row = w + j * n_in
             # The first row starts the sums dE/dout_i (= rather than zeroing, then +=: the
@@ -829,7 +912,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
         n = min(run.block, stop - first)
         for r in range(n):
             s = data.orders[row, first + r]
-            _forward(net, data.X, s, outs, r * stride, zero)
+            _forward(net, data.X, s, outs, r * stride, zero, grad[:0])
             E_sum += _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
@@ -859,6 +942,7 @@ def train_epochs(net, state, data, run, errors):
     stride = _stride(sizes, u_off)
     n_samples = orders.shape[1]
     online = run.batch_size == 1
+    plain = _is_plain(run)
     zero = np.zeros(1, params.dtype)[0]
     out = np.empty(stride, params.dtype)
     delta = np.empty(stride, params.dtype)
@@ -867,22 +951,26 @@ def train_epochs(net, state, data, run, errors):
         np.empty(0 if online else run.block * stride, params.dtype),
         np.empty(0 if online else run.block * stride, params.dtype),
     )
+    # Plain online steps keep the first weight matrix transposed for the call (its forward sums
+    # then vectorise across units); it goes back into params at the end.
+    first_t = np.empty(sizes[0] * sizes[1] if online and plain else 0, params.dtype)
+    _transpose_first(net, first_t)
     t = run.step
+    done = run.n_epochs
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
         if online:
             step_size, root_correction = run.lr, 1.0
-            plain = _is_plain(run)
             for r in range(n_samples):
                 s = orders[row, r]
                 t += 1
                 if run.optimizer == ADAM:
                     step_size, root_correction = _adam_corrections(run, t)
-                _forward(net, data.X, s, out, 0, zero)
+                _forward(net, data.X, s, out, 0, zero, first_t)
                 E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
                 if plain:
-                    _online_backward(net, out, delta, run)
+                    _online_backward(net, out, delta, run, first_t)
                 else:
                     _online_backward_general(net, state, out, delta, run, step_size, root_correction)
         else:
@@ -892,10 +980,13 @@ def train_epochs(net, state, data, run, errors):
                 E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
-            return e
+            done = e
+            break
         if errors[e] <= run.target:
-            return e + 1
-    return run.n_epochs
+            done = e + 1
+            break
+    _untranspose_first(net, first_t)
+    return done
 
 
 @parallel_kernel
@@ -1365,9 +1456,11 @@ def evaluate(net, X, Y, outputs, loss):
     out = np.empty(_stride(sizes, u_off), params.dtype)
     delta = np.empty(out.shape[0], params.dtype)
     top = u_off[n_layers]
+    first_t = np.empty(sizes[0] * sizes[1], params.dtype)
+    _transpose_first(net, first_t)
     E_sum = 0.0
     for s in range(X.shape[0]):
-        _forward(net, X, s, out, 0, zero)
+        _forward(net, X, s, out, 0, zero, first_t)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
@@ -1410,12 +1503,14 @@ def gradient_sum(net, grad, X, Y, block, loss):
     zero = np.zeros(1, net.params.dtype)[0]
     outs = np.empty(block * stride, net.params.dtype)
     deltas = np.empty(block * stride, net.params.dtype)
+    first_t = np.empty(sizes[0] * sizes[1], net.params.dtype)
+    _transpose_first(net, first_t)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(net, X, first + r, outs, r * stride, zero)
+            _forward(net, X, first + r, outs, r * stride, zero, first_t)
             E_sum += _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)

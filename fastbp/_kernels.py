@@ -179,10 +179,12 @@ def _exp_parts(x):
     """
     if x < -746.0:  # below every subnormal; a NaN stays NaN
         x = -746.0
-    # x = n ln2 + r, |r| <= ln2 / 2: n rounded to nearest by the 1.5 * 2^52 shifter, ln2 in two parts.
-    t = x * 1.4426950408889634 + 6755399441055744.0
-    m = t - 6755399441055744.0
-    n = _bits_of(t) - 0x4338000000000000
+    # x = n ln2 + r, |r| <= ln2 / 2, ln2 in two parts: m = n as a float, x / ln2 rounded to nearest
+    # (one rounding instruction, on the critical path); the integer n, off that path, from the bits of
+    # m + 1.5 * 2^52 (exact: the sum's low bits are m). (m, n) are those of the older t = x / ln2 + 1.5 * 2^52,
+    # m = t - 1.5 * 2^52, three additions long instead of one rounding.
+    m = np.rint(x * 1.4426950408889634)
+    n = _bits_of(m + 6755399441055744.0) - 0x4338000000000000
     r = _fma(-m, 1.90821492927058770002e-10, _fma(-m, 6.93147180369123816490e-01, x))
     # e^r - 1 = r + r^2 (1/2! + r/3! + ... + r^11/13!) (Taylor: 4e-18 short at |r| = ln2 / 2), in
     # Estrin's scheme for a short dependency chain, with fused multiply-adds.
@@ -1213,8 +1215,11 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                             g_tied[k] += delta[above + j, k]
                 if train_biases:
                     for j in range(n_out):
+                        # The gradients' array chosen outside the loop: chosen per element, the two
+                        # arrays compiled to a gather (13% of the XOR ensemble's time).
+                        gradients = g_tied if tied[l] else delta[above + j]
                         for k in range(n):
-                            g = g_tied[k] if tied[l] else delta[above + j, k]
+                            g = gradients[k]
                             if momentum == 0.0:
                                 params[b + j, k0 + k] = _descend(params[b + j, k0 + k], g, lrs[k0 + k])
                             else:

@@ -1015,6 +1015,20 @@ def train_many_epochs(nets, state, data, run, lrs, errors, done):
         done[k] = train_epochs(one, State(state.first[p0:p1], state.second[p0:p1]), data, its_run, errors[k])
 
 
+@helper
+def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum):
+    """Bias p of networks k0..k0+n-1 (lanes) one step down its gradients[k], taken as float64 (as
+    _online_backward's bias gradient, a float64 whichever array it came from)."""
+    for k in range(n):
+        g = np.float64(gradients[k])
+        if momentum == 0.0:
+            params[p, k0 + k] = _descend(params[p, k0 + k], g, lrs[k0 + k])
+        else:
+            params[p, k0 + k], velocity[p, k0 + k] = _momentum_step(
+                params[p, k0 + k], velocity[p, k0 + k], g, lrs[k0 + k], momentum
+            )
+
+
 @kernel
 def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
@@ -1215,17 +1229,12 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                             g_tied[k] += delta[above + j, k]
                 if train_biases:
                     for j in range(n_out):
-                        # The gradients' array chosen outside the loop: chosen per element, the two
-                        # arrays compiled to a gather (13% of the XOR ensemble's time).
-                        gradients = g_tied if tied[l] else delta[above + j]
-                        for k in range(n):
-                            g = gradients[k]
-                            if momentum == 0.0:
-                                params[b + j, k0 + k] = _descend(params[b + j, k0 + k], g, lrs[k0 + k])
-                            else:
-                                params[b + j, k0 + k], velocity[b + j, k0 + k] = _momentum_step(
-                                    params[b + j, k0 + k], velocity[b + j, k0 + k], g, lrs[k0 + k], momentum
-                                )
+                        # The gradients' array chosen outside the loop over networks: chosen per
+                        # element, the two arrays compiled to a gather (13% of the XOR ensemble's time).
+                        if tied[l]:
+                            _lanes_bias_step(params, velocity, b + j, k0, n, g_tied, lrs, momentum)
+                        else:
+                            _lanes_bias_step(params, velocity, b + j, k0, n, delta[above + j], lrs, momentum)
                 if l > 0:
                     if not fuse:
                         for j in range(n_out):

@@ -435,8 +435,9 @@ def _softmax(values, first, n_out):
 
 
 @helper
-def _layer_sums(params, w, out, below, above, n_in, n_out, zero):
-    """out[above + j] = sum_i W[j, i] out[below + i], W's rows at params[w + j * n_in] (the stored layout).
+def _layer_sums(params, w, b, out, below, above, n_in, n_out, zero):
+    """out[above + j] = sum_i W[j, i] out[below + i] + b_j, W's rows at params[w + j * n_in] (the stored layout),
+    the biases at params[b + j].
 
     Four units at a time: four independent sums hide the latency of the
     additions, while each unit's sum still runs over i in order, as in the
@@ -460,22 +461,22 @@ def _layer_sums(params, w, out, below, above, n_in, n_out, zero):
             net1 += params[r1 + i] * x
             net2 += params[r2 + i] * x
             net3 += params[r3 + i] * x
-        out[above + j] = net0
-        out[above + j + np.uint64(1)] = net1
-        out[above + j + np.uint64(2)] = net2
-        out[above + j + np.uint64(3)] = net3
+        out[above + j] = net0 + params[b + j]
+        out[above + j + np.uint64(1)] = net1 + params[b + j + np.uint64(1)]
+        out[above + j + np.uint64(2)] = net2 + params[b + j + np.uint64(2)]
+        out[above + j + np.uint64(3)] = net3 + params[b + j + np.uint64(3)]
         j += np.uint64(4)
     while j < n_out:
         row = w + j * n_in
         net_j = zero
         for i in range(n_in):
             net_j += params[row + i] * out[below + i]
-        out[above + j] = net_j
+        out[above + j] = net_j + params[b + j]
         j += np.uint64(1)
 
 
 @helper
-def _layer_sums_transposed(weights_t, out, below, above, n_in, n_out, zero):
+def _layer_sums_transposed(weights_t, params, b, out, below, above, n_in, n_out, zero):
     """The sums of _layer_sums from the weights transposed, weights_t[i * n_out + j] = W[j, i].
 
     Vector lanes run over the units j, each lane still summing over i in order
@@ -509,6 +510,8 @@ def _layer_sums_transposed(weights_t, out, below, above, n_in, n_out, zero):
         for j in range(n_out):
             out[above + j] += weights_t[row + j] * x
         i += np.uint64(1)
+    for j in range(n_out):
+        out[above + j] = out[above + j] + params[b + j]
 
 
 @helper
@@ -543,6 +546,8 @@ def _forward(net, X, s, out, base, zero, first_t):
 
     The first layer's sums come from first_t, its weights transposed (_transpose_first), when it
     is not empty, else from params; ``zero`` is 0 in the parameters' dtype (see _layer_sums).
+    Callers without a transposed copy pass None, and Numba then compiles no transposed loop
+    (a second compiled variant of the sums costs a second or more of compile time per kernel).
     """
     params, sizes, w_off, b_off, u_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.u_off, net.acts
     n_layers = sizes.shape[0] - 1
@@ -556,12 +561,10 @@ def _forward(net, X, s, out, base, zero, first_t):
         below = base + np.uint64(u_off[l])
         above = base + np.uint64(u_off[l + 1])
         b = np.uint64(b_off[l])
-        if l == 0 and first_t.shape[0] > 0:
-            _layer_sums_transposed(first_t, out, below, above, n_in, n_out, zero)
+        if first_t is not None and l == 0 and first_t.shape[0] > 0:
+            _layer_sums_transposed(first_t, params, b, out, below, above, n_in, n_out, zero)
         else:
-            _layer_sums(params, np.uint64(w_off[l]), out, below, above, n_in, n_out, zero)
-        for j in range(n_out):
-            out[above + j] = out[above + j] + params[b + j]
+            _layer_sums(params, np.uint64(w_off[l]), b, out, below, above, n_in, n_out, zero)
         if l == n_layers - 1:
             for j in range(n_out):
                 out[above + n_out + j] = out[above + j]
@@ -914,7 +917,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
         n = min(run.block, stop - first)
         for r in range(n):
             s = data.orders[row, first + r]
-            _forward(net, data.X, s, outs, r * stride, zero, grad[:0])
+            _forward(net, data.X, s, outs, r * stride, zero, None)
             E_sum += _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
@@ -1470,11 +1473,9 @@ def evaluate(net, X, Y, outputs, loss):
     out = np.empty(_stride(sizes, u_off), params.dtype)
     delta = np.empty(out.shape[0], params.dtype)
     top = u_off[n_layers]
-    first_t = np.empty(sizes[0] * sizes[1], params.dtype)
-    _transpose_first(net, first_t)
     E_sum = 0.0
     for s in range(X.shape[0]):
-        _forward(net, X, s, out, 0, zero, first_t)
+        _forward(net, X, s, out, 0, zero, None)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
@@ -1517,14 +1518,12 @@ def gradient_sum(net, grad, X, Y, block, loss):
     zero = np.zeros(1, net.params.dtype)[0]
     outs = np.empty(block * stride, net.params.dtype)
     deltas = np.empty(block * stride, net.params.dtype)
-    first_t = np.empty(sizes[0] * sizes[1], net.params.dtype)
-    _transpose_first(net, first_t)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(net, X, first + r, outs, r * stride, zero, first_t)
+            _forward(net, X, first + r, outs, r * stride, zero, None)
             E_sum += _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)

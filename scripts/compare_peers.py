@@ -79,21 +79,78 @@ def compare(name: str, args, env: dict) -> dict:
     return results
 
 
-def rows(name: str, results: dict) -> list[str]:
-    """The table's rows for one workload: time, multiple of fastbp's time, final error and agreement."""
+def rows(name: str, results: dict, rate: float | None = None) -> list[str]:
+    """The table's rows for one workload: time, multiple of fastbp's time, final error and agreement, and
+    with `rate` (the workload's multiply-adds per clock cycle per second of run time) the multiply-adds per
+    cycle achieved and their fraction of the core's peak."""
     base = results.get("fastbp", {})
     lines = []
     for peer, result in results.items():
         if "skipped" in result:
-            lines.append(f"| {name} | {peer} | - | - | {result['skipped']} | |")
+            lines.append(f"| {name} | {peer} | - | - | {result['skipped']} | | | |")
             continue
         ratio = result["seconds"] / base["seconds"] if "seconds" in base else float("nan")
         mine, theirs = np.mean(result["errors"]), np.mean(base.get("errors", [np.nan]))
         agree = "n/a (other model)" if np.isnan(mine) else ("yes" if abs(mine / theirs - 1) < 1e-6 else
                                                            f"rel. diff {abs(mine / theirs - 1):.1e}")  # fmt: skip
+        achieved = None if rate is None else rate / result["seconds"]
+        per_cycle = "| - | -" if achieved is None else f"| {achieved:.2f} | {achieved / PEAK:.0%}"
         lines.append(f"| {name} | {peer} | {format_time(result['seconds'])} | {ratio:.2f} | {mine:.6g} ({theirs:.6g}) "
-                     f"| {agree} |")  # fmt: skip
+                     f"| {agree} {per_cycle} |")  # fmt: skip
     return lines
+
+
+def multiply_adds(w: dict) -> int | None:
+    """The multiply-adds of an online workload (None for minibatches): per sample and network, one per
+    weight forward, one per weight updated, and one per weight above the first layer carrying the deltas down."""
+    if w["batch"] != 1:
+        return None
+    total = 0
+    for weights, _ in w["nets"]:
+        sizes = [W.size for W in weights]
+        total += 2 * sum(sizes) + sum(sizes[1:])
+    return total * len(w["X"]) * w["epochs"]
+
+
+def clock_hz() -> float:
+    """The core's clock while busy, from a chain of dependent float additions (3 cycles each on AMD's Zen
+    cores, 4 on Intel's), so that times convert to cycles (the nominal frequency says nothing of turbo)."""
+    from numba import njit
+
+    @njit
+    def chain(n, x):
+        s = x
+        for _ in range(n):
+            s = s + x
+        return s
+
+    chain(10, 1.0)
+    n = 50_000_000
+    best = min(timed(chain, n, 1e-9) for _ in range(5))
+    return ADD_LATENCY * n / best
+
+
+def timed(function, *args) -> float:
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+def core_limits() -> tuple[int, int]:
+    """(float64 multiply-adds per cycle at the core's peak, float add latency in cycles): two FMA units of the
+    vector width the core executes (AMD's Zen: 256 bits, AVX-512 included; Intel: its widest ISA)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return 8, 4
+    amd = "AuthenticAMD" in info
+    flags = info.split("flags", 1)[1].split("\n", 1)[0] if "flags" in info else ""
+    width = 4 if amd or "avx512f" not in flags else 8
+    return 2 * width, 3 if amd else 4
+
+
+PEAK, ADD_LATENCY = core_limits()
 
 
 def main() -> None:
@@ -110,6 +167,7 @@ def main() -> None:
         print(json.dumps(child(*args.child, args.repeats)))
         return
     env = thread_env(args.threads)
+    hz = clock_hz()
     command = " ".join(["python scripts/compare_peers.py", *(a for a in sys.argv[1:] if a != args.markdown)])
     command = command.replace(" --markdown", "")
     lines = [
@@ -118,12 +176,18 @@ def main() -> None:
         f"Command: `{command}`; medians of {args.rounds} x {args.repeats} runs: {args.rounds} processes "
         "per peer, taking turns, each timing its runs after a warm-up.",
         "",
-        "| workload | implementation | time | x fastbp's time | final mean E (fastbp's) | agrees |",
-        "|---|---|---:|---:|---|---|",
+        f"MACs/cycle: the online workloads' multiply-adds (forward, update and the deltas carried down) per "
+        f"clock cycle, the clock ({hz / 1e9:.2f} GHz) measured by a chain of dependent additions; peak: "
+        f"{PEAK} per cycle per core (two FMA units, {PEAK // 2} doubles wide).",
+        "",
+        "| workload | implementation | time | x fastbp's time | final mean E (fastbp's) | agrees | MACs/cycle "
+        "| of peak |",
+        "|---|---|---:|---:|---|---|---:|---:|",
     ]
     print("\n".join(lines), flush=True)
     for name in args.workloads:
-        new = rows(name, compare(name, args, env))
+        macs = multiply_adds(WORKLOADS[name]())
+        new = rows(name, compare(name, args, env), None if macs is None else macs / hz)
         print("\n".join(new), flush=True)
         lines += new
     if args.markdown:

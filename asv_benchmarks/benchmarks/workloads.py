@@ -79,6 +79,16 @@ def digits_adam_softmax():
     return w | dict(lr=1e-3, epochs=20, batch=32, model=model)
 
 
+def digits_online_tanh():
+    """digits_online with tanh hidden units (logistic outputs, squared error, gradient descent as before)."""
+    return digits_online() | dict(model=dict(activations=("tanh", "logistic")))
+
+
+def digits_online_relu():
+    """digits_online with ReLU hidden units (logistic outputs, squared error, gradient descent as before)."""
+    return digits_online() | dict(model=dict(activations=("relu", "logistic")))
+
+
 # scikit-learn parity (issue 14): fastbp's MLPClassifier/MLPRegressor against scikit-learn's, the same
 # parameters in both, 100 epochs with convergence stopping off. name -> (estimator, data set, parameters).
 ESTIMATOR_CASES = {
@@ -130,6 +140,8 @@ WORKLOADS = {
     "xor-ensemble": xor_ensemble,
     "minibatch-784": minibatch_784,
     "digits-adam-softmax": digits_adam_softmax,
+    "digits-online-tanh": digits_online_tanh,
+    "digits-online-relu": digits_online_relu,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import cross_entropy_error, mean_error
+from .common import cross_entropy_error, hidden_activation, mean_error
 
 
 def runner(w: dict):
@@ -16,16 +16,22 @@ def runner(w: dict):
 
     lr, tb, k, epochs = w["lr"], w["train_biases"], w["batch"], w["epochs"]
     n = len(w["X"]) // k * k  # full batches (the last partial batch, if any, is run separately)
-    if "model" in w:
+    if "model" in w and w["model"].get("optimizer"):
         return _model_runner(w, jax, jnp, n)
+    hidden = hidden_activation(w, "JAX")
+    activate, slope = {
+        "logistic": (jax.nn.sigmoid, lambda h: h * (1 - h)),
+        "tanh": (jnp.tanh, lambda h: 1 - h * h),
+        "relu": (jax.nn.relu, lambda h: (h > 0).astype(h.dtype)),
+    }[hidden]
 
     def step(params, batch):
         W1, b1, W2, b2 = params
         x, y = batch
-        h = jax.nn.sigmoid(x @ W1.T + b1)
+        h = activate(x @ W1.T + b1)
         o = jax.nn.sigmoid(h @ W2.T + b2)
         d2 = (o - y) * o * (1 - o)
-        d1 = (d2 @ W2) * h * (1 - h)
+        d1 = (d2 @ W2) * slope(h)
         m = x.shape[0]
         new = (W1 - (lr / m) * (d1.T @ x), b1 - tb * (lr / m) * d1.sum(0),
                W2 - (lr / m) * (d2.T @ h), b2 - tb * (lr / m) * d2.sum(0))  # fmt: skip
@@ -59,8 +65,8 @@ def runner(w: dict):
         result = jax.block_until_ready(fn(stacked))
         arrays = [np.asarray(a) for a in result]
         if len(w["nets"]) > 1:
-            return [mean_error(*(a[i] for a in arrays), w["X"], w["Y"]) for i in range(len(w["nets"]))]
-        return [mean_error(*arrays, w["X"], w["Y"])]
+            return [mean_error(*(a[i] for a in arrays), w["X"], w["Y"], hidden) for i in range(len(w["nets"]))]
+        return [mean_error(*arrays, w["X"], w["Y"], hidden)]
 
     return train
 

@@ -130,15 +130,12 @@ def many_choice(nets, opts, n_samples: int) -> str:
         for net in nets:  # refuse a forced kernel that does not fit, before any work
             training_choice(net, opts, n_samples)
         return "one_by_one"
-    if opts.kernel == "auto" and any(training_choice(net, opts, n_samples) == "blas" for net in nets):
+    # A network's kind (its layer widths, dtype, biases and activations)
+    # decides its kernel: each kind once, for thousands of networks.
+    kinds = {(net._layout.widths, net.dtype, net._tied.tobytes(), net._acts.tobytes()): net for net in nets}
+    if opts.kernel == "auto" and any(training_choice(net, opts, n_samples) == "blas" for net in kinds.values()):
         return "one_by_one"
-    first = nets[0]
-    one_architecture = all(
-        net.sizes == first.sizes
-        and net._tied.tobytes() == first._tied.tobytes()
-        and net._acts.tobytes() == first._acts.tobytes()
-        for net in nets
-    )
+    one_architecture = len(kinds) == 1
     lanes_take_it = opts.batch_size == 1 and opts.optimizer == "sgd" and opts.weight_decay == 0.0
     if opts.kernel == "lanes":
         if not (lanes_take_it and one_architecture):

@@ -57,10 +57,11 @@ def train_many(
     """
     nets = _check_nets(nets)
     X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1], dtype=nets[0].dtype)
-    for k, net in enumerate(nets[1:], start=1):
-        if net.dtype != nets[0].dtype:
+    first = nets[0]
+    for k, net in enumerate(nets[1:], start=1):  # (fast for thousands of networks of one architecture)
+        if net._params.dtype != first._params.dtype:
             raise ValueError(f"nets[{k}] must have dtype {nets[0].dtype.name} like nets[0]; got {net.dtype.name}")
-        if (net.sizes[0], net.sizes[-1]) != (nets[0].sizes[0], nets[0].sizes[-1]):
+        if net._layout is not first._layout and (net.sizes[0], net.sizes[-1]) != (first.sizes[0], first.sizes[-1]):
             raise ValueError(
                 f"nets[{k}] must have input width {nets[0].sizes[0]} and output width {nets[0].sizes[-1]} "
                 f"like nets[0]; got sizes {net.sizes}"
@@ -71,11 +72,15 @@ def train_many(
         train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
     )  # fmt: skip
+    checked = set()  # each set of activations once
     for k, net in enumerate(nets):
+        if (codes := net._acts.tobytes()) in checked:
+            continue
         try:
             _options.check_activations(net.activations, opts.loss)
         except ValueError as error:
             raise ValueError(f"nets[{k}]: {error}") from None
+        checked.add(codes)
     how = _dispatch.many_choice(nets, opts, X.shape[0])
     group = {"lanes": _Lanes, "threads": _Threads, "one_by_one": _OneByOne}[how](nets, X, Y, opts, lrs)
     job = _Job(group, X, Y, opts, lrs)

@@ -515,28 +515,19 @@ def _layer_sums_transposed(weights_t, params, b, out, below, above, n_in, n_out,
 
 
 @helper
-def _transpose_first(net, first_t):
-    """first_t[i * n_out + j] = W_0[j, i]: the first weight matrix transposed (for _layer_sums_transposed);
-    nothing when first_t is empty."""
+def _swap_first_layout(net, first_t, to_transposed):
+    """Copy the first weight matrix between params (rows) and first_t (transposed, first_t[i * n_out + j] =
+    W_0[j, i], as _layer_sums_transposed reads it): into first_t, or back; nothing when first_t is empty."""
     n_in = np.uint64(net.sizes[0])
     n_out = np.uint64(net.sizes[1])
     w = np.uint64(net.w_off[0])
     if first_t.shape[0] > 0:
         for j in range(n_out):
             for i in range(n_in):
-                first_t[i * n_out + j] = net.params[w + j * n_in + i]
-
-
-@helper
-def _untranspose_first(net, first_t):
-    """The inverse of _transpose_first: first_t's weights back into params."""
-    n_in = np.uint64(net.sizes[0])
-    n_out = np.uint64(net.sizes[1])
-    w = np.uint64(net.w_off[0])
-    if first_t.shape[0] > 0:
-        for j in range(n_out):
-            for i in range(n_in):
-                net.params[w + j * n_in + i] = first_t[i * n_out + j]
+                if to_transposed:
+                    first_t[i * n_out + j] = net.params[w + j * n_in + i]
+                else:
+                    net.params[w + j * n_in + i] = first_t[i * n_out + j]
 
 
 @helper
@@ -544,7 +535,7 @@ def _forward(net, X, s, out, base, zero, first_t):
     """Forward pass of sample X[s]: fills out[base + u_off[l] + j] for every layer, and the output
     layer's net inputs after its outputs (cross-entropy is computed from them).
 
-    The first layer's sums come from first_t, its weights transposed (_transpose_first), when it
+    The first layer's sums come from first_t, its weights transposed (_swap_first_layout), when it
     is not empty, else from params; ``zero`` is 0 in the parameters' dtype (see _layer_sums).
     Callers without a transposed copy pass None, and Numba then compiles no transposed loop
     (a second compiled variant of the sums costs a second or more of compile time per kernel).
@@ -671,13 +662,14 @@ def _online_backward(net, out, delta, run, first_t):
         w = np.uint64(w_off[l])
         b = np.uint64(b_off[l])
         fuse = l > 0 and not run.layerwise
-        if l == 0 and first_t.shape[0] > 0:  # the same updates, a row of the transposed weights at a time
+        transposed = l == 0 and first_t.shape[0] > 0
+        if transposed:  # the same updates, a row of the transposed weights at a time
             for i in range(n_in):
                 x = out[below + i]
                 row = i * n_out
                 for j in range(n_out):
                     first_t[row + j] = _descend(first_t[row + j], delta[above + j] * x, lr)
-        for j in range(n_out if l > 0 or first_t.shape[0] == 0 else np.uint64(0)):
+        for j in range(np.uint64(0) if transposed else n_out):  # the rows (none when transposed)
             d = delta[above + j]
             row = w + j * n_in
             # The first row starts the sums dE/dout_i (= rather than zeroing, then +=: the
@@ -959,7 +951,7 @@ def train_epochs(net, state, data, run, errors):
     # Plain online steps keep the first weight matrix transposed for the call (its forward sums
     # then vectorise across units); it goes back into params at the end.
     first_t = np.empty(sizes[0] * sizes[1] if online and plain else 0, params.dtype)
-    _transpose_first(net, first_t)
+    _swap_first_layout(net, first_t, True)
     t = run.step
     done = run.n_epochs
     for e in range(run.n_epochs):
@@ -990,7 +982,7 @@ def train_epochs(net, state, data, run, errors):
         if errors[e] <= run.target:
             done = e + 1
             break
-    _untranspose_first(net, first_t)
+    _swap_first_layout(net, first_t, False)
     return done
 
 

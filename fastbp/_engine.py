@@ -20,6 +20,7 @@ def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = No
         opts.train_biases, opts.layerwise, _options.LOSSES.index(opts.loss), _options.OPTIMIZERS.index(opts.optimizer),
         real(opts.betas[0]), real(opts.betas[1]), real(opts.eps), real(opts.etas[0]), real(opts.etas[1]),
         real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target), int(step),
+        opts.fast_math,
     )  # fmt: skip
 
 

@@ -154,6 +154,13 @@ OPTIONS = (
     Option("min_delta", "real", 0.0, "how much better the validation error must get to count", low=0.0),
     Option("restore_best", "flag", True, "with patience: end with the weights of the best epoch"),
     Option("target_error", "target", None, "stop after the first epoch whose mean error is at most this", low=0.0),
+    Option(
+        "fast_math",
+        "flag",
+        False,
+        "the logistic's e^x from a table: faster, within 1e-12 of the default but not bit for bit",
+        resumable=False,
+    ),  # fmt: skip
 )
 # The options train_many takes: the same for every network (no early stopping: that needs one validation each).
 MANY = tuple(name for name in (option.name for option in OPTIONS)
@@ -186,6 +193,7 @@ class Options(NamedTuple):
     min_delta: float
     restore_best: bool
     target_error: float | None
+    fast_math: bool
     validating: bool = False  # a validation set was given
     callback_every: int = 0  # epochs between callbacks; 0: no callback
     checkpoint_every: int = 0  # epochs between checkpoints; 0: none

@@ -30,7 +30,8 @@ from . import _kernels, _options
 
 def kernel(widths: tuple[int, ...], tied: np.ndarray, acts: tuple[int, ...], opts):
     """The kernel for this architecture (layer widths, tied-bias flag and activation code per layer) and
-    these options (momentum or not, biases trained, update order, loss), generated and imported on first use.
+    these options (momentum or not, biases trained, update order, loss, fast_math), generated and imported
+    on first use.
 
     It takes train_epochs's arguments and returns what it returns. None when no
     directory to write it to can be found (the general kernel then trains). Which
@@ -45,10 +46,13 @@ def kernel(widths: tuple[int, ...], tied: np.ndarray, acts: tuple[int, ...], opt
         opts.train_biases,
         opts.layerwise,
         loss,
+        opts.fast_math,
     )
     if key not in _LOADED:
         tied_layers = tuple(map(bool, tied)) if opts.train_biases else (False,) * (len(widths) - 1)
-        _LOADED[key] = _load((widths, tied_layers, acts, momentum, opts.train_biases, opts.layerwise, loss))
+        _LOADED[key] = _load(
+            (widths, tied_layers, acts, momentum, opts.train_biases, opts.layerwise, loss, opts.fast_math)
+        )
     return _LOADED[key]
 
 
@@ -113,14 +117,14 @@ import math
 from numba import njit
 
 from fastbp._kernels import (
-    _activate, _descend, _logistic, _logistic_slope, _momentum_step, _slope, _squared_delta, _squared_error, _tanh,
-    _unit_delta, _unit_error,
+    _activate, _descend, _logistic, _logistic_fast, _logistic_slope, _momentum_step, _slope, _squared_delta,
+    _squared_error, _tanh, _unit_delta, _unit_error,
 )
 
 '''
 
 
-def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss) -> str:
+def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss, fast_math) -> str:
     """Python source of the unrolled kernel: train_epochs's online path with the loops written out."""
     n_layers = len(widths) - 1
     code = _Code()
@@ -149,7 +153,7 @@ def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss) -> st
     code.line("for r in range(orders.shape[1]):")
     code.indent += 1
     code.line("s = orders[row, r]")
-    _forward(code, widths, acts)
+    _forward(code, widths, acts, fast_math)
     _output_delta(code, widths, acts, loss)
     _backward(code, widths, tied, acts, momentum, train_biases, layerwise)
     code.indent -= 1
@@ -180,7 +184,7 @@ class _Code:
         return "\n".join(self.lines) + "\n"
 
 
-def _forward(code: _Code, widths, acts) -> None:
+def _forward(code: _Code, widths, acts, fast_math: bool) -> None:
     """out_j = f(sum_i w_ji out_i + b_j), the sum in the general kernel's order; the output layer's
     net inputs kept as z_j."""
     top = len(widths) - 1
@@ -194,7 +198,7 @@ def _forward(code: _Code, widths, acts) -> None:
             if l == top - 1:
                 code.line(f"z_{j} = {net}")
                 net = f"z_{j}"
-            code.line(f"out{l + 1}_{j} = {_activation(acts[l], net)}")
+            code.line(f"out{l + 1}_{j} = {_activation(acts[l], net, fast_math)}")
 
 
 def _output_delta(code: _Code, widths, acts, loss) -> None:
@@ -248,14 +252,14 @@ def _backward(code: _Code, widths, tied, acts, momentum, train_biases, layerwise
                 code.line(f"delta{l}_{i} = delta{l}_{i} * {slope}")
 
 
-def _activation(code: int, net: str) -> str:
+def _activation(code: int, net: str, fast_math: bool) -> str:
     """The call that applies activation `code`: the primitive itself for the logistic and tanh (a call of
     the general _activate is not always inlined, and then costs the article's step 19%)."""
     if code == _kernels.LOGISTIC:
-        return f"_logistic({net})"
+        return f"_logistic_fast({net})" if fast_math else f"_logistic({net})"
     if code == _kernels.TANH:
         return f"_tanh({net})"
-    return f"_activate({code}, {net})"
+    return f"_activate({code}, {net}, {fast_math})"
 
 
 def _step(code: _Code, name: str, gradient: str, momentum: bool) -> None:

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     BY_NAME["patience"].add_to(
         train, help="stop after this many epochs without a better validation error (needs --val)"
     )
-    for name in ("min_delta", "target_error"):
+    for name in ("min_delta", "target_error", "fast_math"):
         BY_NAME[name].add_to(train)
     train.add_argument("--val", type=_fraction, metavar="FRACTION", help="hold out this fraction for validation")
     train.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
@@ -303,6 +303,7 @@ def run_train(args) -> None:
             betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
             weight_decay=args.weight_decay, validation=(val_set.X, val_set.Y) if val_set is not None else None,
             patience=args.patience, min_delta=args.min_delta, target_error=args.target_error,
+            fast_math=args.fast_math,
         )  # fmt: skip
     except KeyboardInterrupt as stop:
         done = len(stop.history.errors) if hasattr(stop, "history") else 0

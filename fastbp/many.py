@@ -36,6 +36,7 @@ def train_many(
     etas: tuple[float, float] = (0.5, 1.2),
     step_sizes: tuple[float, float] = (1e-6, 50.0),
     weight_decay: float = 0.0,
+    fast_math: bool = False,
     kernel: str = "auto",
 ) -> list[History]:
     """Train every network of ``nets`` in place on (X, Y); returns one History per network.
@@ -70,6 +71,7 @@ def train_many(
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=seed,
         train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
+        fast_math=fast_math,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
     )  # fmt: skip
     checked = set()  # each set of activations once

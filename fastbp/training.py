@@ -44,6 +44,7 @@ def train(
     min_delta: float = 0.0,
     restore_best: bool = True,
     target_error: float | None = None,
+    fast_math: bool = False,
     kernel: str = "auto",
 ) -> History:
     """Train ``net`` in place by backpropagation; by default the article's gradient descent on
@@ -86,6 +87,10 @@ def train(
     completed epoch and the KeyboardInterrupt raised carries ``.history`` for
     those epochs. A run that diverges raises FloatingPointError naming the epoch,
     with ``net`` restored to the end of the last epoch whose results were finite.
+    ``fast_math=True`` computes the logistic's e^x from a table in about half the
+    time (the article's 10,000 steps 25% faster): results agree with the default to
+    1e-12 but not bit for bit; evaluation (``net.error``, ``final_error``) keeps the
+    default e^x, and the oracle (``engine="python"``) is unchanged.
     ``kernel`` forces one of the compiled kernels ("loops", "blas", "unrolled";
     see docs/design.md), for tests and benchmarks; "auto" picks the fastest.
     Bad arguments raise ValueError/TypeError and leave ``net`` untouched.
@@ -108,6 +113,7 @@ def train(
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=seed,
         train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
+        fast_math=fast_math,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
         patience=patience, min_delta=min_delta, restore_best=restore_best, target_error=target_error,
         validating=validation is not None, **periods,

@@ -173,8 +173,8 @@ def train_many_and_alone(nets, X, Y, lrs, options):
         yield net, history, single, fastbp.train(single, X, Y, lr=lr, **options)
 
 
-def kernel_exp_in_oracle():
-    """A context in which the oracle's logistic uses the kernels' e^x instead of math.exp.
+def kernel_exp_in_oracle(fast_math: bool = False):
+    """A context in which the oracle's logistic uses the kernels' e^x (fast_math's, if asked) instead of math.exp.
 
     That exp is the one place where the kernels' arithmetic differs from the oracle's
     (within an ulp); with it substituted, the two engines must give the same bits.
@@ -183,9 +183,10 @@ def kernel_exp_in_oracle():
 
     from fastbp import _kernels, oracle
 
-    patched = {"logistic": (_kernels._logistic, oracle.logistic_derivative)}
+    logistic = _kernels._logistic_fast if fast_math else _kernels._logistic
+    patched = {"logistic": (logistic, oracle.logistic_derivative)}
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(oracle, "logistic", _kernels._logistic))
+    stack.enter_context(mock.patch.object(oracle, "logistic", logistic))
     stack.enter_context(mock.patch.dict(oracle.ACTIVATIONS, patched))
     return stack
 

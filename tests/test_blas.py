@@ -41,16 +41,18 @@ def test_blas_minibatch_matches_numpy_statement(momentum, tied):
     np.testing.assert_allclose(h.errors, errors, rtol=1e-10)
 
 
+@pytest.mark.parametrize("fast_math", [False, True])
 @pytest.mark.parametrize("update", ["simultaneous", "layerwise"])
-def test_blas_agrees_with_loops_and_oracle(update):
+def test_blas_agrees_with_loops_and_oracle(update, fast_math):
     net, X, Y = random_problem(2, [36, 30, 20, 3], 40)
-    options = dict(epochs=4, lr=0.5, batch_size=10, momentum=0.5, shuffle=True, seed=4, update=update)
+    options = dict(epochs=4, lr=0.5, batch_size=10, momentum=0.5, shuffle=True, seed=4, update=update,
+                   fast_math=fast_math)  # fmt: skip
     blas, oracle = net.copy(), net.copy()
     fastbp.train(blas, X, Y, **options)
     fastbp.train(oracle, X, Y, engine="python", **options)
     loops, oracle_kernel_exp = net.copy(), net.copy()
     fastbp.train(loops, X, Y, kernel="loops", **options)
-    with kernel_exp_in_oracle():
+    with kernel_exp_in_oracle(fast_math):
         fastbp.train(oracle_kernel_exp, X, Y, engine="python", **options)
     assert loops == oracle_kernel_exp  # the loops keep the oracle's order: the same bits
     for a, b in zip(blas.weights + blas.biases, oracle.weights + oracle.biases):

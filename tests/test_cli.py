@@ -94,6 +94,8 @@ def test_train_fann_file(tmp_path):
     (tmp_path / "xor.data").write_text("4 2 1\n0 0\n0\n0 1\n1\n1 0\n1\n1 1\n0\n")
     out = fastbp_in(tmp_path, "train", "xor.data", "--epochs", "10", "--batch-size", "full").stdout
     assert "4 samples for training" in out and "full batch" in out
+    fast = fastbp_in(tmp_path, "train", "xor.data", "--epochs", "10", "--batch-size", "full", "--fast-math").stdout
+    assert fast.splitlines()[0] == out.splitlines()[0]  # the same run, with fast_math's e^x
 
 
 def test_one_output_of_zeros_and_ones_is_scored_as_classes(tmp_path):

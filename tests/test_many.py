@@ -106,9 +106,10 @@ def test_divergence_names_the_network():
     shuffle=st.booleans(),
     update=st.sampled_from(["simultaneous", "layerwise"]),
     dtype=st.sampled_from([np.float64, np.float32]),
+    fast_math=st.booleans(),
 )
 def test_same_architecture_lanes_are_bit_identical(seed, n_nets, hidden, tied, momentum, train_biases, shuffle,
-                                                   update, dtype):  # fmt: skip
+                                                   update, dtype, fast_math):  # fmt: skip
     """Many networks of one architecture go through the lane kernel: still the bits of train alone."""
     from fastbp import _dispatch, _options
 
@@ -116,7 +117,8 @@ def test_same_architecture_lanes_are_bit_identical(seed, n_nets, hidden, tied, m
             for k in range(n_nets)]  # fmt: skip
     _, X, Y = random_problem(seed, [3, 1, 2], 5)
     lrs = list(np.linspace(0.1, 1.5, n_nets))
-    options = dict(epochs=3, momentum=momentum, train_biases=train_biases, shuffle=shuffle, seed=1, update=update)
+    options = dict(epochs=3, momentum=momentum, train_biases=train_biases, shuffle=shuffle, seed=1, update=update,
+                   fast_math=fast_math)  # fmt: skip
     opts = _options.check(5, epochs=3, momentum=momentum, shuffle=shuffle, seed=1, train_biases=train_biases,
                           update=update)  # fmt: skip
     assert _dispatch.many_choice(nets, opts, 5) == "lanes"

@@ -90,6 +90,15 @@ def test_resume_refuses_another_optimizer(tmp_path):
         fastbp.train(net.copy(), X, Y, epochs=4, optimizer="rprop", lr=0.01, resume=tmp_path / "c")
 
 
+def test_resume_refuses_another_fast_math(tmp_path):
+    """A run resumed bit for bit must compute as it started: fast_math is recorded, as the optimizer is."""
+    net, X, Y = problem()
+    fastbp.train(net.copy(), X, Y, epochs=2, fast_math=True, checkpoint=tmp_path / "c")
+    with pytest.raises(ValueError, match="fast_math=True"):
+        fastbp.train(net.copy(), X, Y, epochs=4, resume=tmp_path / "c")
+    fastbp.train(net.copy(), X, Y, epochs=4, fast_math=True, resume=tmp_path / "c")
+
+
 def test_saved_networks_keep_their_activations_and_old_files_load_as_logistic(tmp_path):
     net, _, _ = problem()
     net.save(tmp_path / "net.npz")

@@ -30,10 +30,11 @@ KEYS = [
 ]
 
 
-def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, momentum):
+def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, momentum, fast_math=False):
     """Run both kernels from the same state; returns each one's (done, params, velocity, errors)."""
     acts = (0,) * (len(key[0]) - 1)
-    opts = _options.check(len(X), momentum=0.5 if key[2] else 0.0, train_biases=key[3], update=UPDATES[key[4]])
+    opts = _options.check(len(X), momentum=0.5 if key[2] else 0.0, train_biases=key[3], update=UPDATES[key[4]],
+                          fast_math=fast_math)  # fmt: skip
     widths = key[0]
     layout = Layout.of(widths)
     results = []
@@ -51,8 +52,9 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
 @pytest.mark.parametrize("key", KEYS, ids=lambda key: "-".join(map(str, key[0])) + str(key[1:]))
 @settings(max_examples=15)
 @given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(1, 5), epochs=st.integers(1, 6),
-       lr=st.floats(0.01, 3.0), momentum=st.sampled_from([0.5, 0.9]), shuffled=st.booleans())  # fmt: skip
-def test_same_bits_as_the_general_kernel(key, seed, n_samples, epochs, lr, momentum, shuffled):
+       lr=st.floats(0.01, 3.0), momentum=st.sampled_from([0.5, 0.9]), shuffled=st.booleans(),
+       fast_math=st.booleans())  # fmt: skip
+def test_same_bits_as_the_general_kernel(key, seed, n_samples, epochs, lr, momentum, shuffled, fast_math):
     widths, tied, has_momentum = key[0], key[1], key[2]
     net, X, Y = random_problem(seed, list(widths), n_samples)
     # A tied layer's biases start equal, as Network.from_arrays makes them.
@@ -64,7 +66,7 @@ def test_same_bits_as_the_general_kernel(key, seed, n_samples, epochs, lr, momen
         else np.arange(n_samples).reshape(1, -1)
     )
     general, unrolled = general_and_unrolled(
-        key, net._params, net._tied, X, Y, orders, epochs, lr, momentum if has_momentum else 0.0
+        key, net._params, net._tied, X, Y, orders, epochs, lr, momentum if has_momentum else 0.0, fast_math
     )
     assert general[0] == unrolled[0]
     for a, b in zip(general[1:], unrolled[1:]):
@@ -114,6 +116,20 @@ def test_the_article_for_10000_rounds_is_the_oracles_bits(article):
         expected = fastbp.train(slow, X, Y, epochs=10_000, lr=0.5, train_biases=False, engine="python")
     assert fast == slow
     np.testing.assert_array_equal(history.errors, expected.errors)
+
+
+def test_fast_math_on_the_article_stays_within_1e_12_of_the_oracle_but_is_not_the_default(article):
+    """fast_math changes e^x's last bits (so the weights' too) and nothing more than 1e-12 relative."""
+    net, X, Y = article
+    options = dict(epochs=10_000, lr=0.5, train_biases=False)
+    default, fast, oracle = net.copy(), net.copy(), net.copy()
+    fastbp.train(default, X, Y, **options)
+    history = fastbp.train(fast, X, Y, fast_math=True, **options)
+    expected = fastbp.train(oracle, X, Y, engine="python", **options)
+    assert fast != default
+    for got, want in zip(fast.weights, oracle.weights):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(history.errors, expected.errors, rtol=1e-12)
 
 
 def test_no_writable_cache_directory_falls_back_to_the_general_kernel(tmp_path, monkeypatch):

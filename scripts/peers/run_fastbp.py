@@ -7,13 +7,14 @@ since fastbp trains in place, each timed run trains fresh copies of them.
 from __future__ import annotations
 
 
-def runner(w: dict):
+def runner(w: dict, **extra):
+    """extra: options beyond the workload's (fast_math=True for the fastbp_fast peer)."""
     from benchmarks.workloads import networks, train_options
 
     import fastbp
 
     initial = networks(w)
-    options = train_options(w)
+    options = train_options(w) | extra
 
     def train():
         nets = [net.copy() for net in initial]

@@ -23,7 +23,10 @@ that exp in the oracle, both engines give the same bits; with math.exp they agre
 to about 1e-15 relative. Being plain arithmetic, it gives the same bits in scalar
 and vectorised loops (train_many's lanes), and on every libm. ``fast_math=True``
 (Run.fast_math) swaps the logistic's e^x for a shorter one (_exp_nonpositive_fast,
-a table and a degree-4 polynomial), in every training kernel alike.
+a table and a degree-4 polynomial) in online training, whose step is a chain of
+dependent operations, in every online kernel alike (loops, unrolled, lanes).
+Minibatches are throughput-bound: there the table's gathers cost what they save
+(BLAS's activation loop was left scalar, 20% slower), so they keep the default.
 
 Indices into the buffers are computed as uint64: Numba wraps negative signed
 indices around (``a[-1]``), and that check on every access, which LLVM cannot
@@ -137,7 +140,7 @@ class Run(NamedTuple):
     weight_decay: float
     target: float  # stop after the first epoch whose mean error is <= target (NaN: never)
     step: int  # optimiser updates done before this call (Adam's bias correction counts them)
-    fast_math: bool  # the logistic with _exp_nonpositive_fast (evaluation always uses the default e^x)
+    fast_math: bool  # online steps' logistic with _exp_nonpositive_fast (never minibatches, never evaluation)
 
 
 # --- Primitives: each formula once --------------------------------------------------------------
@@ -180,8 +183,8 @@ def _exp_parts(x):
     Every operation is exactly rounded (FMA included), so the bits are the same on
     every machine, vectorised or not.
     """
-    if x < -746.0:  # below every subnormal; a NaN stays NaN
-        x = -746.0
+    if x < -745.2:  # e^x rounds to 0 from -745.13 down (half the least subnormal); a NaN stays NaN
+        x = -745.2
     # x = n ln2 + r, |r| <= ln2 / 2, ln2 in two parts: m = n as a float, x / ln2 rounded to nearest
     # (one rounding instruction, on the critical path); the integer n, off that path, from the bits of
     # m + 1.5 * 2^52 (exact: the sum's low bits are m). (m, n) are those of the older t = x / ln2 + 1.5 * 2^52,
@@ -203,12 +206,14 @@ def _exp_parts(x):
 def _exp_nonpositive(x):
     """e^x for x <= 0 (or NaN), within 1 ulp of libm, in straight-line code that vectorises."""
     n, s = _exp_parts(x)
-    p = 1.0 + s
-    # times 2^n: one multiplication while 2^n is a normal number; below, as 2^(n + 54) 2^-54
-    # (both normal down to n = -1076). Either way the exact p 2^n rounded once: the same bits,
-    # but the common case is one multiplication shorter (train's chain of logistics is latency-bound).
-    small = (p * _float_of((n + 1077) << 52)) * 5.551115123125783e-17
-    return p * _float_of((n + 1023) << 52) if n >= -1022 else small
+    # 2^n (1 + s) as 2^(n + 1) times (1 + s) / 2: halving is exact, so (1 + s) / 2 is 1 + s rounded (one
+    # multiply-add), and 2^(n + 1) is exact for every n >= -1075 (a subnormal power of two below 2^-1022),
+    # so the product is the exact 2^n (1 + s) rounded once, normal or subnormal. Two operations after s,
+    # with no select on the chain of train's latency-bound logistics.
+    half = _fma(s, 0.5, 0.5)
+    normal = _float_of((n + 1024) << 52)
+    subnormal = _float_of(1 << ((n + 1075) & 63))
+    return half * (normal if n >= -1023 else subnormal)
 
 
 @primitive
@@ -974,7 +979,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
         n = min(run.block, stop - first)
         for r in range(n):
             s = data.orders[row, first + r]
-            _forward(net, data.X, s, outs, r * stride, zero, None, run.fast_math)
+            _forward(net, data.X, s, outs, r * stride, zero, None, False)  # (fast_math: online only)
             E_sum += _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
@@ -1401,7 +1406,7 @@ def _times_slope(code, deltas, outs, first, stop):
 
 
 @helper
-def _bias_and_activate(Z, params, b, code, nets, loss, log_sums, fast):
+def _bias_and_activate(Z, params, b, code, nets, loss, log_sums):
     """Z[r, j] = f(Z[r, j] + params[b + j]) for a batch's products Z (one row per sample); the net inputs
     also into nets, when it has room and the loss or softmax needs them, and for a softmax with the
     cross-entropy each row's log sum_j e^net_j into log_sums (the loss then need not compute it again)."""
@@ -1424,9 +1429,9 @@ def _bias_and_activate(Z, params, b, code, nets, loss, log_sums, fast):
                 if loss == CROSS_ENTROPY:
                     log_sums[r] = top + math.log(total)
         else:
-            _activate_span(code, flat, 0, k * n, fast)
+            _activate_span(code, flat, 0, k * n, False)
     else:
-        _activate_span(code, flat, 0, k * n, fast)
+        _activate_span(code, flat, 0, k * n, False)
 
 
 @kernel
@@ -1486,7 +1491,7 @@ def train_epochs_blas(net, state, data, run, errors):
                 else:
                     Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
                 _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], run.loss,
-                                   log_sums, run.fast_math)  # fmt: skip
+                                   log_sums)  # fmt: skip
                 layers.append(Z)
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
@@ -1561,9 +1566,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
             Z = np.dot(X[first : first + k], W.T) if l == 0 else np.dot(Z, W.T)
-            _bias_and_activate(
-                Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], loss, log_sums, False
-            )
+            _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], loss, log_sums)
         out = Z.reshape(k * n_out)
         for r in range(k):
             for j in range(n_out):

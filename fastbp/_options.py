@@ -158,7 +158,7 @@ OPTIONS = (
         "fast_math",
         "flag",
         False,
-        "the logistic's e^x from a table: faster, within 1e-12 of the default but not bit for bit",
+        "online steps' logistic e^x from a table: faster, within 1e-12 of the default but not bit for bit",
         resumable=False,
     ),  # fmt: skip
 )

@@ -299,9 +299,11 @@ def _tanh(net):
 @primitive
 def _activate(code, net, fast):
     """out = f(net) for an element-wise activation (softmax acts on a whole layer: _softmax); fast:
-    the logistic with fast_math's e^x."""
+    the logistic with fast_math's e^x (None: never, and Numba then compiles no table e^x)."""
+    if code == LOGISTIC and fast is not None and fast:
+        return _logistic_fast(net)
     if code == LOGISTIC:
-        return _logistic_fast(net) if fast else _logistic(net)
+        return _logistic(net)
     if code == TANH:
         return _tanh(net)
     if code == RELU:
@@ -325,10 +327,11 @@ def _leaky_relu(net):
 
 @helper
 def _activate_span(code, values, first, stop, fast):
-    """values[first:stop] = f(values) for an element-wise activation (fast: fast_math's logistic), the
-    choice made once outside the loop so that the loop vectorises (a call of _activate per element is
-    not always inlined)."""
-    if code == LOGISTIC and fast:
+    """values[first:stop] = f(values) for an element-wise activation (fast: fast_math's logistic; callers
+    that never take it pass None, and Numba then compiles no table loop: a second logistic loop per
+    call site cost a second of compile time), the choice made once outside the loop so that the loop
+    vectorises (a call of _activate per element is not always inlined)."""
+    if code == LOGISTIC and fast is not None and fast:
         for j in range(first, stop):
             values[j] = _logistic_fast(values[j])
     elif code == LOGISTIC:
@@ -979,7 +982,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
         n = min(run.block, stop - first)
         for r in range(n):
             s = data.orders[row, first + r]
-            _forward(net, data.X, s, outs, r * stride, zero, None, False)  # (fast_math: online only)
+            _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
             E_sum += _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
@@ -1182,10 +1185,10 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                         for k in range(n):
                             z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
                             out[above + j, k] = _tanh(z)
-                    else:
+                    else:  # (not the logistic: no table e^x to compile)
                         for k in range(n):
                             z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
-                            out[above + j, k] = _activate(code, z, fast)
+                            out[above + j, k] = _activate(code, z, None)
             # Output deltas and errors, as _output_delta.
             code = acts[n_layers - 1]
             if code == SOFTMAX:  # out = e^(net - max) / sum: acc holds the max, g_tied the sum
@@ -1429,9 +1432,9 @@ def _bias_and_activate(Z, params, b, code, nets, loss, log_sums):
                 if loss == CROSS_ENTROPY:
                     log_sums[r] = top + math.log(total)
         else:
-            _activate_span(code, flat, 0, k * n, False)
+            _activate_span(code, flat, 0, k * n, None)
     else:
-        _activate_span(code, flat, 0, k * n, False)
+        _activate_span(code, flat, 0, k * n, None)
 
 
 @kernel
@@ -1542,7 +1545,7 @@ def evaluate(net, X, Y, outputs, loss):
     top = u_off[n_layers]
     E_sum = 0.0
     for s in range(X.shape[0]):
-        _forward(net, X, s, out, 0, zero, None, False)
+        _forward(net, X, s, out, 0, zero, None, None)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
         if Y.shape[0] > 0:
@@ -1590,7 +1593,7 @@ def gradient_sum(net, grad, X, Y, block, loss):
     for first in range(0, X.shape[0], block):
         n = min(block, X.shape[0] - first)
         for r in range(n):
-            _forward(net, X, first + r, outs, r * stride, zero, None, False)
+            _forward(net, X, first + r, outs, r * stride, zero, None, None)
             E_sum += _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)

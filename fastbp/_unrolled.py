@@ -259,7 +259,7 @@ def _activation(code: int, net: str, fast_math: bool) -> str:
         return f"_logistic_fast({net})" if fast_math else f"_logistic({net})"
     if code == _kernels.TANH:
         return f"_tanh({net})"
-    return f"_activate({code}, {net}, {fast_math})"
+    return f"_activate({code}, {net}, None)"  # (not the logistic)
 
 
 def _step(code: _Code, name: str, gradient: str, momentum: bool) -> None:

@@ -1325,11 +1325,13 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
             break
-        finite = True
+        # Two loops that vectorise (with the test in it, the division ran one lane at a time).
         for k in range(n):
             errors[e, k0 + k] = E_epoch[k] / n_samples
-            finite = finite and math.isfinite(errors[e, k0 + k])
-        if not finite:
+        not_finite = 0
+        for k in range(n):
+            not_finite += 0 if math.isfinite(E_epoch[k]) else 1
+        if not_finite:
             return e
     return n_epochs
 

@@ -177,6 +177,13 @@ def _fma(typingctx, a, b, c):
 
 
 @primitive
+def _integer_of(m):
+    """A whole float of magnitude below 2^51 as an int64: the low bits of m + 1.5 * 2^52 (an exact sum),
+    integer work that stays in the vector registers."""
+    return _bits_of(m + 6755399441055744.0) - 0x4338000000000000
+
+
+@primitive
 def _exp_parts(x):
     """(n, s) with e^x = 2^n (1 + s) for x <= 0, s = e^r - 1 for the reduced |r| <= ln2 / 2, accurate to an ulp.
 
@@ -190,7 +197,7 @@ def _exp_parts(x):
     # m + 1.5 * 2^52 (exact: the sum's low bits are m). (m, n) are those of the older t = x / ln2 + 1.5 * 2^52,
     # m = t - 1.5 * 2^52, three additions long instead of one rounding.
     m = np.rint(x * 1.4426950408889634)
-    n = _bits_of(m + 6755399441055744.0) - 0x4338000000000000
+    n = _integer_of(m)
     r = _fma(-m, 1.90821492927058770002e-10, _fma(-m, 6.93147180369123816490e-01, x))
     # e^r - 1 = r + r^2 (1/2! + r/3! + ... + r^11/13!) (Taylor: 4e-18 short at |r| = ln2 / 2), in
     # Estrin's scheme for a short dependency chain, with fused multiply-adds.
@@ -226,13 +233,16 @@ def _expm1_nonpositive(x):
 
 def _powers_of_two_root(n_bits: int) -> np.ndarray:
     """2^(j / 2^n_bits) for j < 2^n_bits, each correctly rounded, from integers only (no libm: the same
-    bits everywhere): the floor of 2^(120 + j / 2^n_bits) is n_bits nested integer square roots."""
-    table = []
-    for j in range(1 << n_bits):
-        root = (1 << (120 << n_bits)) << j
-        for _ in range(n_bits):
-            root = math.isqrt(root)
-        table.append(root / (1 << 120))  # int / int: correctly rounded (the floor's 67 extra bits decide)
+    bits everywhere): the step 2^(1 / 2^n_bits) to 128 fractional bits (the floor of 2^(128 + 1 / 2^n_bits)
+    is n_bits nested integer square roots), then its powers, each within 2^-119 of the true value."""
+    fraction = 128
+    root = 1 << ((fraction << n_bits) + 1)
+    for _ in range(n_bits):
+        root = math.isqrt(root)
+    table, power = [], 1 << fraction
+    for _ in range(1 << n_bits):
+        table.append(power / (1 << fraction))  # int / int: correctly rounded
+        power = (power * root) >> fraction
     return np.array(table)
 
 
@@ -251,7 +261,7 @@ def _exp_nonpositive_fast(x):
     if x < -746.0:
         x = -746.0
     k = np.rint(x * 369.3299304675746)  # 256 / ln2
-    index = _bits_of(k + 6755399441055744.0) - 0x4338000000000000  # k as an integer (see _exp_parts)
+    index = _integer_of(k)
     j = index & 255
     n = index >> _EXP_TABLE_BITS
     # r = x - k ln2/256 with ln2/256 in two parts; the low part's product only shifts r by < 1e-13,

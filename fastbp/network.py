@@ -26,7 +26,8 @@ class Network:
     __slots__ = ("_layout", "_params", "_tied", "_acts")
 
     def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray, acts: np.ndarray):
-        # Internal: use from_arrays or random. params, tied and acts (int64 activation codes) are owned by the network.
+        # Internal: use from_arrays or random. params is owned by the network; tied and acts (int64 activation
+        # codes) are never written after construction, so copies share them.
         self._layout = layout
         self._params = params
         self._tied = tied
@@ -156,8 +157,8 @@ class Network:
         return tuple(_options.ACTIVATIONS[code] for code in self._acts)
 
     def copy(self) -> Network:
-        """An independent deep copy."""
-        return Network(self._layout, self._params.copy(), self._tied.copy(), self._acts.copy())
+        """An independent copy (of the parameters: the rest is never written)."""
+        return Network(self._layout, self._params.copy(), self._tied, self._acts)
 
     def __repr__(self) -> str:
         modes = ", ".join("tied" if t else "per-unit" for t in self.tied_biases)

@@ -136,3 +136,22 @@ def test_a_diverging_lane_falls_back_to_exact_per_network_training():
     reference = fastbp.Network.from_arrays([[[0.0, 0.0]]], [[0.0]])
     fastbp.train(reference, [[1e-300, 1e-300]], [[1.0]], epochs=50, lr=0.5, momentum=0.99)
     assert nets[0] == reference
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n_nets", [8, 9, 100, 500, 1000, 4001])
+def test_lane_blocks_are_even_and_as_many_for_every_thread(n_nets, threads, monkeypatch):
+    """Blocks of at most BLOCK networks, a multiple of 8, split so that no thread waits for another."""
+    from fastbp import many
+
+    monkeypatch.setattr(many.numba, "get_num_threads", lambda: threads)
+    lanes = object.__new__(many._Lanes)
+    lanes.nets = [None] * n_nets
+    block = lanes.block()
+    n_blocks = -(-n_nets // block)
+    assert block % 8 == 0 and block <= many._Lanes.BLOCK
+    if n_nets >= 8 * threads:  # every thread gets the same number of blocks, equal but for rounding up to 8
+        assert n_blocks % threads == 0
+        sizes = [min(block, n_nets - k) for k in range(0, n_nets, block)]
+        shares = [sum(sizes[t * n_blocks // threads : (t + 1) * n_blocks // threads]) for t in range(threads)]
+        assert max(shares) - min(shares) < 8 * n_blocks

@@ -251,10 +251,8 @@ class _Lanes:
     write_back().
     """
 
-    # Networks per block at most. A pass over a block's networks is a vector loop, and short loops pay
-    # their setup and the logistic's latency on every pass: on an EPYC (Zen 4), blocks of 256 trained the
-    # XOR ensemble 5-8% faster than blocks of 128 on one thread and 2-5% on two, and 64-32-10 networks
-    # 3-10% faster; blocks of 512 were as fast on one thread but 20-40% slower on two (docs/design.md).
+    # Networks per block at most: each pass over a block is a vector loop that pays its setup and the
+    # logistic's latency once, so longer is faster, up to where two threads slow down (docs/design.md).
     BLOCK = 256
 
     def __init__(self, nets, X, Y, opts, lrs):

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from reference import kernel_exp_in_oracle, random_problem
 
 import fastbp
+from fastbp import _options
 
 RTOL = 1e-12
 
@@ -47,7 +48,7 @@ def test_engines_agree(case):
     # The kernels' e^x (fast_math's or the default) is the only difference in the weights' arithmetic:
     # with it in the oracle, the same bits. (The reported mean errors are summed in another grouping.)
     same_exp = net.copy()
-    online = min(options["batch_size"] or len(X), len(X)) == 1  # fast_math's e^x is for online steps only
+    online = _options.check(len(X), **options).batch_size == 1  # fast_math's e^x is for online steps only
     with kernel_exp_in_oracle(options["fast_math"] and online):
         fastbp.train(same_exp, X, Y, engine="python", **options)
     assert fast == same_exp

@@ -37,6 +37,7 @@ class Job(Protocol):
     stopped: bool  # the job ended itself before opts.epochs (early stopping)
     result_name: str  # the attribute of KeyboardInterrupt that carries result(): "history" or "histories"
 
+    def ready(self) -> None: ...  # compile or load the kernels, before any epoch
     def advance(self, count: int) -> None: ...  # train count more epochs, or raise FloatingPointError
     def latest_error(self) -> float: ...  # for the progress bar
     def settle(self) -> None: ...  # leave the networks holding the state reached
@@ -46,6 +47,11 @@ class Job(Protocol):
 def run(job: Job, opts: Options, n_samples: int, n_params: int, after_chunk: Callable[[int], None] | None = None):
     """Train job up to opts.epochs; after_chunk(epochs_done) runs after every chunk. Returns job.result()."""
     chunker = Chunker(opts, n_samples, n_params)
+    try:
+        job.ready()
+    except KeyboardInterrupt as stop:  # Ctrl-C while a kernel loads: no epoch run, the networks unchanged
+        setattr(stop, job.result_name, job.result(0.0))
+        raise
     with _progress_bar(opts, initial=job.epoch) as bar, _deferred_interrupts() as interrupted:
         start = time.perf_counter()
         first = job.epoch

@@ -122,6 +122,9 @@ class _Job:
         self.loss = _options.LOSSES.index(opts.loss)
         self.final_sums = None  # each network's summed error after training, when the kernel computed it
 
+    def ready(self) -> None:
+        self.group.ready()
+
     def advance(self, count: int) -> None:
         orders = _loop.sample_orders(self.opts, self.rng, self.X.shape[0], count)
         last = self.epoch + count == self.opts.epochs
@@ -165,6 +168,8 @@ class _OneByOne:
     def __init__(self, nets, X, Y, opts, lrs):
         self.nets = nets
         self.engines = [Engine(net, X, Y, opts, lr=lrs[k]) for k, net in enumerate(nets)]
+
+    def ready(self) -> None:
         for engine in self.engines:
             engine.ready()
 
@@ -204,6 +209,8 @@ class _Threads:
         self.params = self.nets_record.params
         states = [initial_state(net._layout.n_params, net.dtype, opts, lr) for net, lr in zip(nets, lrs)]
         self.state = _kernels.State(*(np.concatenate([state[k] for state in states]) for k in range(2)))
+
+    def ready(self) -> None:
         _dispatch.ready(_kernels.train_many_epochs, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0))))
 
     def _arguments(self, orders, count, errors) -> tuple:
@@ -260,6 +267,8 @@ class _Lanes:
         by_network = np.concatenate([net._params for net in nets]).reshape(len(nets), -1)  # (4x np.stack's speed)
         self.params = np.ascontiguousarray(by_network.T)
         self.state = _kernels.State(np.zeros_like(self.params), np.zeros_like(self.params))  # (sgd: velocities)
+
+    def ready(self) -> None:
         _dispatch.ready(_kernels.train_lanes_epochs, self._arguments(np.zeros((1, 1), np.int64), 0,
                                                                      np.empty((0, 0)), np.empty(0)))  # fmt: skip
 
@@ -288,6 +297,7 @@ class _Lanes:
         self.params[:], self.state.first[:] = before
         self.write_back()
         threads = _Threads(self.nets, self.X, self.Y, self.opts, self.lrs)
+        threads.ready()
         threads.state.first[:] = self.state.first.T.ravel()
         done, _ = threads.run(orders, count, errors)
         self.params[:] = threads.params.reshape(len(self.nets), -1).T

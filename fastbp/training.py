@@ -85,8 +85,9 @@ def train(
     for bit as if never stopped. Ctrl-C stops training at the next chunk boundary (a
     fraction of a second): ``net`` then holds the weights at the end of the last
     completed epoch and the KeyboardInterrupt raised carries ``.history`` for
-    those epochs. A run that diverges raises FloatingPointError naming the epoch,
-    with ``net`` restored to the end of the last epoch whose results were finite.
+    those epochs (none, and ``net`` unchanged, if the kernel was still loading).
+    A run that diverges raises FloatingPointError naming the epoch, with ``net``
+    restored to the end of the last epoch whose results were finite.
     ``fast_math=True`` computes the logistic's e^x in online training (batch_size=1)
     from a table, in about half the latency (the article's 10,000 steps 20% faster):
     results agree with the default to 1e-12 but not bit for bit. Minibatches,
@@ -124,7 +125,6 @@ def train(
     fingerprint = _options.fingerprint(opts, X.shape[0]) if checkpoint is not None or resume is not None else None
     if resume is not None:
         job.resume(_checkpoint.load(_validate.path("resume", resume), net, fingerprint))
-    job.engine.ready()
 
     def after_chunk(epoch: int) -> None:
         if _loop.due(epoch, opts.checkpoint_every, opts) or (checkpoint is not None and job.stopped):
@@ -152,6 +152,9 @@ class _Job:
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.best = None  # (epoch, validation loss, parameters or None)
         self.waited = 0  # epochs since the best
+
+    def ready(self) -> None:
+        self.engine.ready()
 
     def resume(self, state: dict) -> None:
         """Continue from a checkpoint (already checked against this run's network and options)."""

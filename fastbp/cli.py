@@ -79,10 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tied-biases", action="store_true", help="one shared bias per layer (as in the article)")
     for name in ("update", "engine"):
         BY_NAME[name].add_to(train)
-    train.add_argument("--activation", choices=ACTIVATIONS[:-1], default="logistic", help="hidden layers' activation")
-    train.add_argument("--output-activation", choices=ACTIVATIONS, default="logistic", help="output layer's activation")
-    for name in ("loss", "optimizer", "betas", "eps", "etas", "step_sizes", "weight_decay"):
-        BY_NAME[name].add_to(train)
+    _model_options(train)
     BY_NAME["patience"].add_to(
         train, help="stop after this many epochs without a better validation error (needs --val)"
     )
@@ -123,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("epochs", "batch_size", "momentum"):
         BY_NAME[name].add_to(sweep, default=100 if name == "epochs" else None)
     BY_NAME["shuffle"].add_to(sweep, help="a new sample order every epoch (the same for all)")
+    _model_options(sweep)
+    BY_NAME["fast_math"].add_to(sweep)
     sweep.add_argument("--val", type=_fraction, default=0.2, metavar="FRACTION", help="validation fraction (0.2)")
     sweep.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, like tcp://host:8786")
@@ -156,6 +155,16 @@ def _data_options(parser, targets: bool = True) -> None:
         parser.add_argument("--targets", type=_non_negative_int, default=1, help="trailing CSV target columns")
     parser.add_argument("--target-columns", type=_names, help="CSV target columns by name, like label or y1,y2")
     parser.add_argument("--one-hot", action="store_true", help="the CSV target column holds class labels")
+
+
+def _model_options(parser) -> None:
+    """The activations, the loss and the optimiser, as in fastbp train."""
+    parser.add_argument("--activation", choices=ACTIVATIONS[:-1], default="logistic", help="hidden layers' activation")
+    parser.add_argument(
+        "--output-activation", choices=ACTIVATIONS, default="logistic", help="output layer's activation"
+    )
+    for name in ("loss", "optimizer", "betas", "eps", "etas", "step_sizes", "weight_decay"):
+        BY_NAME[name].add_to(parser)
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -355,7 +364,12 @@ def run_sweep(args) -> None:
     hidden = args.hidden or [(8,)]
     n = len(hidden) * len(args.lr) * args.seeds
     grid = f"{len(hidden)} hidden x {len(args.lr)} lr x {args.seeds} seeds"
-    print(f"{data.name}: {n} configurations ({grid}), {args.epochs} epochs, "
+    model = [f"{args.activation} hidden, {args.output_activation} output"] * (
+        (args.activation, args.output_activation) != ("logistic", "logistic")
+    )
+    model += [f"{name} {getattr(args, name)}" for name in ("optimizer", "loss")
+              if getattr(args, name) != BY_NAME[name].default]  # fmt: skip
+    print(f"{data.name}: {n} configurations ({grid}), {', '.join([f'{args.epochs} epochs', *model])}, "
           f"{len(train_set)} training and {len(val_set)} validation samples, {where}")  # fmt: skip
     start = time.perf_counter()
     try:
@@ -363,6 +377,9 @@ def run_sweep(args) -> None:
             train_set.X, train_set.Y, hidden=hidden, lr=args.lr, seeds=args.seeds, epochs=args.epochs,
             batch_size=args.batch_size, momentum=args.momentum, shuffle=args.shuffle,
             validation=(val_set.X, val_set.Y), client=client, progress=not args.quiet and sys.stderr.isatty(),
+            activation=args.activation, output_activation=args.output_activation, loss=args.loss,
+            optimizer=args.optimizer, betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
+            weight_decay=args.weight_decay, fast_math=args.fast_math,
         )  # fmt: skip
     finally:
         if client is not None:

@@ -10,6 +10,7 @@ results do not depend on how configurations were grouped or where they ran.
 from __future__ import annotations
 
 import csv
+import inspect
 import itertools
 import math
 import os
@@ -27,6 +28,10 @@ from .network import Network
 LOCAL_BATCH = 64
 # On a cluster: about this many batches per worker thread, so that none waits while others work.
 BATCHES_PER_THREAD = 4
+# train_many's options that a sweep passes on, the same for every configuration: all but the grid's
+# (lr; the seed, which sets the weights while shuffled runs share the order of seed 0) and sweep's own.
+_SWEEPS_OWN = ("nets", "X", "Y", "lr", "seed", "progress", "epochs", "batch_size", "momentum", "shuffle")
+PASSED_ON = tuple(name for name in inspect.signature(train_many).parameters if name not in _SWEEPS_OWN)
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,8 @@ class SweepResult:
 
     def network(self, index: int) -> Network:
         """Configuration index's trained network."""
-        weights, biases = self._results[index]["weights"], self._results[index]["biases"]
-        return Network.from_arrays(weights, biases)
+        result = self._results[index]
+        return Network.from_arrays(result["weights"], result["biases"], activations=result["activations"])
 
     def best(self, metric: str = "val_error") -> dict:
         """The record with the lowest error (highest accuracy for 'val_accuracy'), with its 'index'."""
@@ -109,16 +114,23 @@ def sweep(
     validation: tuple | None = None,
     client=None,
     progress: bool = False,
+    activation: str = "logistic",
+    output_activation: str = "logistic",
+    **options,
 ) -> SweepResult:
     """Train every (hidden, lr, seed) configuration on (X, Y); return a :class:`SweepResult`.
 
     ``hidden`` lists hidden-layer specs: an int (one hidden layer) or a tuple of
     widths. ``seeds`` is a count (seeds 0..n-1) or a list; a seed sets the
     initial weights (``Network.random(sizes, seed)``); shuffled runs share one
-    sample order (seeded 0). ``validation=(Xv, Yv)`` adds each network's error
-    (and accuracy for one-hot targets) on held-out data. With ``client`` (a
-    ``dask.distributed.Client``) batches of configurations run as Dask tasks on
-    its workers, with the same results number for number.
+    sample order (seeded 0). Every network has ``activation`` in its hidden layers
+    and ``output_activation`` at its output; ``options`` are train_many's others
+    (loss, optimizer, betas, eps, etas, step_sizes, weight_decay, train_biases,
+    update, fast_math, ...), the same for every configuration. ``validation=(Xv, Yv)``
+    adds each network's error in the training loss (and accuracy for one-hot
+    targets) on held-out data. With ``client`` (a ``dask.distributed.Client``)
+    batches of configurations run as Dask tasks on its workers, with the same
+    results number for number.
     """
     X, Y = _validate.array("X", X, ndim=(2,)), _validate.array("Y", Y, ndim=(2,))
     X, Y = _validate.samples(X, Y, X.shape[1], Y.shape[1])
@@ -127,9 +139,17 @@ def sweep(
             raise TypeError(f"validation must be a pair (Xv, Yv) or None; got {_validate._describe(validation)}")
         validation = _validate.samples(validation[0], validation[1], X.shape[1], Y.shape[1])
     configs = grid(hidden, lr, seeds)
-    options = dict(epochs=epochs, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=0)
+    unknown = sorted(set(options) - set(PASSED_ON))
+    if unknown:
+        raise TypeError(f"sweep() got an unknown option {unknown[0]!r}; it passes on {', '.join(PASSED_ON)}")
+    options |= dict(epochs=epochs, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=0)
     # Refuse bad options before any work.
-    _options.check(X.shape[0], progress=progress, **options)
+    options["loss"] = _options.check(X.shape[0], progress=progress, **options).loss
+    activations = (
+        _validate.choice("activation", activation, _options.ACTIVATIONS[:-1]),  # (softmax: output layers only)
+        _validate.choice("output_activation", output_activation, _options.ACTIVATIONS),
+    )
+    _options.check_activations(activations, options["loss"])
     one_hot = is_classification(Y)  # (named for the records' val_accuracy: one-hot or 0/1 targets)
     bar = _bar(len(configs), progress)
     try:
@@ -137,10 +157,10 @@ def sweep(
             results = []
             for start in range(0, len(configs), LOCAL_BATCH):
                 batch = configs[start : start + LOCAL_BATCH]
-                results += train_batch(batch, X, Y, validation, options, one_hot)
+                results += train_batch(batch, X, Y, validation, options, one_hot, activations)
                 bar.update(len(batch))
         else:
-            results = _on_cluster(client, configs, X, Y, validation, options, one_hot, bar)
+            results = _on_cluster(client, configs, X, Y, validation, options, one_hot, activations, bar)
     finally:
         bar.close()
     return SweepResult(configs, results, one_hot)
@@ -166,26 +186,31 @@ def grid(hidden, lr, seeds) -> list[Config]:
     return [Config(h, r, s) for h, r, s in itertools.product(specs, rates, seed_list)]
 
 
-def train_batch(configs: list[Config], X, Y, validation, options: dict, one_hot: bool) -> list[dict]:
+def train_batch(configs: list[Config], X, Y, validation, options: dict, one_hot: bool,
+                activations: tuple[str, str] = ("logistic", "logistic")) -> list[dict]:  # fmt: skip
     """Train a batch of configurations with one train_many call; one result dict each.
 
-    This is the unit of work of a sweep, run locally or as one Dask task.
+    This is the unit of work of a sweep, run locally or as one Dask task: ``options`` are
+    train_many's, as sweep() checked them (the loss included); ``activations`` is (the hidden
+    layers', the output layer's).
     """
-    nets = [Network.random((X.shape[1], *c.hidden, Y.shape[1]), seed=c.seed) for c in configs]
+    hidden, output = activations
+    nets = [Network.random((X.shape[1], *c.hidden, Y.shape[1]), seed=c.seed,
+                           activations=(hidden,) * len(c.hidden) + (output,)) for c in configs]  # fmt: skip
     histories = train_many(nets, X, Y, lr=[c.lr for c in configs], **options)
     results = []
     for net, history in zip(nets, histories):
         result = {"train_error": history.final_error, "errors": history.errors, "seconds": history.seconds,
-                  "weights": net.weights, "biases": net.biases}  # fmt: skip
+                  "weights": net.weights, "biases": net.biases, "activations": net.activations}  # fmt: skip
         if validation is not None:
-            result["val_error"] = net.error(*validation)
+            result["val_error"] = net.error(*validation, loss=options["loss"])
             if one_hot:
                 result["val_accuracy"] = accuracy(net.forward(validation[0]), validation[1])
         results.append(result)
     return results
 
 
-def _on_cluster(client, configs, X, Y, validation, options, one_hot, bar) -> list[dict]:
+def _on_cluster(client, configs, X, Y, validation, options, one_hot, activations, bar) -> list[dict]:
     """Scatter the data once; submit batches sized to keep every worker thread busy; gather in order."""
     try:
         from distributed import as_completed
@@ -197,7 +222,8 @@ def _on_cluster(client, configs, X, Y, validation, options, one_hot, bar) -> lis
     # hash=False: fresh keys every sweep. Content-hashed keys would be shared with the
     # previous sweep on the same data, whose release can then delete them under this one.
     data = client.scatter([X, Y, validation], broadcast=True, hash=False)
-    futures = [client.submit(train_batch, batch, *data, options, one_hot, pure=False, retries=3) for batch in batches]
+    futures = [client.submit(train_batch, batch, *data, options, one_hot, activations, pure=False, retries=3)
+               for batch in batches]  # fmt: skip
     index = {future.key: k for k, future in enumerate(futures)}
     done: dict[int, list[dict]] = {}
     for future in as_completed(futures):

@@ -43,6 +43,29 @@ def test_local_sweep_records_curves_networks_and_best(tmp_path):
     assert lines[0] == "hidden,lr,seed,train_error,val_error,seconds" and len(lines) == 9
 
 
+MODEL = dict(activation="tanh", output_activation="softmax", loss="cross_entropy", optimizer="adam",
+             weight_decay=1e-3)  # fmt: skip
+
+
+def test_model_options_reach_every_configuration():
+    """Activations, loss, optimiser and weight decay: each configuration is still train() alone."""
+    X, Y, validation = problem()
+    Y, validation = np.eye(3)[Y.argmax(axis=1)], (validation[0], np.eye(3)[validation[1].argmax(axis=1)])
+    result = fastbp.sweep(X, Y, hidden=[2, (4, 3)], lr=[0.01, 0.05], epochs=20, validation=validation, **MODEL)
+    for index in (0, 3):
+        config = result.configs[index]
+        activations = ("tanh",) * len(config.hidden) + ("softmax",)
+        net = fastbp.Network.random((6, *config.hidden, 3), seed=config.seed, activations=activations)
+        options = {k: v for k, v in MODEL.items() if "activation" not in k}
+        history = fastbp.train(net, X, Y, epochs=20, lr=config.lr, seed=0, **options)
+        assert net == result.network(index) and result.network(index).activations == activations
+        np.testing.assert_array_equal(history.errors, result.errors(index))
+        record = result.records[index]
+        assert record["train_error"] == history.final_error
+        assert record["val_error"] == net.error(*validation, loss="cross_entropy")
+        assert record["val_accuracy"] == datasets.accuracy(net.forward(validation[0]), validation[1])
+
+
 def test_one_hot_targets_add_accuracy():
     iris = datasets.iris().scaled()
     train, val = iris.split(0.2, seed=0)
@@ -64,6 +87,36 @@ def test_bad_grids_are_refused():
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], momentum=3.0)
     with pytest.raises(TypeError, match="validation must be a pair"):
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], validation=X)
+    with pytest.raises(TypeError, match="unknown option 'seed'; it passes on train_biases"):
+        fastbp.sweep(X, Y, hidden=[2], lr=[0.1], seed=3)  # (the grid's seeds set the weights)
+    with pytest.raises(TypeError, match="unknown option 'patience'"):
+        fastbp.sweep(X, Y, hidden=[2], lr=[0.1], patience=3)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        fastbp.sweep(X, Y, hidden=[2], lr=[0.1], activation="softmax")
+    with pytest.raises(ValueError, match="output_activation must be one of"):
+        fastbp.sweep(X, Y, hidden=[2], lr=[0.1], output_activation="sigmoid")
+    with pytest.raises(ValueError, match="cross_entropy"):
+        fastbp.sweep(X, Y, hidden=[2], lr=[0.1], output_activation="tanh", loss="cross_entropy")
+    with pytest.raises(ValueError, match="momentum must be 0 with optimizer='adam'"):
+        fastbp.sweep(X, Y, hidden=[2], lr=[0.1], optimizer="adam", momentum=0.5)
+
+
+def test_command_line_sweep_with_a_model(tmp_path):
+    args = [sys.executable, "-m", "fastbp", "sweep", "iris", "--hidden", "3", "--lr", "0.01,0.05", "--seeds", "2",
+            "--epochs", "20", "--scale", "--activation", "tanh", "--output-activation", "softmax", "--loss",
+            "cross_entropy", "--optimizer", "adam", "--weight-decay", "0.001", "--out", "s.csv"]  # fmt: skip
+    out = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "4 configurations" in out and "tanh hidden, softmax output, optimizer adam, loss cross_entropy" in out
+    iris = datasets.iris()
+    train, val = iris.split(0.2, seed=0)
+    _, bounds = datasets.minmax_scale(train.X)
+    train, val = train.scaled(bounds), val.scaled(bounds)
+    result = fastbp.sweep(train.X, train.Y, hidden=[3], lr=[0.01, 0.05], seeds=2, epochs=20,
+                          validation=(val.X, val.Y), **MODEL)  # fmt: skip
+    rows = [line.split(",")[:-1] for line in (tmp_path / "s.csv").read_text().splitlines()[1:]]  # all but seconds
+    assert [float(row[4]) for row in rows] == [r["val_error"] for r in result.records]
+    refused = subprocess.run([*args[:-2], "--output-activation", "tanh"], cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode == 2 and "cross_entropy" in refused.stderr and "Traceback" not in refused.stderr
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +144,13 @@ def test_cluster_gives_the_local_numbers(cluster):
     remote = fastbp.sweep(X, Y, validation=validation, client=cluster, **GRID)
     assert [r["val_error"] for r in remote.records] == [r["val_error"] for r in local.records]
     assert remote.network(5) == local.network(5)
+    grid = dict(hidden=[3, (4, 2)], lr=[0.01, 0.05], seeds=2, epochs=50, validation=validation, **MODEL)
+    local, remote = fastbp.sweep(X, Y, **grid), fastbp.sweep(X, Y, client=cluster, **grid)
+    assert (
+        remote.records[0]["val_error"] != fastbp.sweep(X, Y, **{**grid, "activation": "relu"}).records[0]["val_error"]
+    )
+    assert [r["val_error"] for r in remote.records] == [r["val_error"] for r in local.records]
+    assert remote.network(5) == local.network(5) and remote.network(5).activations == ("tanh", "tanh", "softmax")
 
 
 @pytest.mark.slow

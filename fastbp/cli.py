@@ -364,12 +364,12 @@ def run_sweep(args) -> None:
     hidden = args.hidden or [(8,)]
     n = len(hidden) * len(args.lr) * args.seeds
     grid = f"{len(hidden)} hidden x {len(args.lr)} lr x {args.seeds} seeds"
-    model = [f"{args.activation} hidden, {args.output_activation} output"] * (
-        (args.activation, args.output_activation) != ("logistic", "logistic")
-    )
+    model = [f"{args.epochs} epochs"]  # then what differs from the article's model
+    if (args.activation, args.output_activation) != ("logistic", "logistic"):
+        model.append(f"{args.activation} hidden, {args.output_activation} output")
     model += [f"{name} {getattr(args, name)}" for name in ("optimizer", "loss")
               if getattr(args, name) != BY_NAME[name].default]  # fmt: skip
-    print(f"{data.name}: {n} configurations ({grid}), {', '.join([f'{args.epochs} epochs', *model])}, "
+    print(f"{data.name}: {n} configurations ({grid}), {', '.join(model)}, "
           f"{len(train_set)} training and {len(val_set)} validation samples, {where}")  # fmt: skip
     start = time.perf_counter()
     try:

@@ -187,7 +187,7 @@ def grid(hidden, lr, seeds) -> list[Config]:
 
 
 def train_batch(configs: list[Config], X, Y, validation, options: dict, one_hot: bool,
-                activations: tuple[str, str] = ("logistic", "logistic")) -> list[dict]:  # fmt: skip
+                activations: tuple[str, str]) -> list[dict]:  # fmt: skip
     """Train a batch of configurations with one train_many call; one result dict each.
 
     This is the unit of work of a sweep, run locally or as one Dask task: ``options`` are

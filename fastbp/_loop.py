@@ -30,6 +30,8 @@ PROGRESS_STEPS = 100
 # progress bars are answered quickly.
 FIRST_CHUNK_WORK = 1 << 22
 CHUNK_SECONDS = 0.2
+# Per-epoch values allocated when a run starts (8 MB); a longer run's record grows as it goes.
+RECORD_VALUES = 1 << 20
 
 
 class Job(Protocol):
@@ -66,7 +68,12 @@ def run(job: Job, opts: Options, n_samples: int, n_params: int, after_chunk: Cal
                     rate = (job.epoch - first) * n_samples / max(time.perf_counter() - start, 1e-9)
                     bar.set_postfix({"error": f"{job.latest_error():.6g}", "samples/s": f"{rate:.3g}"})
                 if after_chunk is not None:
-                    after_chunk(job.epoch)
+                    try:
+                        after_chunk(job.epoch)
+                    except Exception as error:  # a callback or checkpoint failed: the run so far goes with it
+                        job.settle()
+                        setattr(error, job.result_name, job.result(time.perf_counter() - start))
+                        raise
                 if interrupted():
                     job.settle()
                     stop = KeyboardInterrupt(f"training interrupted after epoch {job.epoch} of {opts.epochs}")
@@ -76,6 +83,23 @@ def run(job: Job, opts: Options, n_samples: int, n_params: int, after_chunk: Cal
             job.settle()
         seconds = time.perf_counter() - start
     return job.result(seconds)
+
+
+def record(epochs: int, width: int | None = None) -> np.ndarray:
+    """Room for a run's per-epoch values (rows of `width` for many networks), for up to about a million values
+    at first: a run with a large `epochs` and a target error or patience grows it as it goes (see grown)."""
+    per_row = 1 if width is None else width
+    rows = min(epochs, max(16, RECORD_VALUES // per_row))
+    return np.empty(rows if width is None else (rows, width))
+
+
+def grown(values: np.ndarray, rows: int, epochs: int) -> np.ndarray:
+    """values, or a copy of it with room for at least `rows` rows (twice as many, at most `epochs`)."""
+    if rows <= len(values):
+        return values
+    bigger = np.empty((min(epochs, max(rows, 2 * len(values))), *values.shape[1:]))
+    bigger[: len(values)] = values
+    return bigger
 
 
 def due(epoch: int, every: int, opts: Options) -> bool:

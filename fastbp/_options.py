@@ -35,6 +35,7 @@ class Option:
     low: float | None = None
     high: float | None = None
     high_open: bool = False
+    low_open: bool = False
     choices: tuple[str, ...] = ()
     resumable: bool = True  # False: a checkpoint records it and resuming with another value is refused
 
@@ -43,7 +44,9 @@ class Option:
         if self.kind == "int":
             return _validate.integer(self.name, value, low=self.low)
         if self.kind == "real":
-            return _validate.real(self.name, value, low=self.low, high=self.high, high_open=self.high_open)
+            return _validate.real(
+                self.name, value, low=self.low, high=self.high, high_open=self.high_open, low_open=self.low_open
+            )
         if self.kind == "flag":
             return _validate.flag(self.name, value)
         if self.kind == "choice":
@@ -137,7 +140,7 @@ OPTIONS = (
         high_open=True,
         resumable=False,
     ),  # fmt: skip
-    Option("eps", "real", 1e-8, "Adam's term added to the denominator", low=0.0, resumable=False),
+    Option("eps", "real", 1e-8, "Adam's term added to the denominator (> 0)", low=0.0, low_open=True, resumable=False),
     Option(
         "etas", "pair", (0.5, 1.2), "RPROP's step factors (shrink in (0, 1), grow > 1)", low=0.0, resumable=False
     ),  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -62,24 +63,32 @@ def all_finite(arr: np.ndarray) -> bool:
     return math.isfinite(total) or bool(np.isfinite(arr).all())
 
 
-def real(name: str, value, *, low: float | None = None, high: float | None = None, high_open: bool = False) -> float:
-    """value as a finite float in [low, high] (or [low, high) when high_open)."""
+def real(
+    name: str, value, *, low: float | None = None, high: float | None = None, high_open: bool = False,
+    low_open: bool = False,
+) -> float:  # fmt: skip
+    """value as a finite float in [low, high] (an open end where high_open or low_open says so)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {_describe(value)}")
     x = float(value)
     if not math.isfinite(x):
         raise ValueError(f"{name} must be finite; got {x!r}")
     too_high = high is not None and (x >= high if high_open else x > high)
-    if (low is not None and x < low) or too_high:
-        bound = f"in [{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+    too_low = low is not None and (x <= low if low_open else x < low)
+    if too_low or too_high:
+        opening = "(" if low_open else "["
+        bound = f"in {opening}{low}, {high}{')' if high_open else ']'}" if high is not None else (
+            f"{'>' if low_open else '>='} {low}")  # fmt: skip
         raise ValueError(f"{name} must be {bound}; got {x!r}")
     return x
 
 
 def pair(name: str, value, *, low: float, high: float | None = None, high_open: bool = False) -> tuple:
-    """value as a pair of finite reals, each in [low, high] (or [low, high))."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"{name} must be a pair of numbers; got {_describe(value)}")
+    """value as an ordered pair of finite reals, each in [low, high] (or [low, high)): a tuple, list or
+    1-D array (a set has no order, so which number is which would be left to chance)."""
+    ordered = isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1)
+    if not ordered or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of numbers (a tuple or list of two); got {_describe(value)}")
     return tuple(real(f"{name}[{k}]", v, low=low, high=high, high_open=high_open) for k, v in enumerate(value))
 
 
@@ -136,11 +145,26 @@ def samples(X, Y, n_in: int, n_out: int, dtype=np.float64, names: str | None = N
 
 def path(name: str, value) -> str:
     """A file system path (str or os.PathLike)."""
-    import os
-
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name} must be a file path; got {_describe(value)}")
-    return os.fspath(value)
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"{name} must be a file path; got {_describe(value)}")
+    return text
+
+
+def destination(name: str, value) -> str:
+    """A path that a file can be written to, checked before any work is done that would be lost if it could
+    not: its folder exists and is writable, and it is not itself a folder."""
+    text = path(name, value)
+    folder = os.path.dirname(os.path.abspath(text)) or os.sep
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        raise ValueError(f"{name} must name a file, not a folder; got {text!r}")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}: the folder {folder!r} does not exist; got {text!r}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(text) and not os.access(text, os.W_OK)):
+        raise ValueError(f"{name}: {text!r} cannot be written (permission denied)")
+    return text
 
 
 def real_dtype(name: str, value) -> np.dtype:

@@ -10,11 +10,10 @@ import time
 
 import numpy as np
 
-from . import __version__, datasets
+from . import __version__, _validate, datasets
 from ._options import ACTIVATIONS, BY_NAME, ENGINES, LOSSES, UPDATES
 from .article import LEARNING_RATE, article_data, article_network
-from .io import input_bounds
-from .network import Network, load
+from .network import Network, load_with_input_bounds
 from .trace import fmt, trace
 from .training import train
 
@@ -201,9 +200,19 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _check_destinations(args, *options: str) -> None:
+    """Refuse, before any work, an output file that could not be written (an empty name, a folder, a missing
+    folder): the work would be lost at the end."""
+    for option in options:
+        value = getattr(args, option, None)
+        if value is not None:
+            _validate.destination(f"--{option.replace('_', '-')}", value)
+
+
 def run_article(rounds: int, update: str, engine: str, plot: str | None = None) -> None:
     """Print the walkthrough of one step, then train ``rounds`` steps and report."""
-    if plot:
+    if plot is not None:
+        _validate.destination("--plot", plot)
         from .plot import _pyplot
 
         _pyplot()  # fail before the work if matplotlib is missing
@@ -271,9 +280,10 @@ def _report(label: str, net: Network, data: datasets.Dataset, loss: str = "squar
 
 def run_train(args) -> None:
     """fastbp train: load, split, scale, train with a progress bar, report, save, plot."""
+    _check_destinations(args, "out", "plot", "checkpoint")
     data = _load(args.data, args)
     _warn_targets(data, args.command)
-    if args.plot:
+    if args.plot is not None:
         from .plot import _pyplot
 
         _pyplot()  # fail before training if matplotlib is missing
@@ -317,7 +327,7 @@ def run_train(args) -> None:
     except KeyboardInterrupt as stop:
         done = len(stop.history.errors) if hasattr(stop, "history") else 0
         print(f"interrupted after {done} of {args.epochs} epochs", file=sys.stderr)
-        if args.out and hasattr(stop, "history"):
+        if args.out is not None and hasattr(stop, "history"):
             net.save(args.out, input_bounds=bounds)
             print(f"saved the network as it was after epoch {done} to {args.out}", file=sys.stderr)
         raise
@@ -335,10 +345,10 @@ def run_train(args) -> None:
     print(_report("training", net, train_set, args.loss))
     if val_set is not None:
         print(_report("validation", net, val_set, args.loss))
-    if args.out:
+    if args.out is not None:
         net.save(args.out, input_bounds=bounds)
         print(f"saved the network to {args.out}")
-    if args.plot:
+    if args.plot is not None:
         from .plot import plot_errors
 
         plot_errors(args.plot, history.errors, history.val_errors, title=f"fastbp train {args.data}")
@@ -349,9 +359,10 @@ def run_sweep(args) -> None:
     """fastbp sweep: the grid through fastbp.sweep, a CSV of results, the best configuration, a heat map."""
     from .sweep import connect, sweep
 
+    _check_destinations(args, "out", "plot")
     data = _load(args.data, args)
     _warn_targets(data, args.command)
-    if args.plot:
+    if args.plot is not None:
         from .plot import _pyplot
 
         _pyplot()
@@ -391,7 +402,7 @@ def run_sweep(args) -> None:
     print(f"trained in {seconds:.3g} s ({n / seconds:,.1f} configurations/s); wrote {args.out}")
     print(f"best: hidden {best['hidden']}, lr {best['lr']:g}, seed {best['seed']}: "
           f"validation error {best['val_error']:.6g}{accuracy}")  # fmt: skip
-    if args.plot:
+    if args.plot is not None:
         from .plot import plot_heat_map, sweep_table
 
         table, rows, columns = sweep_table(result)
@@ -400,21 +411,17 @@ def run_sweep(args) -> None:
         print(f"wrote the heat map to {args.plot}")
 
 
-def _model(path: str) -> tuple[Network, tuple[np.ndarray, np.ndarray] | None]:
-    net = load(path)
-    return net, input_bounds(path)
-
-
 def run_predict(args) -> None:
     """fastbp predict: the network's outputs for every row of DATA, as CSV."""
-    net, bounds = _model(args.model)
+    _check_destinations(args, "out")
+    net, bounds = load_with_input_bounds(args.model)
     data = _load_inputs(args.data, args, net.sizes[0])
     X = datasets.minmax_scale(data.X, bounds)[0] if bounds is not None else data.X
     outputs = net.forward(X)
     header = ",".join(f"out{j + 1}" for j in range(outputs.shape[1]))
     lines = [header] + [",".join(f"{v:.10g}" for v in row) for row in outputs]
     text = "\n".join(lines) + "\n"
-    if args.out:
+    if args.out is not None:
         with open(args.out, "w") as f:
             f.write(text)
         print(f"wrote {len(outputs)} predictions to {args.out}", file=sys.stderr)
@@ -438,7 +445,11 @@ def _load_inputs(path: str, args, n_in: int) -> datasets.Dataset:
 
 def run_export(args) -> None:
     """fastbp export: the network (its input scaling folded in) as an ONNX file or a saved torch module."""
-    net, bounds = _model(args.model)
+    out = args.out
+    if out is None:
+        out = os.path.splitext(args.model)[0] + (".onnx" if args.to == "onnx" else ".pt")
+    _validate.destination("--out", out)
+    net, bounds = load_with_input_bounds(args.model)
     if bounds is not None:  # x' = (x - low) / span, so W x' + b = (W / span) x + (b - (W / span) low)
         low, high = bounds
         span = np.where(high > low, high - low, 1.0)
@@ -446,7 +457,6 @@ def run_export(args) -> None:
         weights[0] = weights[0] / span
         biases[0] = biases[0] - weights[0] @ low
         net = Network.from_arrays(weights, biases, dtype=net.dtype, activations=net.activations)
-    out = args.out or os.path.splitext(args.model)[0] + (".onnx" if args.to == "onnx" else ".pt")
     if args.to == "onnx":
         net.to_onnx(out)
     else:
@@ -459,7 +469,7 @@ def run_export(args) -> None:
 
 def run_evaluate(args) -> None:
     """fastbp evaluate: the network's error on DATA, and its accuracy for one-hot targets."""
-    net, bounds = _model(args.model)
+    net, bounds = load_with_input_bounds(args.model)
     data = _load(args.data, args, targets=1 if args.one_hot else net.sizes[-1])
     if data.X.shape[1] != net.sizes[0] or data.Y.shape[1] != net.sizes[-1]:
         raise datasets.DataError(

@@ -218,25 +218,32 @@ def load_csv(
 
 
 def load_npz(path) -> Dataset:
-    """Load an .npz file holding arrays X and Y (never unpickling)."""
-    from .io import read_npz
+    """Load an .npz file holding arrays X and Y of real numbers (never unpickling; nothing else is read).
+
+    X of shape (n_samples, ...) is flattened to one row per sample, and so is Y."""
+    from .io import Archive
 
     name = os.fspath(path)
     try:
-        arrays = read_npz(name, f"{name}: ", "a readable .npz file")
+        with Archive(name, f"{name}: ", ".npz data file") as archive:
+            missing = [key for key in ("X", "Y") if key not in archive]
+            if missing:
+                raise DataError(f"{name}: missing array(s) {', '.join(missing)}; an .npz needs X and Y")
+            X, Y = (archive.array(key, "biuf") for key in ("X", "Y"))
+    except DataError:
+        raise
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    missing = {"X", "Y"} - set(arrays)
-    if missing:
-        raise DataError(f"{name}: missing array(s) {', '.join(sorted(missing))}; an .npz needs X and Y")
-    X, Y = arrays["X"], arrays["Y"]
     for key, arr in (("X", X), ("Y", Y)):
-        if arr.dtype.kind not in "biuf":
-            raise DataError(f"{name}: {key} must hold real numbers; got dtype {arr.dtype}")
-    X = X.reshape(len(X), -1).astype(np.float64)
-    Y = Y.reshape(len(Y), -1).astype(np.float64)
+        if arr.ndim == 0 or arr.size == 0:
+            raise DataError(f"{name}: {key} must hold one row per sample; got shape {arr.shape}")
     if len(X) != len(Y):
         raise DataError(f"{name}: X has {len(X)} rows but Y has {len(Y)}")
+    X = X.reshape(len(X), -1).astype(np.float64)
+    Y = Y.reshape(len(Y), -1).astype(np.float64)
+    for key, arr in (("X", X), ("Y", Y)):
+        if not np.isfinite(arr).all():
+            raise DataError(f"{name}: {key} holds NaN or inf (or numbers beyond float64's range)")
     return Dataset(X=X, Y=Y, name=name)
 
 

@@ -154,6 +154,8 @@ class _BaseMLP(BaseEstimator):
             y = column_or_1d(y, warn=True)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if not first_pass:
+            self._check_continuable(hidden)
         Y = self._targets(y, first_pass, incremental)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -167,6 +169,17 @@ class _BaseMLP(BaseEstimator):
         Y = Y if Y.flags.writeable else Y.copy()
         self._train(X, Y, y, incremental)
         return self
+
+    def _check_continuable(self, hidden: list[int]) -> None:
+        """Before a warm start or partial_fit: the fitted network has the hidden layers asked for, and takes the
+        activation asked for now (scikit-learn's forward pass reads ``activation`` at every fit)."""
+        net = self.network_
+        if list(net.sizes[1:-1]) != hidden:
+            raise ValueError(f"hidden_layer_sizes is {self.hidden_layer_sizes!r} but the fitted network's hidden "
+                             f"layers are {net.sizes[1:-1]}; fit with warm_start=False to start over")  # fmt: skip
+        activations = (self.activation,) * len(hidden) + (self.out_activation_,)
+        if net.activations != activations:
+            self.network_ = Network.from_arrays(net.weights, net.biases, dtype=net.dtype, activations=activations)
 
     def _initialize(self, n_features: int, hidden: list[int], n_outputs: int, dtype) -> None:
         """A fresh network drawn as scikit-learn draws it (Glorot uniform, factor 2 for logistic units)."""
@@ -269,7 +282,6 @@ class _BaseMLP(BaseEstimator):
         self._optimizer_state = (engine.state, engine.step)
         if self.early_stopping:
             net._params[:] = self._best_params
-        self._publish()
 
     def _update_no_improvement_count(self, X_val, y_val) -> None:
         """scikit-learn's rule: count epochs that fail to beat the best by tol (validation score or training loss)."""
@@ -288,10 +300,34 @@ class _BaseMLP(BaseEstimator):
             self._no_improvement_count = self._no_improvement_count + 1 if last > self.best_loss_ - self.tol else 0
             self.best_loss_ = min(self.best_loss_, last)
 
-    def _publish(self) -> None:
-        """The fitted attributes in scikit-learn's layout: copies of the network's, coefs_ as (n_in, n_out)."""
-        self.coefs_ = [W.T.copy() for W in self.network_.weights]
-        self.intercepts_ = self.network_.biases
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices in scikit-learn's layout, (n_in, n_out): views of the network's own parameters,
+        so that writing into them changes the model, as in scikit-learn."""
+        net = self._fitted_network("coefs_")
+        return [W.T for W in net._layout.weights(net._params)]
+
+    @coefs_.setter
+    def coefs_(self, value) -> None:
+        net = self._fitted_network("coefs_")
+        _assign("coefs_", value, [W.T for W in net._layout.weights(net._params)])
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The bias vectors: views of the network's own parameters (writing into them changes the model)."""
+        net = self._fitted_network("intercepts_")
+        return net._layout.biases(net._params)
+
+    @intercepts_.setter
+    def intercepts_(self, value) -> None:
+        net = self._fitted_network("intercepts_")
+        _assign("intercepts_", value, net._layout.biases(net._params))
+
+    def _fitted_network(self, name: str) -> Network:
+        net = self.__dict__.get("network_")
+        if net is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return net
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -304,6 +340,18 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _assign(name: str, value, views: list[np.ndarray]) -> None:
+    """Write arrays into the network's parameters (views), all shapes checked before any is written."""
+    if not isinstance(value, (list, tuple)) or len(value) != len(views):
+        raise ValueError(f"{name} must be a list of {len(views)} arrays; got {type(value).__name__}")
+    arrays = [np.asarray(v) for v in value]
+    for k, (arr, view) in enumerate(zip(arrays, views)):
+        if arr.shape != view.shape:
+            raise ValueError(f"{name}[{k}] must have shape {view.shape}; got {arr.shape}")
+    for arr, view in zip(arrays, views):
+        view[...] = arr
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

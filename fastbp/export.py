@@ -65,6 +65,10 @@ def from_torch(module, network_class):
     for position, layer in enumerate(module):
         kind = type(layer).__name__
         if isinstance(layer, torch.nn.Linear):
+            if any(p.dtype not in (torch.float32, torch.float64) for p in layer.parameters()):
+                dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in layer.parameters()})
+                raise ValueError(f"module[{position}]: from_torch takes float32 or float64 parameters; this Linear "
+                                 f"layer holds {', '.join(dtypes)} (convert it with module.double())")  # fmt: skip
             if weights and len(activations) < len(weights):
                 activations.append("identity")  # two Linear layers in a row
             W = layer.weight.detach().cpu().numpy()
@@ -96,7 +100,7 @@ def to_onnx(net, path) -> None:
     """Write ``net`` as an ONNX model: input "X" (n_samples, n_in), output "Y", in the network's dtype."""
     onnx = _require("onnx", "onnx")
     helper, numpy_helper = onnx.helper, _require("onnx.numpy_helper", "onnx")
-    path = _validate.path("path", path)
+    path = _validate.destination("path", path)
     element = onnx.TensorProto.DOUBLE if net.dtype == np.float64 else onnx.TensorProto.FLOAT
     nodes, initializers = [], []
     current = "X"
@@ -127,4 +131,7 @@ def to_onnx(net, path) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="fastbp")
     model.ir_version = 8  # readable by onnxruntime 1.14 and newer
     onnx.checker.check_model(model)
-    onnx.save(model, path)
+    try:
+        onnx.save(model, path)
+    except OSError as exc:
+        raise ValueError(f"path: {path!r} could not be written ({exc.strerror or exc})") from None

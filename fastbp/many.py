@@ -116,7 +116,7 @@ class _Job:
 
     def __init__(self, group, X, Y, opts, lrs):
         self.group, self.X, self.Y, self.opts, self.lrs = group, X, Y, opts, lrs
-        self.errors = np.empty((opts.epochs, len(group.nets)))  # each chunk's rows are contiguous
+        self.errors = _loop.record(opts.epochs, len(group.nets))  # each chunk's rows are contiguous
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.epoch = 0
         self.loss = _options.LOSSES.index(opts.loss)
@@ -128,6 +128,7 @@ class _Job:
     def advance(self, count: int) -> None:
         orders = _loop.sample_orders(self.opts, self.rng, self.X.shape[0], count)
         last = self.epoch + count == self.opts.epochs
+        self.errors = _loop.grown(self.errors, self.epoch + count, self.opts.epochs)
         chunk_errors = self.errors[self.epoch : self.epoch + count]  # filled in place
         done, self.final_sums = self.group.run(orders, count, chunk_errors, want_final=last)
         diverged = self.group.diverged(done, count)

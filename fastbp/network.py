@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,6 +78,12 @@ class Network:
             else:
                 tied.append(0)
             bs.append(b)
+        codes = activation_codes(activations, len(Ws))
+        if codes[-1] == _kernels.SOFTMAX and sizes[-1] == 1:
+            raise ValueError(
+                "activations: 'softmax' on an output layer of one unit always outputs 1, so nothing would train; "
+                "use 'logistic' (with loss='cross_entropy' for two classes), or give the layer one unit per class"
+            )
         layout = Layout.of(sizes)
         params = layout.pack(Ws, bs)
         if not _validate.all_finite(params):
@@ -88,7 +93,7 @@ class Network:
             if np.abs(params).max() > np.finfo(dtype).max:
                 raise ValueError(f"weights and biases must be finite in {dtype.name}; some overflow it")
             params = params.astype(dtype)
-        return cls(layout, params, np.array(tied, dtype=np.int64), activation_codes(activations, len(Ws)))
+        return cls(layout, params, np.array(tied, dtype=np.int64), codes)
 
     @classmethod
     def random(
@@ -257,21 +262,31 @@ class Network:
         ``input_bounds`` (low, high per input) records a min-max scaling of the inputs
         that the network was trained with, for the command line to apply again.
         """
-        io.write_network(path, self.sizes, self.tied_biases, self.weights, self.biases, self.activations, input_bounds)
+        path = _validate.destination("path", path)
+        if input_bounds is not None:
+            input_bounds = io.check_input_bounds(input_bounds, self.sizes[0])
+        try:
+            io.write_network(path, self.sizes, self.tied_biases, self.weights, self.biases, self.activations,
+                             input_bounds)  # fmt: skip
+        except OSError as exc:
+            raise ValueError(f"path: {path!r} could not be written ({exc.strerror or exc})") from None
 
 
 def load(path) -> Network:
     """Read a network written by :meth:`Network.save`; a missing, truncated or foreign file raises ValueError."""
-    name = os.fspath(path)
+    return load_with_input_bounds(path)[0]
+
+
+def load_with_input_bounds(path) -> tuple[Network, tuple[np.ndarray, np.ndarray] | None]:
+    """A saved network and the input scaling saved with it (None when there is none), both checked."""
+    name = _validate.path("path", path)
     saved = io.read_network(name)
     try:
         net = Network.from_arrays(saved["weights"], saved["biases"], dtype=saved["dtype"],
                                   activations=saved["activations"])  # fmt: skip
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name}: damaged fastbp network file ({exc})") from None
-    if net.sizes != saved["sizes"]:
-        raise ValueError(f"{name}: damaged fastbp network file (sizes {saved['sizes']} disagree with the weights)")
-    return net
+    return net, saved["input_bounds"]
 
 
 def activation_codes(activations, n_layers: int) -> np.ndarray:

@@ -110,8 +110,10 @@ def train(
     if callback is not None:
         periods["callback_every"] = _validate.integer("callback_every", callback_every, low=1)
     if checkpoint is not None:
-        checkpoint = _validate.path("checkpoint", checkpoint)
+        checkpoint = _validate.destination("checkpoint", checkpoint)  # a run that cannot save is refused now
         periods["checkpoint_every"] = _validate.integer("checkpoint_every", checkpoint_every, low=1)
+    if resume is not None:
+        resume = _validate.path("resume", resume)
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=seed,
         train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
@@ -122,13 +124,25 @@ def train(
     )  # fmt: skip
     _options.check_activations(net.activations, opts.loss)
     job = _Job(net, X, Y, opts, validation)
-    fingerprint = _options.fingerprint(opts, X.shape[0]) if checkpoint is not None or resume is not None else None
-    if resume is not None:
-        job.resume(_checkpoint.load(_validate.path("resume", resume), net, fingerprint))
+    fingerprint = digests = None
+    if checkpoint is not None or resume is not None:
+        fingerprint = _options.fingerprint(opts, X.shape[0])
+        data = (X, Y) if validation is None else (X, Y, *validation)
+        digests = {"data": _checkpoint.digest(*data), "start": _checkpoint.digest(net._params),
+                   "validating": validation is not None}  # fmt: skip
+    if resume is not None:  # read and checked whole before anything is assigned
+        state = _checkpoint.load(resume, net, fingerprint, digests, opts.epochs, opts.shuffle)
+        digests["start"] = state["start"]  # later checkpoints keep naming the run's starting network
+        job.resume(state)
 
     def after_chunk(epoch: int) -> None:
         if _loop.due(epoch, opts.checkpoint_every, opts) or (checkpoint is not None and job.stopped):
-            _checkpoint.save(checkpoint, net, job.state_to_save(), fingerprint)
+            try:
+                _checkpoint.save(checkpoint, net, job.state_to_save(), fingerprint, digests)
+            except OSError as exc:
+                raise OSError(f"checkpoint: {checkpoint!r} could not be written after epoch {epoch} "
+                              f"({exc.strerror or exc}); the network holds the weights of that epoch, and this "
+                              "error's .history the run so far") from exc  # fmt: skip
         if _loop.due(epoch, opts.callback_every, opts) or (callback is not None and job.stopped):
             callback(epoch, net)
 
@@ -145,8 +159,8 @@ class _Job:
         self.net, self.X, self.Y, self.opts, self.validation = net, X, Y, opts, validation
         self.engine = Engine(net, X, Y, opts)
         self.loss = _options.LOSSES.index(opts.loss)
-        self.errors = np.empty(opts.epochs)
-        self.val_errors = np.empty(opts.epochs) if validation is not None else None
+        self.errors = _loop.record(opts.epochs)
+        self.val_errors = _loop.record(opts.epochs) if validation is not None else None
         self.epoch = 0
         self.stopped = False
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
@@ -157,13 +171,12 @@ class _Job:
         self.engine.ready()
 
     def resume(self, state: dict) -> None:
-        """Continue from a checkpoint (already checked against this run's network and options)."""
-        if state["epoch"] > self.opts.epochs:
-            raise ValueError(f"resume: the checkpoint is at epoch {state['epoch']}, past epochs={self.opts.epochs}")
+        """Continue from a checkpoint (already read and checked whole by _checkpoint.load: nothing here fails)."""
         self.net._params[:] = state["params"]
         self.engine.state.first[:], self.engine.state.second[:] = state["state"]
         self.engine.step = state["step"]
         self.epoch = state["epoch"]
+        self._make_room(self.epoch)
         self.errors[: self.epoch] = state["errors"]
         if self.rng is not None:
             self.rng.bit_generator.state = state["rng_state"]
@@ -186,6 +199,7 @@ class _Job:
         net, engine = self.net, self.engine
         orders = _loop.sample_orders(self.opts, self.rng, self.X.shape[0], count)
         before = (net._params.copy(), engine.state.first.copy(), engine.state.second.copy(), engine.step)
+        self._make_room(self.epoch + count)
         errors = self.errors[self.epoch : self.epoch + count]
         done = engine.epochs(orders, count, errors)
         if (done == count or engine.reached_target(errors, done)) and _validate.all_finite(net._params):
@@ -205,6 +219,11 @@ class _Job:
                     f"epoch {self.epoch + e}; try a smaller lr (got {self.opts.lr})"
                 )
         self._epochs_done(count)  # pragma: no cover - a replay that stays finite (runs are deterministic)
+
+    def _make_room(self, epochs: int) -> None:
+        self.errors = _loop.grown(self.errors, epochs, self.opts.epochs)
+        if self.val_errors is not None:
+            self.val_errors = _loop.grown(self.val_errors, epochs, self.opts.epochs)
 
     def _restore(self, saved) -> None:
         self.net._params[:], self.engine.state.first[:], self.engine.state.second[:], self.engine.step = saved

@@ -130,7 +130,7 @@ def test_load_refuses_bad_files(tmp_path):
         fastbp.load(newer)
     one_array = tmp_path / "weights.npy"
     np.save(one_array, np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=r"weights.npy: not a readable .npz file \(it holds one array"):
+    with pytest.raises(ValueError, match=r"weights.npy: not a readable fastbp network file \(it holds one array"):
         fastbp.load(one_array)
     with pytest.raises(ValueError, match="is a directory"):
         fastbp.load(tmp_path)

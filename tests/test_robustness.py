@@ -24,7 +24,9 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, momentum, shuffle, batch_s
     path = tmp_path / "run.ckpt"
     first = net.copy()
     fastbp.train(first, X, Y, epochs=10, checkpoint=path, checkpoint_every=5, **options)
-    resumed = fastbp.Network.random((3, 5, 2), seed=99)  # any network of the right shape: the state comes from disk
+    # A network holding the checkpoint's weights (resume refuses an unrelated one); if resume read nothing, the
+    # 20 epochs would start from epoch 10's weights and end elsewhere.
+    resumed = first.copy()
     h = fastbp.train(resumed, X, Y, epochs=20, resume=path, **options)
     assert resumed == whole
     np.testing.assert_array_equal(h.errors, h_whole.errors)

@@ -149,12 +149,20 @@ def load(path, format: str | None = None, **options) -> Dataset:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    if format == "csv":
-        with open(path, newline="") as f:
-            return load_csv(f, name=path, **options)
-    if options:
-        raise TypeError(f"options {sorted(options)} apply to CSV files only")
-    return load_npz(path) if format == "npz" else load_fann(path)
+    if format == "npz":
+        if options:
+            raise TypeError(f"options {sorted(options)} apply to CSV files only")
+        return load_npz(path)
+    try:
+        if format == "csv":
+            with open(path, newline="") as f:
+                return load_csv(f, name=path, **options)
+        if options:
+            raise TypeError(f"options {sorted(options)} apply to CSV files only")
+        return load_fann(path)
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise DataError(f"{path}: not a text file in UTF-8 (byte {exc.start} is {byte:#04x})") from None
 
 
 def load_csv(
@@ -179,7 +187,11 @@ def load_csv(
         with open(source, newline="") as f:
             return load_csv(f, targets, one_hot, header, delimiter, name or os.fspath(source), read_targets)
     name = name or getattr(source, "name", "csv")
-    rows = [(n, row) for n, row in enumerate(csv.reader(source, delimiter=delimiter), start=1) if any(row)]
+    reader = csv.reader(source, delimiter=delimiter)
+    try:
+        rows = [(n, row) for n, row in enumerate(reader, start=1) if any(row)]
+    except csv.Error as exc:
+        raise DataError(f"{name}, line {reader.line_num}: not readable as CSV ({exc})") from None
     if not rows:
         raise DataError(f"{name}: no data rows")
     if header is None:
@@ -239,8 +251,9 @@ def load_npz(path) -> Dataset:
             raise DataError(f"{name}: {key} must hold one row per sample; got shape {arr.shape}")
     if len(X) != len(Y):
         raise DataError(f"{name}: X has {len(X)} rows but Y has {len(Y)}")
-    X = X.reshape(len(X), -1).astype(np.float64)
-    Y = Y.reshape(len(Y), -1).astype(np.float64)
+    with np.errstate(over="ignore"):  # numbers beyond float64's range become inf, refused below
+        X = X.reshape(len(X), -1).astype(np.float64)
+        Y = Y.reshape(len(Y), -1).astype(np.float64)
     for key, arr in (("X", X), ("Y", Y)):
         if not np.isfinite(arr).all():
             raise DataError(f"{name}: {key} holds NaN or inf (or numbers beyond float64's range)")

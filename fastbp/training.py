@@ -82,7 +82,12 @@ def train(
     all that is needed to go on (weights, biases, optimiser state, epoch count, the
     shuffle generator's state, the early-stopping record) atomically to ``path``; a
     later call with ``resume=path`` and the same options continues from there, bit
-    for bit as if never stopped. Ctrl-C stops training at the next chunk boundary (a
+    for bit as if never stopped; it refuses (before changing ``net``) a checkpoint of
+    other data, options or network, or one that is damaged (docs/design.md, "What
+    resume checks"). A checkpoint path that cannot be written is refused before the
+    first epoch; one that fails later raises OSError carrying ``.history``.
+    ``epochs`` may be as large as you like where ``target_error`` or ``patience`` ends
+    the run: the history grows as the run goes. Ctrl-C stops training at the next chunk boundary (a
     fraction of a second): ``net`` then holds the weights at the end of the last
     completed epoch and the KeyboardInterrupt raised carries ``.history`` for
     those epochs (none, and ``net`` unchanged, if the kernel was still loading).

@@ -127,7 +127,7 @@ def test_article_plot(tmp_path):
         (["sweep", "bad.csv", "--hidden", "16x8"], "expected widths like 32,16 (two hidden layers)"),
         (["train", "wine"], "no such file"),
         (["predict", "nomodel.npz", "bad.csv"], "nomodel.npz: no such file"),
-        (["evaluate", "bad.csv", "bad.csv"], "bad.csv: not a readable .npz file"),
+        (["evaluate", "bad.csv", "bad.csv"], "bad.csv: not a readable fastbp network file"),
         (["train", "bad.csv", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
 )

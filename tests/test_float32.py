@@ -31,8 +31,8 @@ def test_float32_checkpoint_resume(tmp_path):
     _, X, Y = random_problem(1, [4, 1, 2], 8)
     whole = net.copy()
     fastbp.train(whole, X, Y, epochs=10, momentum=0.9, shuffle=True, seed=2)
-    fastbp.train(net.copy(), X, Y, epochs=5, momentum=0.9, shuffle=True, seed=2, checkpoint=tmp_path / "c")
-    resumed = fastbp.Network.random((4, 6, 2), seed=5, dtype=np.float32)
+    resumed = net.copy()  # holds the checkpoint's weights after the first 5 epochs (resume refuses unrelated ones)
+    fastbp.train(resumed, X, Y, epochs=5, momentum=0.9, shuffle=True, seed=2, checkpoint=tmp_path / "c")
     fastbp.train(resumed, X, Y, epochs=10, momentum=0.9, shuffle=True, seed=2, resume=tmp_path / "c")
     assert resumed == whole
 

@@ -146,7 +146,7 @@ def test_networks_refuse_bad_activations(kwargs, error, message):
         (dict(optimizer="nadam"), "optimizer must be one of 'sgd', 'adam', 'rprop'"),
         (dict(betas=(0.9, 1.0)), r"betas\[1\] must be in \[0.0, 1.0\)"),
         (dict(weight_decay=-0.1), "weight_decay must be >= 0.0"),
-        (dict(eps=-1e-8), "eps must be >= 0.0"),
+        (dict(eps=-1e-8), "eps must be > 0.0"),
         (dict(etas=(1.5, 1.2)), "0 < eta_minus < 1 < eta_plus"),
         (dict(loss="hinge"), "loss must be one of 'squared', 'cross_entropy'"),
         (dict(validation=([[1.0, 2.0]], [[0.5]])), r"validation\[0\] must have 3 columns"),

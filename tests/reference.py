@@ -197,3 +197,14 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600,
         env={**os.environ, **env},
     )  # fmt: skip
+
+
+def model_problem(seed, sizes, n, activations, classes=False, tied=False):
+    """A random network with these activations and data: one-hot targets for classes, else in (0, 1)."""
+    import fastbp
+
+    rng = np.random.default_rng(seed)
+    net = fastbp.Network.random(sizes, seed=seed, activations=activations, tied_biases=tied)
+    X = rng.uniform(-1, 1, (n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)] if classes else rng.uniform(0.05, 0.95, (n, sizes[-1]))
+    return net, X, Y

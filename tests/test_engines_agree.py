@@ -1,9 +1,10 @@
 """The compiled engine agrees with the pure-Python oracle on random networks, data and options."""
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import kernel_exp_in_oracle, random_problem
+from reference import finite_difference_gradients, kernel_exp_in_oracle, model_problem, random_problem
 
 import fastbp
 from fastbp import _options
@@ -76,3 +77,48 @@ def test_long_run_agrees():
     fastbp.train(slow, X, Y, engine="python", **options)
     for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
         np.testing.assert_allclose(a, b, rtol=RTOL)
+
+
+# Beyond the article: activations, losses and optimisers (needs no torch: the oracle is the reference).
+@settings(max_examples=25)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    hidden_activation=st.sampled_from(["logistic", "tanh", "relu", "leaky_relu", "identity"]),
+    head=st.sampled_from(
+        [
+            ("softmax", "cross_entropy"),
+            ("logistic", "cross_entropy"),
+            ("identity", "squared"),
+            ("softmax", "squared"),
+            ("tanh", "squared"),
+        ]
+    ),  # fmt: skip
+    optimizer=st.sampled_from(["sgd", "adam", "rprop"]),
+    batch_size=st.sampled_from([1, 2, None]),
+    weight_decay=st.sampled_from([0.0, 0.01]),
+)
+def test_numba_agrees_with_the_oracle(seed, hidden, hidden_activation, head, optimizer, batch_size, weight_decay):
+    """The compiled kernels and the pure-Python oracle, over random architectures and option sets."""
+    output, loss = head
+    sizes = (3, *hidden, 3)
+    activations = (hidden_activation,) * len(hidden) + (output,)
+    net, X, Y = model_problem(seed % 10_000, sizes, 5, activations, classes=output == "softmax")
+    lr = {"sgd": 0.2, "adam": 0.01, "rprop": 0.01}[optimizer]
+    options = dict(epochs=3, lr=lr, loss=loss, optimizer=optimizer, batch_size=batch_size, weight_decay=weight_decay)
+    fast, slow = net.copy(), net.copy()
+    h_fast = fastbp.train(fast, X, Y, **options)
+    h_slow = fastbp.train(slow, X, Y, engine="python", **options)
+    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(h_fast.errors, h_slow.errors, rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss, output", [("squared", "softmax"), ("cross_entropy", "softmax"),
+                                          ("cross_entropy", "logistic"), ("squared", "identity")])  # fmt: skip
+def test_gradients_match_central_differences(loss, output):
+    net, X, Y = model_problem(2, (3, 4, 3), 6, ("tanh", output), classes=output == "softmax")
+    dW, db = net.gradients(X, Y, loss=loss)
+    numeric_W, numeric_b = finite_difference_gradients(net, X, Y, loss=loss)
+    for got, want in zip(dW + db, numeric_W + numeric_b):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)

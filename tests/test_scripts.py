@@ -1,5 +1,6 @@
 """The batch scripts in scripts/, run as a user runs them, on small settings."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,12 @@ SCRIPT_NAMES = [
 
 @pytest.mark.parametrize("script", SCRIPT_NAMES)
 def test_help(tmp_path, script):
-    assert "usage" in run(tmp_path, script, "--help").stdout
+    """--help names the script and every option the script defines (but those it hides)."""
+    text = run(tmp_path, script, "--help").stdout
+    shown = [line for line in (SCRIPTS / script).read_text().splitlines() if "SUPPRESS" not in line]
+    flags = re.findall(r"add_argument\(\s*\"(--[\w-]+)\"", "\n".join(shown))
+    assert text.startswith(f"usage: {script}") and flags
+    assert [flag for flag in flags if flag not in text] == []
 
 
 def test_xor_seeds(tmp_path):

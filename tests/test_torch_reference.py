@@ -2,9 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from reference import finite_difference_gradients
+from reference import model_problem as problem
 
 import fastbp
 
@@ -20,15 +18,6 @@ TORCH_ACTIVATIONS = {
     "identity": lambda z: z,
     "softmax": lambda z: torch.softmax(z, dim=-1),
 }
-
-
-def problem(seed, sizes, n, activations, classes=False, tied=False):
-    """A random network with these activations and data: one-hot targets for classes, else in (0, 1)."""
-    rng = np.random.default_rng(seed)
-    net = fastbp.Network.random(sizes, seed=seed, activations=activations, tied_biases=tied)
-    X = rng.uniform(-1, 1, (n, sizes[0]))
-    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)] if classes else rng.uniform(0.05, 0.95, (n, sizes[-1]))
-    return net, X, Y
 
 
 def torch_parameters(net):
@@ -80,16 +69,6 @@ def test_forward_error_and_gradients_match_torch(activations, loss, classes):
     dW, db = net.gradients(X, Y, loss=loss)
     for got, want in zip(dW + db, Ws + bs):
         np.testing.assert_allclose(got, want.grad.numpy(), rtol=1e-9, atol=1e-14)
-
-
-@pytest.mark.parametrize("loss, output", [("squared", "softmax"), ("cross_entropy", "softmax"),
-                                          ("cross_entropy", "logistic"), ("squared", "identity")])  # fmt: skip
-def test_gradients_match_central_differences(loss, output):
-    net, X, Y = problem(2, (3, 4, 3), 6, ("tanh", output), classes=output == "softmax")
-    dW, db = net.gradients(X, Y, loss=loss)
-    numeric_W, numeric_b = finite_difference_gradients(net, X, Y, loss=loss)
-    for got, want in zip(dW + db, numeric_W + numeric_b):
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
 
 
 def test_cross_entropy_stays_finite_for_huge_net_inputs():
@@ -176,37 +155,3 @@ def test_tied_and_frozen_biases_match_torch(optimizer, lr):
     assert all(np.array_equal(a, c) for a, c in zip(frozen.biases, net.biases))
     for got, want in zip(frozen.weights, W):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-13)
-
-
-@settings(max_examples=25)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2),
-    hidden_activation=st.sampled_from(["logistic", "tanh", "relu", "leaky_relu", "identity"]),
-    head=st.sampled_from(
-        [
-            ("softmax", "cross_entropy"),
-            ("logistic", "cross_entropy"),
-            ("identity", "squared"),
-            ("softmax", "squared"),
-            ("tanh", "squared"),
-        ]
-    ),  # fmt: skip
-    optimizer=st.sampled_from(["sgd", "adam", "rprop"]),
-    batch_size=st.sampled_from([1, 2, None]),
-    weight_decay=st.sampled_from([0.0, 0.01]),
-)
-def test_numba_agrees_with_the_oracle(seed, hidden, hidden_activation, head, optimizer, batch_size, weight_decay):
-    """The compiled kernels and the pure-Python oracle, over random architectures and option sets."""
-    output, loss = head
-    sizes = (3, *hidden, 3)
-    activations = (hidden_activation,) * len(hidden) + (output,)
-    net, X, Y = problem(seed % 10_000, sizes, 5, activations, classes=output == "softmax")
-    lr = {"sgd": 0.2, "adam": 0.01, "rprop": 0.01}[optimizer]
-    options = dict(epochs=3, lr=lr, loss=loss, optimizer=optimizer, batch_size=batch_size, weight_decay=weight_decay)
-    fast, slow = net.copy(), net.copy()
-    h_fast = fastbp.train(fast, X, Y, **options)
-    h_slow = fastbp.train(slow, X, Y, engine="python", **options)
-    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(h_fast.errors, h_slow.errors, rtol=1e-9, atol=1e-14)

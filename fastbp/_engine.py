@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import _dispatch, _kernels, _options, oracle
+from . import _dispatch, _kernels, catalogue, oracle
 from ._options import Options
 
 
@@ -17,7 +17,8 @@ def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = No
     target = math.nan if opts.target_error is None else opts.target_error
     return _kernels.Run(
         count, real(opts.lr if lr is None else lr), real(opts.momentum), opts.batch_size, _dispatch.block_size(opts),
-        opts.train_biases, opts.layerwise, _options.LOSSES.index(opts.loss), _options.OPTIMIZERS.index(opts.optimizer),
+        opts.train_biases, opts.layerwise, catalogue.code(catalogue.LOSSES, opts.loss),
+        catalogue.code(catalogue.OPTIMIZERS, opts.optimizer),
         real(opts.betas[0]), real(opts.betas[1]), real(opts.eps), real(opts.etas[0]), real(opts.etas[1]),
         real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target), int(step),
         opts.fast_math,
@@ -27,7 +28,7 @@ def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = No
 def initial_state(n_params: int, dtype, opts: Options, lr: float | None = None) -> _kernels.State:
     """The optimiser's state at rest: zeros, and RPROP's step sizes at the learning rate."""
     first = np.zeros(n_params, dtype)
-    if opts.optimizer == "rprop":
+    if catalogue.optimizer(opts.optimizer).first_state_is_lr:
         first[:] = opts.lr if lr is None else lr
     return _kernels.State(first, np.zeros(n_params, dtype))
 
@@ -97,12 +98,13 @@ class Engine:
             for f_l, s_l in zip(L.biases(first), L.biases(second))
         ]
         rule = oracle.Rule(
-            eta=self.lr, optimizer=opts.optimizer, momentum=opts.momentum, betas=opts.betas, eps=opts.eps,
-            etas=opts.etas, step_sizes=opts.step_sizes, weight_decay=opts.weight_decay, step=self.step,
+            optimizer=catalogue.optimizer(opts.optimizer), eta=self.lr, momentum=opts.momentum, betas=opts.betas,
+            eps=opts.eps, etas=opts.etas, step_sizes=opts.step_sizes, weight_decay=opts.weight_decay, step=self.step,
         )  # fmt: skip
         epoch_orders = [orders[min(e, len(orders) - 1)].tolist() for e in range(count)]
         E = oracle.train(W, b, net._tied.tolist(), self.X.tolist(), self.Y.tolist(), epoch_orders, opts.batch_size,
-                         rule, sW, sb, opts.train_biases, opts.layerwise, list(net.activations), opts.loss,
+                         rule, sW, sb, opts.train_biases, opts.layerwise,
+                         [catalogue.activation(a) for a in net.activations], catalogue.loss(opts.loss),
                          opts.target_error)  # fmt: skip
         net._params[:] = L.pack(W, b, net.dtype)
         for k, values in enumerate(self.state):

@@ -12,14 +12,14 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import _validate
+from . import _validate, catalogue
 
 UPDATES = ("simultaneous", "layerwise")
 ENGINES = ("numba", "python")
-# A name's position is its code in the kernels (_kernels.LOGISTIC, ...): append only.
-ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "identity", "softmax")
-LOSSES = ("squared", "cross_entropy")
-OPTIMIZERS = ("sgd", "adam", "rprop")
+# The catalogue's names, in code order (a name's position is its code in the kernels).
+ACTIVATIONS = catalogue.names(catalogue.ACTIVATIONS)
+LOSSES = catalogue.names(catalogue.LOSSES)
+OPTIMIZERS = catalogue.names(catalogue.OPTIMIZERS)
 KERNELS = ("auto", "loops", "blas", "unrolled", "lanes")  # what each is: _dispatch
 
 
@@ -125,11 +125,18 @@ OPTIONS = (
         "loss",
         "choice",
         "squared",
-        "the error: squared (the article) or cross_entropy",
+        f"the error: {' or '.join(LOSSES)} (the first is the article's)",
         choices=LOSSES,
         resumable=False,
     ),  # fmt: skip
-    Option("optimizer", "choice", "sgd", "sgd (lr, momentum), adam or rprop", choices=OPTIMIZERS, resumable=False),
+    Option(
+        "optimizer",
+        "choice",
+        "sgd",
+        ", ".join(f"{o.name} (lr, {', '.join(o.options)})" for o in catalogue.OPTIMIZERS),
+        choices=OPTIMIZERS,
+        resumable=False,
+    ),  # fmt: skip
     Option(
         "betas",
         "pair",
@@ -169,6 +176,8 @@ OPTIONS = (
 MANY = tuple(name for name in (option.name for option in OPTIONS)
              if name not in ("patience", "min_delta", "restore_best", "target_error"))  # fmt: skip
 BY_NAME = {option.name: option for option in OPTIONS}
+# Every optimiser's own settings (the others must leave them at their defaults).
+_OPTIMIZER_OPTIONS = {name for optimizer in catalogue.OPTIMIZERS for name in optimizer.options}
 
 
 class Options(NamedTuple):
@@ -222,13 +231,6 @@ def check(n_samples: int, **values) -> Options:
 
 def _check_together(opts: dict, validating: bool) -> None:
     """The rules between options: each refusal names the option that does not fit."""
-    if opts["optimizer"] != "sgd" and opts["momentum"] != 0.0:
-        raise ValueError(f"momentum must be 0 with optimizer={opts['optimizer']!r} (it has its own); "
-                         f"got momentum={opts['momentum']}")  # fmt: skip
-    if opts["optimizer"] != "sgd" and opts["update"] == "layerwise":
-        raise ValueError(f"update='layerwise' applies to optimizer='sgd' only; got optimizer={opts['optimizer']!r}")
-    if opts["patience"] is not None and not validating:
-        raise ValueError("patience needs validation=(X_val, Y_val): it counts epochs without a better validation error")
     eta_minus, eta_plus = opts["etas"]
     if not 0.0 < eta_minus < 1.0 < eta_plus:
         raise ValueError(f"etas must be (eta_minus, eta_plus) with 0 < eta_minus < 1 < eta_plus; got {opts['etas']}")
@@ -236,15 +238,18 @@ def _check_together(opts: dict, validating: bool) -> None:
         raise ValueError(
             f"step_sizes must be (smallest, largest) with 0 < smallest <= largest; got {opts['step_sizes']}"
         )
-
-
-def check_activations(activations: tuple[str, ...], loss: str) -> None:
-    """cross_entropy needs a softmax or logistic output layer."""
-    if loss == "cross_entropy" and activations[-1] not in ("softmax", "logistic"):
-        raise ValueError(
-            f"loss='cross_entropy' needs an output layer of 'softmax' or 'logistic' units; this network's output "
-            f"activation is {activations[-1]!r} (use loss='squared', or build the network with another output)"
-        )
+    optimizer = catalogue.optimizer(opts["optimizer"])
+    for name in sorted(_OPTIMIZER_OPTIONS - set(optimizer.options)):  # the others' settings: at their defaults
+        if opts[name] != BY_NAME[name].default:
+            users = [o.name for o in catalogue.OPTIMIZERS if name in o.options]
+            raise ValueError(f"{name} applies to optimizer={' or '.join(map(repr, users))}, not "
+                             f"optimizer={optimizer.name!r}; got {name}={opts[name]}")  # fmt: skip
+    if not optimizer.layerwise and opts["update"] == "layerwise":
+        takes = [o.name for o in catalogue.OPTIMIZERS if o.layerwise]
+        raise ValueError(f"update='layerwise' applies to optimizer={' or '.join(map(repr, takes))} only; got "
+                         f"optimizer={optimizer.name!r}")  # fmt: skip
+    if opts["patience"] is not None and not validating:
+        raise ValueError("patience needs validation=(X_val, Y_val): it counts epochs without a better validation error")
 
 
 def fingerprint(opts: Options, n_samples: int) -> dict:

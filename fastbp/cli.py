@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from . import __version__, _validate, datasets
+from . import __version__, _validate, catalogue, datasets
 from ._options import ACTIVATIONS, BY_NAME, ENGINES, LOSSES, UPDATES
 from .article import LEARNING_RATE, article_data, article_network
 from .network import Network, load_with_input_bounds
@@ -158,7 +158,9 @@ def _data_options(parser, targets: bool = True) -> None:
 
 def _model_options(parser) -> None:
     """The activations, the loss and the optimiser, as in fastbp train."""
-    parser.add_argument("--activation", choices=ACTIVATIONS[:-1], default="logistic", help="hidden layers' activation")
+    parser.add_argument(
+        "--activation", choices=catalogue.hidden_activations(), default="logistic", help="hidden layers' activation"
+    )
     parser.add_argument(
         "--output-activation", choices=ACTIVATIONS, default="logistic", help="output layer's activation"
     )

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
         "fastbp.MLPClassifier and fastbp.MLPRegressor need scikit-learn: pip install 'fastbp[sklearn]'"
     ) from None
 
-from . import _options
+from . import _options, catalogue
 from ._engine import Engine
 from .network import Network
 
@@ -35,8 +35,8 @@ NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large values and need "
     "to be preprocessed."
 )  # scikit-learn's words
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu")
-SOLVERS = ("sgd", "adam", "rprop")
+HIDDEN_ACTIVATIONS = catalogue.hidden_activations()
+SOLVERS = _options.OPTIMIZERS
 
 
 class _BaseMLP(BaseEstimator):
@@ -130,7 +130,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_stochastic(self) -> None:
         """partial_fit takes a per-batch solver, as scikit-learn's (RPROP steps once per full batch)."""
-        if self.solver not in ("sgd", "adam"):
+        if self.solver not in SOLVERS or not catalogue.optimizer(self.solver).per_batch:
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
                                  "stochastic.")  # fmt: skip
 
@@ -188,7 +188,7 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden) + 2
         layer_units = [n_features, *hidden, n_outputs]
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        factor = catalogue.activation(self.activation).init_factor
         weights, biases = [], []
         for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
@@ -233,10 +233,12 @@ class _BaseMLP(BaseEstimator):
                               stacklevel=4)  # fmt: skip
             batch_size = int(np.clip(self.batch_size, 1, n))
         net = self.network_
+        # scikit-learn's settings of every solver; each solver takes its own (the others' are ignored, as there).
+        settings = {"momentum": float(self.momentum), "betas": (self.beta_1, self.beta_2), "eps": float(self.epsilon)}
+        own = {name: settings[name] for name in catalogue.optimizer(self.solver).options if name in settings}
         opts = _options.check(
             n, epochs=1, lr=float(self.learning_rate_init), batch_size=batch_size, optimizer=self.solver,
-            momentum=float(self.momentum) if self.solver == "sgd" else 0.0, betas=(self.beta_1, self.beta_2),
-            eps=float(self.epsilon), weight_decay=float(self.alpha) / batch_size, loss=self._loss,
+            weight_decay=float(self.alpha) / batch_size, loss=self._loss, **own,
         )  # fmt: skip
         engine = Engine(net, X_train, Y_train, opts)
         if incremental and self._optimizer_state is not None:
@@ -245,7 +247,7 @@ class _BaseMLP(BaseEstimator):
         weights = [W.ravel() for W in net._layout.weights(net._params)]  # views: the penalty reads them in place
         n_batches = -(-n // batch_size)
         # scikit-learn reports the mean over samples and outputs of 1/2 (y - out)^2; fastbp sums over outputs.
-        scale = 1.0 / self.n_outputs_ if self._loss == "squared" else 1.0
+        scale = 1.0 / self.n_outputs_ if catalogue.loss(self._loss).per_output_mean else 1.0
         orders = np.arange(n, dtype=np.int64).reshape(1, n)
         if self.early_stopping:
             self._best_params = net._params.copy()

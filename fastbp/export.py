@@ -1,6 +1,6 @@
 """Networks out to PyTorch and ONNX, and in from PyTorch: the layer-by-layer translation, in one place.
 
-Each activation has one PyTorch module and one ONNX operator (the tables below).
+Each activation's PyTorch module and ONNX operator are in its catalogue record.
 torch and onnx are optional extras, imported only when a function here is called.
 """
 
@@ -10,22 +10,8 @@ import importlib
 
 import numpy as np
 
-from . import _validate
+from . import _validate, catalogue
 
-# fastbp's activation -> (torch.nn module name, its keyword arguments); the Linear layer comes before each.
-TORCH_MODULES = {
-    "logistic": ("Sigmoid", {}),
-    "tanh": ("Tanh", {}),
-    "relu": ("ReLU", {}),
-    "leaky_relu": ("LeakyReLU", {"negative_slope": 0.01}),
-    "identity": ("Identity", {}),
-    "softmax": ("Softmax", {"dim": -1}),
-}
-# fastbp's activation -> ONNX operator (None: no node). leaky_relu is Max(x, 0.01 x) with 0.01 a constant in
-# the network's dtype: ONNX's LeakyRelu takes its slope as a float32 attribute (0.009999999776), 2e-8 off
-# in float64; Max(x, 0.01 x) equals max(0, x) + 0.01 min(0, x) exactly.
-ONNX_OPERATORS = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "leaky_relu": "Max", "identity": None,
-                  "softmax": "Softmax"}  # fmt: skip
 ONNX_OPSET = 17
 
 
@@ -47,7 +33,7 @@ def to_torch(net):
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W))
             linear.bias.copy_(torch.from_numpy(b))  # a tied bias: its value repeated, an ordinary vector from now on
-        name, kwargs = TORCH_MODULES[activation]
+        name, kwargs = catalogue.activation(activation).torch
         layers += [linear, getattr(torch.nn, name)(**kwargs)]
     return torch.nn.Sequential(*layers)
 
@@ -56,11 +42,12 @@ def from_torch(module, network_class):
     """A Network from a ``torch.nn.Sequential`` of Linear layers, each followed by at most one activation
     module of TORCH_MODULES (none: identity); anything else is a ValueError saying what is supported."""
     torch = _require("torch", "torch")
-    supported = ("a torch.nn.Sequential of Linear layers, each followed by at most one of "
-                 "Sigmoid, Tanh, ReLU, LeakyReLU(0.01), Identity, Softmax(dim=-1) (the last layer only)")  # fmt: skip
+    modules = [f"{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})" for name, kwargs in
+               (record.torch for record in catalogue.ACTIVATIONS)]  # fmt: skip
+    supported = f"a torch.nn.Sequential of Linear layers, each followed by at most one of {', '.join(modules)}"
     if not isinstance(module, torch.nn.Sequential):
         raise ValueError(f"from_torch takes {supported}; got {_validate._describe(module)}")
-    by_module = {name: activation for activation, (name, _) in TORCH_MODULES.items()}
+    by_module = {record.torch[0]: record for record in catalogue.ACTIVATIONS}
     weights, biases, activations = [], [], []
     for position, layer in enumerate(module):
         kind = type(layer).__name__
@@ -75,12 +62,12 @@ def from_torch(module, network_class):
             weights.append(W)
             biases.append(np.zeros(W.shape[0], W.dtype) if layer.bias is None else layer.bias.detach().cpu().numpy())
         elif kind in by_module and type(layer).__module__.startswith("torch.nn") and len(activations) < len(weights):
-            if kind == "LeakyReLU" and layer.negative_slope != 0.01:
-                raise ValueError(f"module[{position}]: LeakyReLU's slope must be 0.01 (fastbp's); got "
-                                 f"{layer.negative_slope}")  # fmt: skip
-            if kind == "Softmax" and layer.dim not in (-1, 1):
-                raise ValueError(f"module[{position}]: Softmax must act on the features (dim=-1); got dim={layer.dim}")
-            activations.append(by_module[kind])
+            record = by_module[kind]
+            for key, value in record.torch[1].items():  # the module's settings must be fastbp's
+                got = getattr(layer, key)
+                if got != value and not (key == "dim" and got in (-1, 1)):  # (dim 1 is the features' axis too)
+                    raise ValueError(f"module[{position}]: {kind}'s {key} must be {value} (fastbp's); got {got}")
+            activations.append(record.name)
         else:
             raise ValueError(f"module[{position}] is {kind}: from_torch takes {supported}")
     if not weights:
@@ -110,17 +97,15 @@ def to_onnx(net, path) -> None:
         net_input = f"net{l}"
         nodes.append(helper.make_node("Gemm", [current, f"W{l}", f"b{l}"], [net_input], transB=1))
         out = "Y" if l == n_layers - 1 else f"out{l}"
-        operator = ONNX_OPERATORS[activation]
-        if operator is None:
+        record = catalogue.activation(activation)
+        if record.onnx is None:
             nodes.append(helper.make_node("Identity", [net_input], [out]))
-        elif activation == "leaky_relu":
-            initializers.append(numpy_helper.from_array(np.array(0.01, net.dtype), f"slope{l}"))
+        elif record.onnx_slope is not None:  # Max(x, slope x), the slope a constant in the network's dtype
+            initializers.append(numpy_helper.from_array(np.array(record.onnx_slope, net.dtype), f"slope{l}"))
             nodes.append(helper.make_node("Mul", [net_input, f"slope{l}"], [f"leak{l}"]))
-            nodes.append(helper.make_node("Max", [net_input, f"leak{l}"], [out]))
-        elif activation == "softmax":
-            nodes.append(helper.make_node("Softmax", [net_input], [out], axis=-1))
+            nodes.append(helper.make_node(record.onnx, [net_input, f"leak{l}"], [out]))
         else:
-            nodes.append(helper.make_node(operator, [net_input], [out]))
+            nodes.append(helper.make_node(record.onnx, [net_input], [out], **record.onnx_attributes))
         current = out
     graph = helper.make_graph(
         nodes, "fastbp_network",

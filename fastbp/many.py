@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from . import _dispatch, _kernels, _loop, _options, _validate
+from . import _dispatch, _kernels, _loop, _options, _validate, catalogue
 from ._engine import Engine, initial_state, run_record, updates_per_epoch
 from .history import History
 from .network import Network
@@ -79,7 +79,7 @@ def train_many(
         if (codes := net._acts.tobytes()) in checked:
             continue
         try:
-            _options.check_activations(net.activations, opts.loss)
+            catalogue.check_output(net.activations, opts.loss)
         except ValueError as error:
             raise ValueError(f"nets[{k}]: {error}") from None
         checked.add(codes)
@@ -119,7 +119,7 @@ class _Job:
         self.errors = _loop.record(opts.epochs, len(group.nets))  # each chunk's rows are contiguous
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.epoch = 0
-        self.loss = _options.LOSSES.index(opts.loss)
+        self.loss = catalogue.code(catalogue.LOSSES, opts.loss)
         self.final_sums = None  # each network's summed error after training, when the kernel computed it
 
     def ready(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _dispatch, _kernels, _options, _validate, export, io
+from . import _dispatch, _kernels, _options, _validate, catalogue, export, io
 from ._layout import Layout
 
 
@@ -79,10 +79,12 @@ class Network:
                 tied.append(0)
             bs.append(b)
         codes = activation_codes(activations, len(Ws))
-        if codes[-1] == _kernels.SOFTMAX and sizes[-1] == 1:
+        output = catalogue.ACTIVATIONS[codes[-1]]
+        if sizes[-1] < output.min_units:  # (softmax: over one unit it always outputs 1, and nothing would train)
             raise ValueError(
-                "activations: 'softmax' on an output layer of one unit always outputs 1, so nothing would train; "
-                "use 'logistic' (with loss='cross_entropy' for two classes), or give the layer one unit per class"
+                f"activations: {output.name!r} on an output layer of one unit is refused: it needs at least "
+                f"{output.min_units}; use 'logistic' (with loss='cross_entropy' for two classes), or give the layer "
+                "one unit per class"
             )
         layout = Layout.of(sizes)
         params = layout.pack(Ws, bs)
@@ -124,7 +126,7 @@ class Network:
         rng = np.random.default_rng(seed)
         weights, biases = [], []
         for n_in, n_out, code in zip(sizes[:-1], sizes[1:], codes):
-            r = np.sqrt((2.0 if code == _kernels.LOGISTIC else 6.0) / (n_in + n_out))
+            r = np.sqrt(catalogue.ACTIVATIONS[code].init_factor / (n_in + n_out))
             weights.append(rng.uniform(-r, r, size=(n_out, n_in)))
             biases.append(rng.uniform(-r, r) if tied else rng.uniform(-r, r, size=n_out))
         return cls.from_arrays(weights, biases, dtype=dtype, activations=activations)
@@ -159,7 +161,7 @@ class Network:
     @property
     def activations(self) -> tuple[str, ...]:
         """Per layer above the input: its activation's name."""
-        return tuple(_options.ACTIVATIONS[code] for code in self._acts)
+        return tuple(_options.ACTIVATIONS[code] for code in self._acts.tolist())
 
     def copy(self) -> Network:
         """An independent copy (of the parameters: the rest is never written)."""
@@ -204,8 +206,8 @@ class Network:
     def _loss_code(self, loss) -> int:
         """The loss's code, checked against this network's output activation."""
         loss = _validate.choice("loss", loss, _options.LOSSES)
-        _options.check_activations(self.activations, loss)
-        return _options.LOSSES.index(loss)
+        catalogue.check_output(self.activations, loss)
+        return catalogue.code(catalogue.LOSSES, loss)
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""
@@ -299,11 +301,9 @@ def activation_codes(activations, n_layers: int) -> np.ndarray:
             f"activations must be one name or one per layer above the input ({n_layers}); "
             f"got {_validate._describe(activations)}"
         )
-    codes = [_options.ACTIVATIONS.index(_validate.choice(f"activations[{l}]", name, _options.ACTIVATIONS))
-             for l, name in enumerate(names)]  # fmt: skip
-    if _kernels.SOFTMAX in codes[:-1]:
-        raise ValueError(
-            f"activations[{codes.index(_kernels.SOFTMAX)}] is 'softmax', which acts on a whole layer of "
-            "probabilities: it may only be the output layer's activation"
-        )
-    return np.array(codes, np.int64)
+    for l, name in enumerate(names):
+        _validate.choice(f"activations[{l}]", name, _options.ACTIVATIONS)
+        if l < n_layers - 1 and not catalogue.activation(name).hidden:
+            raise ValueError(f"activations[{l}] is {name!r}, which acts on a whole layer of outputs at once: it may "
+                             "only be the output layer's activation")  # fmt: skip
+    return np.array([catalogue.code(catalogue.ACTIVATIONS, name) for name in names], np.int64)

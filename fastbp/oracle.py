@@ -14,7 +14,9 @@ Backpropagation Example", with the article's names:
 Beyond the article, each formula is PyTorch's (float64): other activations (each
 with its derivative dout/dnet, written with the unit's output), cross-entropy
 computed from the net inputs, Adam and RPROP, L2 weight decay on the weights.
-The defaults are the article's, bit for bit.
+The defaults are the article's, bit for bit. Which formula an activation, a loss or
+an optimiser uses is its record's business (fastbp/catalogue.py): the functions
+below that run the algorithm take those records, never names.
 
 Glossary: ``W[l][j][i]`` is the weight from unit i of layer l to unit j of layer
 l + 1; ``b[l][j]`` the bias of that unit. Sums are taken left to right in plain
@@ -103,16 +105,6 @@ def softmax(nets: Vector) -> Vector:
     return [e / total for e in exps]
 
 
-# Each element-wise activation and its derivative; "softmax" acts on a whole (output) layer.
-ACTIVATIONS = {
-    "logistic": (logistic, logistic_derivative),
-    "tanh": (tanh, tanh_derivative),
-    "relu": (relu, relu_derivative),
-    "leaky_relu": (leaky_relu, leaky_relu_derivative),
-    "identity": (identity, identity_derivative),
-}
-
-
 # --- The forward pass ---------------------------------------------------------
 
 
@@ -124,18 +116,16 @@ def net_input(w_row: Vector, out_below: Vector, b: float) -> float:
     return net + b
 
 
-def forward_layer(W: Matrix, b: Vector, out_below: Vector, activation: str = "logistic") -> tuple[Vector, Vector]:
-    """One layer of the forward pass: (net, out) of every unit."""
+def forward_layer(W: Matrix, b: Vector, out_below: Vector, activation) -> tuple[Vector, Vector]:
+    """One layer of the forward pass: (net, out) of every unit; activation is a catalogue record."""
     net = [net_input(W[j], out_below, b[j]) for j in range(len(W))]
-    if activation == "softmax":
-        return net, softmax(net)
-    f = ACTIVATIONS[activation][0]
-    return net, [f(n) for n in net]
+    if activation.whole_layer:
+        return net, activation.forward(net)
+    return net, [activation.forward(n) for n in net]
 
 
-def forward(W: list[Matrix], b: list[Vector], x: Vector, activations=None) -> tuple[list[Vector], list[Vector]]:
+def forward(W: list[Matrix], b: list[Vector], x: Vector, activations) -> tuple[list[Vector], list[Vector]]:
     """The forward pass: net per layer above the input, out per layer (input first)."""
-    activations = activations or ["logistic"] * len(W)
     nets: list[Vector] = []
     outs: list[Vector] = [list(x)]
     for W_l, b_l, activation in zip(W, b, activations):
@@ -179,51 +169,66 @@ def cross_entropy_logistic(target: Vector, net: Vector) -> float:
     return E
 
 
-def sample_error(target: Vector, out: Vector, net: Vector, activation: str = "logistic", loss: str = "squared"):
-    """One sample's error under the loss: the article's E_total, or cross-entropy from the net inputs."""
-    if loss == "squared":
-        return error(target, out)
-    if activation == "softmax":
+def squared_error(target: Vector, out: Vector, net: Vector, activation) -> float:
+    """The article's E_total, whatever the output activation."""
+    return error(target, out)
+
+
+def cross_entropy(target: Vector, out: Vector, net: Vector, activation) -> float:
+    """Cross-entropy from the net inputs: of the softmax distribution, or of each logistic unit."""
+    if activation.whole_layer:
         return cross_entropy_softmax(target, net)
     return cross_entropy_logistic(target, net)
+
+
+def sample_error(target: Vector, out: Vector, net: Vector, activation, loss) -> float:
+    """One sample's error under the loss (a catalogue record) for the output activation (a record)."""
+    return loss.error(target, out, net, activation)
 
 
 # --- The backwards pass -------------------------------------------------------
 
 
-def delta_output(target: Vector, out: Vector, activation: str = "logistic", loss: str = "squared") -> Vector:
-    """1. Output deltas: delta_o = dE/dout_o * dout_o/dnet_o.
+def delta_output(target: Vector, out: Vector, activation, loss) -> Vector:
+    """1. Output deltas: delta_o = dE/dout_o * dout_o/dnet_o, as the loss (a record) gives them."""
+    return loss.delta(target, out, activation)
+
+
+def squared_delta(target: Vector, out: Vector, activation) -> Vector:
+    """Output deltas of the squared error: delta_o = dE/dout_o * dout_o/dnet_o.
 
     dE/dout_o = -(target_o - out_o)  (the -1 comes from differentiating (target - out));
-    dout_o/dnet_o = out_o * (1 - out_o)  (the logistic function's derivative).
-    Cross-entropy on its own output unit gives the short form: out_o - target_o (logistic),
-    out_o * sum_k target_k - target_o (softmax: dE/dnet through the whole layer).
+    dout_o/dnet_o = out_o * (1 - out_o)  (the logistic function's derivative, in the article).
+    Through softmax, which couples the layer: delta_j = out_j (g_j - sum_k g_k out_k).
     """
-    if loss == "cross_entropy":
-        if activation == "softmax":
-            total = 0.0
-            for t in target:
-                total += t
-            return [o * total - t for t, o in zip(target, out)]
-        return [o - t for t, o in zip(target, out)]
-    if activation == "softmax":  # squared error through softmax: delta_j = out_j (g_j - sum_k g_k out_k)
+    if activation.whole_layer:
         g = [-(t - o) for t, o in zip(target, out)]
         dot = 0.0
         for g_k, o in zip(g, out):
             dot += g_k * o
         return [o * (g_j - dot) for g_j, o in zip(g, out)]
-    derivative = ACTIVATIONS[activation][1]
-    return [(-(t - o)) * derivative(o) for t, o in zip(target, out)]
+    return [(-(t - o)) * activation.slope(o) for t, o in zip(target, out)]
 
 
-def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector, activation: str = "logistic") -> Vector:
+def cross_entropy_delta(target: Vector, out: Vector, activation) -> Vector:
+    """Output deltas of cross-entropy on its own output units, in the short form: out_o - target_o
+    (logistic), out_o * sum_k target_k - target_o (softmax: dE/dnet through the whole layer)."""
+    if activation.whole_layer:
+        total = 0.0
+        for t in target:
+            total += t
+        return [o * total - t for t, o in zip(target, out)]
+    return [o - t for t, o in zip(target, out)]
+
+
+def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector, activation) -> Vector:
     """2. Hidden deltas: delta_h = (sum_o delta_o * w_oh) * out_h * (1 - out_h).
 
     The sum is dE/dout_h: h feeds every unit above it, so its error is the sum of
     what it contributed to each (dE_o1/dout_h + dE_o2/dout_h + ...). The last factor
     is the activation's derivative dout_h/dnet_h (the logistic's for the article).
     """
-    derivative = ACTIVATIONS[activation][1]
+    derivative = activation.slope
     delta = []
     for h, out_h in enumerate(out):
         dE_dout_h = 0.0
@@ -281,12 +286,30 @@ def rprop_update(w, grad, step_size, previous, etas, step_sizes) -> tuple[float,
     return w - sign * step_size, step_size, grad
 
 
+def sgd_move(w: float, grad: float, state: list, rule) -> float:
+    """Gradient descent (with momentum when rule.momentum > 0); state[0] is the velocity."""
+    w, state[0] = update(w, grad, rule.eta, rule.momentum, state[0])
+    return w
+
+
+def adam_move(w: float, grad: float, state: list, rule) -> float:
+    """Adam; state holds the moments m and v."""
+    w, state[0], state[1] = adam_update(w, grad, state[0], state[1], rule.step, rule.eta, rule.betas, rule.eps)
+    return w
+
+
+def rprop_move(w: float, grad: float, state: list, rule) -> float:
+    """RPROP; state holds the step size and the previous gradient."""
+    w, state[0], state[1] = rprop_update(w, grad, state[0], state[1], rule.etas, rule.step_sizes)
+    return w
+
+
 @dataclass
 class Rule:
-    """How each parameter moves, given its gradient: the optimiser and its settings."""
+    """How each parameter moves, given its gradient: the optimiser (a catalogue record) and its settings."""
 
+    optimizer: object
     eta: float = 0.5
-    optimizer: str = "sgd"
     momentum: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -298,13 +321,7 @@ class Rule:
 
 def move(w: float, grad: float, state: list, rule: Rule) -> float:
     """One parameter's update under the rule; state holds its two optimiser values, updated in place."""
-    if rule.optimizer == "sgd":
-        w, state[0] = update(w, grad, rule.eta, rule.momentum, state[0])
-    elif rule.optimizer == "adam":
-        w, state[0], state[1] = adam_update(w, grad, state[0], state[1], rule.step, rule.eta, rule.betas, rule.eps)
-    else:
-        w, state[0], state[1] = rprop_update(w, grad, state[0], state[1], rule.etas, rule.step_sizes)
-    return w
+    return rule.optimizer.move(w, grad, state, rule)
 
 
 # --- One training step on a batch of samples ----------------------------------
@@ -318,7 +335,7 @@ def mean(values: Vector) -> float:
     return total / len(values)
 
 
-def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, activations=None, loss="squared"):
+def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, activations, loss):
     """Train (W, b) in place on one batch; return the samples' errors (before the update).
 
     The gradient is the mean over the batch of each sample's gradient (plus
@@ -329,9 +346,9 @@ def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, ac
     computes its deltas through the updated weights. A tied layer has one bias shared
     by its units; it trains on the sum of the units' bias gradients. ``sW``, ``sb``
     hold each parameter's optimiser state ([velocity, 0] for sgd, [m, v] for Adam,
-    [step, previous gradient] for RPROP).
+    [step, previous gradient] for RPROP). ``activations`` (one per layer) and ``loss``
+    are catalogue records.
     """
-    activations = activations or ["logistic"] * len(W)
     rule.step += 1
     # The forward pass of every sample, before any weight changes.
     passes = [forward(W, b, x, activations) for x in batch_x]
@@ -375,12 +392,12 @@ def apply_update(W_l, b_l, tied, gW, gb, rule, sW_l, sb_l, train_biases):
 
 def initial_state(W, b, rule: Rule):
     """Each parameter's optimiser state at the start: zeros, and RPROP's steps at eta."""
-    first = rule.eta if rule.optimizer == "rprop" else 0.0
+    first = rule.eta if rule.optimizer.first_state_is_lr else 0.0
     return [[[[first, 0.0] for _ in row] for row in W_l] for W_l in W], [[[first, 0.0] for _ in b_l] for b_l in b]
 
 
-def train(W, b, tied, X, Y, orders, batch_size, rule, sW, sb, train_biases, layerwise, activations=None,
-          loss="squared", target=None):  # fmt: skip
+def train(W, b, tied, X, Y, orders, batch_size, rule, sW, sb, train_biases, layerwise, activations, loss,
+          target=None):  # fmt: skip
     """Train in place, one epoch per entry of ``orders``; return each epoch's mean error.
 
     ``orders[e]`` is the sample order of epoch e (every sample once). The optimiser

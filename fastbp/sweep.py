@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _options, _validate
+from . import _options, _validate, catalogue
 from .datasets import accuracy, is_classification
 from .many import train_many
 from .network import Network
@@ -146,10 +146,10 @@ def sweep(
     # Refuse bad options before any work.
     options["loss"] = _options.check(X.shape[0], progress=progress, **options).loss
     activations = (
-        _validate.choice("activation", activation, _options.ACTIVATIONS[:-1]),  # (softmax: output layers only)
+        _validate.choice("activation", activation, catalogue.hidden_activations()),
         _validate.choice("output_activation", output_activation, _options.ACTIVATIONS),
     )
-    _options.check_activations(activations, options["loss"])
+    catalogue.check_output(activations, options["loss"])
     one_hot = is_classification(Y)  # (named for the records' val_accuracy: one-hot or 0/1 targets)
     bar = _bar(len(configs), progress)
     try:

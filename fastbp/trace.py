@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate, oracle
+from . import _validate, catalogue, oracle
 from ._options import LOSSES, UPDATES
 from .network import Network
 
@@ -59,18 +59,19 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
     update = _validate.choice("update", update, UPDATES)
     loss = _validate.choice("loss", loss, LOSSES)
     net._loss_code(loss)  # refuses cross-entropy on other outputs than softmax and logistic
-    activations = list(net.activations)
+    activations = [catalogue.activation(name) for name in net.activations]
+    rule = catalogue.loss(loss)
     W = [W_l.tolist() for W_l in net.weights]
     b = [b_l.tolist() for b_l in net.biases]
     x, y = X[0].tolist(), Y[0].tolist()
 
     nets, outs = oracle.forward(W, b, x, activations)
-    E_total = oracle.sample_error(y, outs[-1], nets[-1], activations[-1], loss)
+    E_total = oracle.sample_error(y, outs[-1], nets[-1], activations[-1], rule)
     n_layers = len(W)
     deltas = [None] * n_layers
     grads = [None] * n_layers
     W_new = [None] * n_layers
-    deltas[-1] = oracle.delta_output(y, outs[-1], activations[-1], loss)
+    deltas[-1] = oracle.delta_output(y, outs[-1], activations[-1], rule)
     for l in reversed(range(n_layers)):
         grads[l] = oracle.weight_gradient(deltas[l], outs[l])
         W_new[l] = [
@@ -94,7 +95,7 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
         targets=np.array(y),
         lr=lr,
         update=update,
-        activations=tuple(activations),
+        activations=net.activations,
         loss=loss,
     )
 
@@ -137,24 +138,6 @@ def _as_inputs(units, l):
     return units[l] if l == 0 else [f"out_{u}" for u in units[l]]
 
 
-# How each activation's output and derivative read in the walkthrough (the values come from the oracle).
-OUTPUT_TEXT = {
-    "logistic": "1 / (1 + e^(-net_{u}))",
-    "tanh": "tanh(net_{u})",
-    "relu": "max(0, net_{u})",
-    "leaky_relu": "net_{u} if net_{u} > 0, else 0.01 net_{u}",
-    "identity": "net_{u}",
-    "softmax": "e^(net_{u}) / ({all})",
-}
-SLOPE_TEXT = {
-    "logistic": "out_{u} (1 - out_{u})",
-    "tanh": "1 - out_{u}^2",
-    "relu": "1 if net_{u} > 0, else 0",
-    "leaky_relu": "1 if net_{u} > 0, else 0.01",
-    "identity": "1",
-}
-
-
 def _walkthrough(t: Trace):
     units, wn, bn = _names(t)
     acts = t.activations or ("logistic",) * len(t.net_inputs)
@@ -176,7 +159,8 @@ def _walkthrough(t: Trace):
             bias = f"{bn[l][j]} * 1 = {values} + {fmt(t.biases[l][j])} * 1"
             yield f"  net_{u} = {terms} + {bias} = {fmt(t.net_inputs[l][j])}"
             every = " + ".join(f"e^(net_{a})" for a in units[l + 1])
-            yield f"  out_{u} = {OUTPUT_TEXT[acts[l]].format(u=u, all=every)} = {fmt(t.outputs[l + 1][j])}"
+            text = catalogue.activation(acts[l]).out_text.format(u=u, all=every)
+            yield f"  out_{u} = {text} = {fmt(t.outputs[l + 1][j])}"
     yield ""
     yield "Calculating the total error"
     yield from _error_lines(t, units[-1], acts[-1])
@@ -198,8 +182,8 @@ def _walkthrough(t: Trace):
                     yield f"  dE_{a}/dout_{u} = delta_{a} * {wn[l + 1][k][j]}{mark} = {fmt(value)}"
                 o = t.outputs[l + 1][j]
                 yield f"  dE_total/dout_{u} = {' + '.join(parts)} = {fmt(dE_dout)}"
-                slope = oracle.ACTIVATIONS[acts[l]][1](o)
-                yield f"  dout_{u}/dnet_{u} = {SLOPE_TEXT[acts[l]].format(u=u)} = {fmt(slope)}"
+                record = catalogue.activation(acts[l])
+                yield f"  dout_{u}/dnet_{u} = {record.slope_text.format(u=u)} = {fmt(record.slope(o))}"
                 yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
         for j, u in enumerate(units[l + 1]):
             for i, v in enumerate(_as_inputs(units, l)):
@@ -263,6 +247,6 @@ def _output_delta_lines(t: Trace, out_units, output: str):
             total = " + ".join(f"dE_total/dout_{a} out_{a}" for a in out_units)
             yield f"  delta_{u} = out_{u} (dE_total/dout_{u} - ({total})) = {fmt(deltas[j])}"
             continue
-        slope = oracle.ACTIVATIONS[output][1](o)
-        yield f"  dout_{u}/dnet_{u} = {SLOPE_TEXT[output].format(u=u)} = {fmt(slope)}"
+        record = catalogue.activation(output)
+        yield f"  dout_{u}/dnet_{u} = {record.slope_text.format(u=u)} = {fmt(record.slope(o))}"
         yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(deltas[j])}"

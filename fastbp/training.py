@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _checkpoint, _loop, _options, _validate
+from . import _checkpoint, _loop, _options, _validate, catalogue
 from ._engine import Engine
 from .history import History
 from .network import Network
@@ -127,7 +127,7 @@ def train(
         patience=patience, min_delta=min_delta, restore_best=restore_best, target_error=target_error,
         validating=validation is not None, **periods,
     )  # fmt: skip
-    _options.check_activations(net.activations, opts.loss)
+    catalogue.check_output(net.activations, opts.loss)
     job = _Job(net, X, Y, opts, validation)
     fingerprint = digests = None
     if checkpoint is not None or resume is not None:
@@ -163,7 +163,7 @@ class _Job:
     def __init__(self, net: Network, X, Y, opts: _options.Options, validation):
         self.net, self.X, self.Y, self.opts, self.validation = net, X, Y, opts, validation
         self.engine = Engine(net, X, Y, opts)
-        self.loss = _options.LOSSES.index(opts.loss)
+        self.loss = catalogue.code(catalogue.LOSSES, opts.loss)
         self.errors = _loop.record(opts.epochs)
         self.val_errors = _loop.record(opts.epochs) if validation is not None else None
         self.epoch = 0

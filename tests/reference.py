@@ -179,15 +179,16 @@ def kernel_exp_in_oracle(fast_math: bool = False):
     That exp is the one place where the kernels' arithmetic differs from the oracle's
     (within an ulp); with it substituted, the two engines must give the same bits.
     """
+    from dataclasses import replace
     from unittest import mock
 
-    from fastbp import _kernels, oracle
+    from fastbp import _kernels, catalogue, oracle
 
     logistic = _kernels._logistic_fast if fast_math else _kernels._logistic
-    patched = {"logistic": (logistic, oracle.logistic_derivative)}
+    patched = {"logistic": replace(catalogue.activation("logistic"), forward=logistic)}
     stack = contextlib.ExitStack()
     stack.enter_context(mock.patch.object(oracle, "logistic", logistic))
-    stack.enter_context(mock.patch.dict(oracle.ACTIVATIONS, patched))
+    stack.enter_context(mock.patch.dict(catalogue.BY_NAME["activation"], patched))
     return stack
 
 

@@ -49,8 +49,8 @@ def test_from_torch_reads_bare_linear_layers_and_refuses_the_rest():
     refused = [
         (nn.Linear(3, 2), "torch.nn.Sequential"),
         (nn.Sequential(nn.Linear(3, 2), nn.GELU()), "module\\[1\\] is GELU"),
-        (nn.Sequential(nn.Linear(3, 2), nn.LeakyReLU(0.2)), "slope must be 0.01"),
-        (nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=0)), "dim=-1"),
+        (nn.Sequential(nn.Linear(3, 2), nn.LeakyReLU(0.2)), "negative_slope must be 0.01"),
+        (nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=0)), "dim must be -1"),
         (nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=-1), nn.Linear(2, 2)), "softmax"),
         (nn.Sequential(nn.Linear(3, 2), nn.Linear(3, 2)), "takes 3 inputs"),
         (nn.Sequential(nn.ReLU()), "module\\[0\\] is ReLU"),

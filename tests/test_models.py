@@ -144,7 +144,7 @@ def test_networks_refuse_bad_activations(kwargs, error, message):
     "options, message",
     [
         (dict(loss="cross_entropy"), "needs an output layer of 'softmax' or 'logistic'"),
-        (dict(optimizer="adam", momentum=0.9), "momentum must be 0 with optimizer='adam'"),
+        (dict(optimizer="adam", momentum=0.9), "momentum applies to optimizer='sgd', not optimizer='adam'"),
         (dict(optimizer="rprop", update="layerwise"), "update='layerwise' applies to optimizer='sgd' only"),
         (dict(patience=3), "patience needs validation"),
         (dict(optimizer="nadam"), "optimizer must be one of 'sgd', 'adam', 'rprop'"),

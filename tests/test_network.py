@@ -7,7 +7,7 @@ import pytest
 from reference import random_problem
 
 import fastbp
-from fastbp import oracle
+from fastbp import catalogue, oracle
 
 
 def test_from_arrays_copies_and_converts():
@@ -61,7 +61,8 @@ def test_forward_shapes_and_values():
     np.testing.assert_array_equal(net.forward(X[0]), out[0])
     W = [w.tolist() for w in net.weights]
     b = [v.tolist() for v in net.biases]
-    np.testing.assert_array_equal(out[3], oracle.forward(W, b, X[3].tolist())[1][-1])
+    acts = [catalogue.activation(name) for name in net.activations]
+    np.testing.assert_array_equal(out[3], oracle.forward(W, b, X[3].tolist(), acts)[1][-1])
 
 
 def test_error_is_mean_over_samples():

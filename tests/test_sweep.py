@@ -97,7 +97,7 @@ def test_bad_grids_are_refused():
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], output_activation="sigmoid")
     with pytest.raises(ValueError, match="cross_entropy"):
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], output_activation="tanh", loss="cross_entropy")
-    with pytest.raises(ValueError, match="momentum must be 0 with optimizer='adam'"):
+    with pytest.raises(ValueError, match="momentum applies to optimizer='sgd', not optimizer='adam'"):
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], optimizer="adam", momentum=0.5)
 
 

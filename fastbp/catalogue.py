@@ -1,0 +1,151 @@
+"""The catalogue: every activation, loss and optimiser, each introduced in exactly one record.
+
+A record holds what fastbp knows of its element: its name (its position in its table
+is its code in the compiled kernels), its oracle functions, where it may stand, how
+the walkthrough writes it, its initial-weight factor, its PyTorch module and ONNX
+operator, its hyper-parameters. The options table, the command line, sweep, the
+estimators, export, trace, the oracle and the tests read these tables; no other
+module lists the names. An unknown name is a ValueError that lists the known ones.
+
+Adding an element: its oracle formula (oracle.py), its record here, its compiled
+primitive and code (_kernels.py), its tests (tests/test_catalogue.py checks that
+the kernels' codes follow these tables' order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import oracle
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A unit's activation: out = f(net)."""
+
+    name: str
+    forward: Callable  # oracle: out = f(net) (whole_layer: the layer's outs from its nets)
+    slope: Callable | None  # oracle: dout/dnet from out (None for a whole-layer activation: the losses handle it)
+    out_text: str  # the walkthrough's out_{u} = ... ({u}: the unit; {all}: the layer's terms)
+    slope_text: str  # the walkthrough's dout_{u}/dnet_{u} = ...
+    torch: tuple[str, dict]  # torch.nn module name and keyword arguments
+    onnx: str | None  # ONNX operator after the layer's Gemm (None: no node; see onnx_slope)
+    onnx_slope: float | None = None  # write as Max(x, slope x) with the slope a constant in the network's dtype
+    onnx_attributes: dict = field(default_factory=dict)
+    whole_layer: bool = False  # acts on the layer's net inputs together (softmax)
+    hidden: bool = True  # may stand in a hidden layer
+    min_units: int = 1  # the fewest units its layer may have
+    init_factor: float = 6.0  # Glorot-uniform bound sqrt(factor / (fan_in + fan_out)), as scikit-learn draws
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The per-sample error of the output layer."""
+
+    name: str
+    error: Callable  # oracle: E = error(target, out, net, output activation record)
+    delta: Callable  # oracle: dE/dnet of the output units = delta(target, out, output activation record)
+    outputs: tuple[str, ...] | None  # the output activations it takes (None: any)
+    per_output_mean: bool  # scikit-learn reports it as a mean over outputs (its squared error), not a sum
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """How a parameter moves, given its gradient."""
+
+    name: str
+    move: Callable  # oracle: w+ = move(w, grad, state, rule), state updated in place
+    options: tuple[str, ...]  # its hyper-parameters: names in _options.OPTIONS (lr aside)
+    layerwise: bool  # update="layerwise" applies
+    per_batch: bool  # one update per batch of any size (scikit-learn's "stochastic": partial_fit)
+    first_state_is_lr: bool = False  # its first state value starts at the learning rate (RPROP's step sizes)
+
+
+ACTIVATIONS = (
+    Activation(
+        "logistic", oracle.logistic, oracle.logistic_derivative, "1 / (1 + e^(-net_{u}))", "out_{u} (1 - out_{u})",
+        ("Sigmoid", {}), "Sigmoid", init_factor=2.0,
+    ),
+    Activation("tanh", oracle.tanh, oracle.tanh_derivative, "tanh(net_{u})", "1 - out_{u}^2", ("Tanh", {}), "Tanh"),
+    Activation(
+        "relu", oracle.relu, oracle.relu_derivative, "max(0, net_{u})", "1 if net_{u} > 0, else 0", ("ReLU", {}),
+        "Relu",
+    ),
+    # ONNX's LeakyRelu takes its slope as a float32 attribute (0.009999999776, 2e-8 off in float64):
+    # Max(x, 0.01 x) with 0.01 in the network's dtype equals max(0, x) + 0.01 min(0, x) exactly.
+    Activation(
+        "leaky_relu", oracle.leaky_relu, oracle.leaky_relu_derivative, "net_{u} if net_{u} > 0, else 0.01 net_{u}",
+        "1 if net_{u} > 0, else 0.01", ("LeakyReLU", {"negative_slope": oracle.LEAKY_SLOPE}), "Max",
+        onnx_slope=oracle.LEAKY_SLOPE,
+    ),
+    Activation("identity", oracle.identity, oracle.identity_derivative, "net_{u}", "1", ("Identity", {}), None),
+    Activation(
+        "softmax", oracle.softmax, None, "e^(net_{u}) / ({all})", "", ("Softmax", {"dim": -1}), "Softmax",
+        onnx_attributes={"axis": -1}, whole_layer=True, hidden=False, min_units=2,
+    ),
+)  # fmt: skip
+
+LOSSES = (
+    Loss("squared", oracle.squared_error, oracle.squared_delta, outputs=None, per_output_mean=True),
+    Loss("cross_entropy", oracle.cross_entropy, oracle.cross_entropy_delta, outputs=("softmax", "logistic"),
+         per_output_mean=False),
+)  # fmt: skip
+
+OPTIMIZERS = (
+    Optimizer("sgd", oracle.sgd_move, ("momentum",), layerwise=True, per_batch=True),
+    Optimizer("adam", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True),
+    Optimizer("rprop", oracle.rprop_move, ("etas", "step_sizes"), layerwise=False, per_batch=False,
+              first_state_is_lr=True),
+)  # fmt: skip
+
+
+def names(table) -> tuple[str, ...]:
+    """The names of a table's records, in code order."""
+    return tuple(record.name for record in table)
+
+
+def code(table, name: str) -> int:
+    """A record's code: its position in its table."""
+    return names(table).index(name)
+
+
+# Each kind's records by name (what activation(), loss() and optimizer() read).
+BY_NAME = {kind: {record.name: record for record in table}
+           for kind, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS))}  # fmt: skip
+
+
+def _find(kind: str, name: str):
+    """The record of that name; ValueError naming the known ones otherwise (nothing falls back)."""
+    records = BY_NAME[kind]
+    record = records.get(name) if isinstance(name, str) else None
+    if record is None:
+        raise ValueError(f"unknown {kind} {name!r}; the known ones are {', '.join(records)}")
+    return record
+
+
+def activation(name: str) -> Activation:
+    return _find("activation", name)
+
+
+def loss(name: str) -> Loss:
+    return _find("loss", name)
+
+
+def optimizer(name: str) -> Optimizer:
+    return _find("optimizer", name)
+
+
+def hidden_activations() -> tuple[str, ...]:
+    """The activations that may stand in hidden layers."""
+    return tuple(record.name for record in ACTIVATIONS if record.hidden)
+
+
+def check_output(activations: tuple[str, ...], loss_name: str) -> None:
+    """A loss that takes only some output activations refuses the others, naming what it takes."""
+    takes = loss(loss_name).outputs
+    if takes is not None and activations[-1] not in takes:
+        raise ValueError(
+            f"loss={loss_name!r} needs an output layer of {' or '.join(map(repr, takes))} units; this network's output "
+            f"activation is {activations[-1]!r} (use loss='squared', or build the network with another output)"
+        )

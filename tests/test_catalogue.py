@@ -1,0 +1,119 @@
+"""The catalogue: one record per activation, loss and optimiser, and everything that reads it agrees with it."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _kernels, _options, catalogue, cli, export, oracle
+
+
+def test_the_kernels_codes_follow_the_catalogues_order():
+    codes = [
+        (catalogue.ACTIVATIONS, ("LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "IDENTITY", "SOFTMAX")),
+        (catalogue.LOSSES, ("SQUARED", "CROSS_ENTROPY")),
+        (catalogue.OPTIMIZERS, ("SGD", "ADAM", "RPROP")),
+    ]
+    for table, constants in codes:
+        assert [getattr(_kernels, c) for c in constants] == list(range(len(table)))
+        assert [c.lower() for c in constants] == list(catalogue.names(table))
+
+
+def test_unknown_names_are_refused_naming_the_known_ones():
+    for find, kind in ((catalogue.activation, "activation"), (catalogue.loss, "loss"),
+                       (catalogue.optimizer, "optimizer")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"unknown {kind} 'nope'; the known ones are"):
+            find("nope")
+        with pytest.raises(ValueError, match=f"unknown {kind}"):
+            find(3)
+
+
+@pytest.mark.parametrize("record", [a for a in catalogue.ACTIVATIONS if not a.whole_layer], ids=lambda a: a.name)
+def test_each_activations_slope_is_its_derivative(record):
+    """slope(out) against central differences of forward, away from kinks at 0."""
+    for net in np.linspace(-3.0, 3.0, 25):
+        if abs(net) < 1e-3:
+            continue
+        h = 1e-6
+        numeric = (record.forward(net + h) - record.forward(net - h)) / (2 * h)
+        assert record.slope(record.forward(net)) == pytest.approx(numeric, rel=1e-6, abs=1e-9), net
+
+
+def test_every_optimizers_settings_are_options_and_each_belongs_to_one_optimizer():
+    owners = {}
+    for optimizer in catalogue.OPTIMIZERS:
+        for name in optimizer.options:
+            assert name in _options.BY_NAME, (optimizer.name, name)
+            owners.setdefault(name, []).append(optimizer.name)
+    assert all(len(users) == 1 for users in owners.values()), owners
+
+
+@pytest.mark.parametrize("optimizer", catalogue.OPTIMIZERS, ids=lambda o: o.name)
+def test_another_optimizers_setting_is_refused_not_ignored(optimizer):
+    net = fastbp.Network.random((2, 3, 1), seed=0)
+    X, Y = np.ones((4, 2)), np.ones((4, 1))
+    foreign = {"momentum": 0.5, "betas": (0.8, 0.99), "eps": 1e-6, "etas": (0.4, 1.3), "step_sizes": (1e-5, 10.0)}
+    for name, value in foreign.items():
+        if name in optimizer.options:
+            continue
+        before = net.copy()
+        with pytest.raises(ValueError, match=f"{name} applies to optimizer="):
+            fastbp.train(net, X, Y, optimizer=optimizer.name, **{name: value})
+        assert net == before
+    own = {name: foreign[name] for name in optimizer.options}
+    fastbp.train(net, X, Y, optimizer=optimizer.name, **own)
+
+
+def test_where_an_activation_may_stand_and_its_smallest_layer():
+    for record in catalogue.ACTIVATIONS:
+        fastbp.Network.random((2, 3, max(2, record.min_units)), activations=("tanh", record.name))
+        if not record.hidden:
+            with pytest.raises(ValueError, match="may only be the output layer's"):
+                fastbp.Network.random((2, 3, 2), activations=(record.name, "logistic"))
+        if record.min_units > 1:
+            with pytest.raises(ValueError, match="on an output layer of one unit"):
+                fastbp.Network.random((2, 3, 1), activations=("tanh", record.name))
+    assert cli.build_parser()  # the command line's choices come from the catalogue (hidden layers: hidden ones)
+    assert catalogue.hidden_activations() == tuple(a.name for a in catalogue.ACTIVATIONS if a.hidden)
+
+
+@pytest.mark.parametrize("record", catalogue.ACTIVATIONS, ids=lambda a: a.name)
+def test_initial_weights_are_drawn_with_the_records_factor(record):
+    """Each layer's weights within sqrt(factor / (fan_in + fan_out)), the factor of the layer's activation."""
+    sizes = (30, 40, 20)
+    activations = (record.name, "identity") if record.hidden else ("tanh", record.name)
+    layer = 0 if record.hidden else 1
+    W = fastbp.Network.random(sizes, seed=3, activations=activations).weights[layer]
+    bound = math.sqrt(record.init_factor / (sizes[layer] + sizes[layer + 1]))
+    assert 0.95 * bound < np.abs(W).max() <= bound
+
+
+@pytest.mark.parametrize("record", catalogue.LOSSES, ids=lambda l: l.name)
+def test_each_loss_refuses_the_outputs_it_does_not_take(record):
+    for output in catalogue.ACTIVATIONS:
+        net = fastbp.Network.random((2, 3, 2), seed=0, activations=("tanh", output.name))
+        if record.outputs is None or output.name in record.outputs:
+            net.error(np.ones((1, 2)), np.full((1, 2), 0.5), loss=record.name)
+        else:
+            with pytest.raises(ValueError, match=f"loss={record.name!r} needs an output layer of"):
+                net.error(np.ones((1, 2)), np.full((1, 2), 0.5), loss=record.name)
+
+
+def test_the_oracle_takes_records_and_the_article_is_logistic_and_squared():
+    W, b = [[[0.15, 0.2], [0.25, 0.3]], [[0.4, 0.45], [0.5, 0.55]]], [[0.35, 0.35], [0.6, 0.6]]
+    logistic = catalogue.activation("logistic")
+    nets, outs = oracle.forward(W, b, [0.05, 0.1], [logistic, logistic])
+    E = oracle.sample_error([0.01, 0.99], outs[-1], nets[-1], logistic, catalogue.loss("squared"))
+    assert f"{E:.9f}" == "0.298371109"  # the article's E_total
+
+
+def test_export_tables_come_from_the_records():
+    torch = pytest.importorskip("torch")
+    for record in catalogue.ACTIVATIONS:
+        name, kwargs = record.torch
+        module = getattr(torch.nn, name)(**kwargs)
+        sizes = (3, 4, 2)
+        net = fastbp.Network.random(sizes, seed=1, activations=("tanh", record.name))
+        assert type(export.to_torch(net)[3]) is type(module)
+        assert fastbp.Network.from_torch(net.to_torch()).activations == ("tanh", record.name)

@@ -6,11 +6,12 @@ and benchmarks force a choice through the ``kernel`` option (``"auto"`` is the
 choice below). The kernels (``_kernels``, ``_unrolled``) give the same bits
 as each other, except BLAS, whose products sum in BLAS's order (1e-15 relative).
 
-  loops     train_epochs: the general kernel, any network, online or minibatch
+  loops     train_epochs: any network; its markers (loops_markers) make a specialisation per path (online plain,
+            online under the other rules, minibatch), each compiling only its own code
   blas      train_epochs_blas: each layer's products as BLAS matrix products
   unrolled  a kernel written for one tiny architecture, every weight a local (_unrolled)
   lanes     train_many: networks of one architecture side by side, the loop over networks innermost
-  threads   train_many: one network per Numba thread, each through train_epochs
+  threads   train_many: one network per Numba thread, each through the loops' kernel
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import importlib.util
 
 import numpy as np
 
-from . import _kernels, _unrolled
+from . import _kernels, _unrolled, catalogue
 from ._layout import Layout
 
 # BLAS products beat the loops for minibatches of at least this many samples ...
@@ -106,10 +107,21 @@ def unrolled_possible(net, opts) -> bool:
     )
 
 
+def loops_markers(opts) -> tuple:
+    """(online, minibatch, plain, general) as train_epochs takes them, each True or None: online steps or
+    minibatches; for online steps, plain gradient descent (the article's) or another rule."""
+    if opts.batch_size != 1:
+        return None, True, None, None
+    plain = opts.optimizer == catalogue.OPTIMIZERS[_kernels.SGD].name and opts.momentum == 0.0
+    plain = plain and opts.weight_decay == 0.0  # (_kernels._rule's PLAIN)
+    return True, None, (True if plain else None), (None if plain else True)
+
+
 def training_kernel(net, opts, n_samples: int):
     """The compiled kernel that trains one network: train_epochs, train_epochs_blas or an unrolled one.
 
-    Every one takes (net, state, data, run, errors) and returns the epochs run.
+    Every one takes (net, state, data, run, errors) and returns the epochs run; train_epochs takes
+    loops_markers(opts) after them (see kernel_arguments).
     """
     choice = training_choice(net, opts, n_samples)
     if choice == "blas":
@@ -119,6 +131,11 @@ def training_kernel(net, opts, n_samples: int):
         if unrolled is not None:  # None: nowhere to write the generated file; the loops train instead
             return unrolled
     return _kernels.train_epochs
+
+
+def kernel_arguments(kernel, opts) -> tuple:
+    """What a training kernel takes after (net, state, data, run, errors): the loops' markers, or nothing."""
+    return loops_markers(opts) if kernel is _kernels.train_epochs else ()
 
 
 def many_choice(nets, opts, n_samples: int) -> str:
@@ -163,19 +180,21 @@ def block_size(opts) -> int:
 _READY: set = set()
 
 
-def is_ready(kernel, dtype) -> bool:
-    """Whether ready() has already compiled or loaded this kernel for this dtype (a set look-up)."""
-    return (kernel, np.dtype(dtype)) in _READY
+def is_ready(kernel, dtype, markers: tuple = ()) -> bool:
+    """Whether ready() has already compiled or loaded this kernel for this dtype and markers (a set look-up)."""
+    return (kernel, np.dtype(dtype), *markers) in _READY
 
 
 def ready(kernel, arguments: tuple) -> None:
     """Compile a kernel for the types of these arguments, or load it from Numba's cache, before the clock starts.
 
     The types come from the arguments the kernel is about to be called with, so they
-    cannot disagree with the call. Remembered per kernel and dtype of the first array.
+    cannot disagree with the call. Remembered per kernel, dtype of the first array, and the
+    True/None markers among the arguments (each set of markers is a specialisation of its own).
     """
     dtype = next(a for a in _arrays(arguments)).dtype
-    if (kernel, dtype) in _READY:
+    key = (kernel, dtype, *_markers(arguments))
+    if key in _READY:
         return
     if hasattr(kernel, "compile"):  # not under NUMBA_DISABLE_JIT=1, where kernels are plain Python
         import numba
@@ -184,7 +203,16 @@ def ready(kernel, arguments: tuple) -> None:
         # Numba types its first array argument by asking for numpy.ma, which imports it
         # (25-40 ms without SciPy, which otherwise imports it first): done here, not in the timed loop.
         numba.typeof(np.empty(0, dtype))
-    _READY.add((kernel, dtype))
+    _READY.add(key)
+
+
+def _markers(arguments):
+    """The True/None markers among a kernel's arguments, and inside a plain tuple of them (train_many's)."""
+    for a in arguments:
+        if a is None or isinstance(a, bool):
+            yield a
+        elif type(a) is tuple:
+            yield from _markers(a)
 
 
 def _arrays(arguments):

@@ -50,13 +50,14 @@ class Engine:
         self.lr = opts.lr if lr is None else lr
         self.state = initial_state(net._layout.n_params, net.dtype, opts, self.lr)
         self.step = 0
-        self.kernel = None
+        self.kernel, self.markers = None, ()
         if opts.engine == "numba":
             self.kernel = _dispatch.training_kernel(net, opts, X.shape[0])
+            self.markers = _dispatch.kernel_arguments(self.kernel, opts)
 
     def ready(self) -> None:
         """Compile the kernel, or load it from the cache, before the clock starts."""
-        if self.kernel is not None and not _dispatch.is_ready(self.kernel, self.net.dtype):
+        if self.kernel is not None and not _dispatch.is_ready(self.kernel, self.net.dtype, self.markers):
             _dispatch.ready(self.kernel, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty(0)))
 
     def epochs(self, orders: np.ndarray, count: int, errors: np.ndarray) -> int:
@@ -83,7 +84,7 @@ class Engine:
     def _arguments(self, orders, count, errors) -> tuple:
         data = _kernels.Data(self.X, self.Y, orders)
         run = run_record(self.opts, count, self.net.dtype, self.lr, self.step)
-        return self.net.record(), self.state, data, run, errors
+        return self.net.record(), self.state, data, run, errors, *self.markers
 
     def _oracle(self, orders, count, errors) -> int:
         net, L, opts = self.net, self.net._layout, self.opts

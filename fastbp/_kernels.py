@@ -1007,7 +1007,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
 
 
 @kernel
-def train_epochs(net, state, data, run, errors):
+def train_epochs(net, state, data, run, errors, online, minibatch, plain, general):
     """Train for run.n_epochs epochs; errors[e] = epoch e's mean error over its samples.
 
     Epoch e visits the samples data.orders[e], or orders[0] in every epoch when
@@ -1016,31 +1016,44 @@ def train_epochs(net, state, data, run, errors):
     epochs run: it stops after the first epoch whose mean error is not finite
     (returning its index: errors[returned value] is that error), or is at most
     run.target (returning the epochs done, that one included).
+
+    The markers say which path the call takes, each True or None (_dispatch.loops_markers):
+    ``online`` or ``minibatch``; for online steps, ``plain`` gradient descent (the article's)
+    or the ``general`` rules. Each set of markers is a specialisation of its own, and Numba
+    prunes every branch whose marker is None before typing it, so a call compiles (and loads)
+    only its own path. (Numba prunes on a kernel's own None arguments, not on a True one, nor
+    on constants passed into inlined helpers: hence one marker per path, tested here.)
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
+    if (online is None) == (minibatch is None) or (online is not None and (plain is None) == (general is None)):
+        raise ValueError("train_epochs takes one path: online (plain or general) or minibatch")
+    if plain is not None and not _is_plain(run):
+        raise ValueError("the plain online path takes plain gradient descent only (no momentum, no weight decay)")
+    if online is not None and run.batch_size != 1:
+        raise ValueError("the online path takes batch_size=1 only")
     orders = data.orders
     stride = _stride(sizes, u_off)
     n_samples = orders.shape[1]
-    online = run.batch_size == 1
-    plain = _is_plain(run)
     zero = np.zeros(1, params.dtype)[0]
     out = np.empty(stride, params.dtype)
     delta = np.empty(stride, params.dtype)
+    batch_scratch = 0 if minibatch is None else 1
     scratch = (
-        np.empty(0 if online else params.shape[0], params.dtype),
-        np.empty(0 if online else run.block * stride, params.dtype),
-        np.empty(0 if online else run.block * stride, params.dtype),
+        np.empty(batch_scratch * params.shape[0], params.dtype),
+        np.empty(batch_scratch * run.block * stride, params.dtype),
+        np.empty(batch_scratch * run.block * stride, params.dtype),
     )
     # Plain online steps keep the first weight matrix transposed for the call (its forward sums
     # then vectorise across units); it goes back into params at the end.
-    first_t = np.empty(sizes[0] * sizes[1] if online and plain else 0, params.dtype)
+    transposed = 0 if plain is None else 1
+    first_t = np.empty(transposed * sizes[0] * sizes[1], params.dtype)
     _swap_first_layout(net, first_t, True)
     t = run.step
     done = run.n_epochs
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
-        if online:
+        if online is not None:
             step_size, root_correction = run.lr, 1.0
             for r in range(n_samples):
                 s = orders[row, r]
@@ -1049,11 +1062,11 @@ def train_epochs(net, state, data, run, errors):
                     step_size, root_correction = _adam_corrections(run, t)
                 _forward(net, data.X, s, out, 0, zero, first_t, run.fast_math)
                 E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
-                if plain:
+                if plain is not None:
                     _online_backward(net, out, delta, run, first_t)
-                else:
+                if general is not None:
                     _online_backward_general(net, state, out, delta, run, step_size, root_correction)
-        else:
+        if minibatch is not None:
             for start in range(0, n_samples, run.batch_size):
                 t += 1
                 stop = min(start + run.batch_size, n_samples)
@@ -1070,16 +1083,16 @@ def train_epochs(net, state, data, run, errors):
 
 
 @parallel_kernel
-def train_many_epochs(nets, state, data, run, lrs, errors, done):
+def train_many_epochs(nets, state, data, run, lrs, errors, done, markers):
     """Train networks k = 0, 1, ... in parallel over the CPU's threads, each exactly as train_epochs would.
 
     Network k owns the slices of nets between its pointers (params and the state
     between param_ptr[k] and param_ptr[k + 1], and so on), all offsets relative to
     its own slice, and trains with learning rate lrs[k]; errors[k] and done[k]
-    receive its results. Each thread calls the same compiled train_epochs as
-    fastbp.train, on data no other thread writes, so each result is bit-identical
-    to training alone. (Calling it, rather than inlining its body into the prange
-    loop, keeps the parallel kernel's compile time small.)
+    receive its results. Each thread calls the same compiled train_epochs (with the
+    same markers, a tuple of four: see train_epochs) as fastbp.train, on data no other
+    thread writes, so each result is bit-identical to training alone. (Calling it, rather than inlining its body into
+    the prange loop, keeps the parallel kernel's compile time small.)
     """
     for k in prange(lrs.shape[0]):
         p0, p1 = nets.param_ptr[k], nets.param_ptr[k + 1]
@@ -1090,7 +1103,9 @@ def train_many_epochs(nets, state, data, run, lrs, errors, done):
         its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise,
                       run.loss, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus, run.eta_plus,
                       run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math)  # fmt: skip
-        done[k] = train_epochs(one, State(state.first[p0:p1], state.second[p0:p1]), data, its_run, errors[k])
+        its_state = State(state.first[p0:p1], state.second[p0:p1])
+        done[k] = train_epochs(one, its_state, data, its_run, errors[k], markers[0], markers[1], markers[2],
+                               markers[3])  # fmt: skip
 
 
 @helper

@@ -219,7 +219,7 @@ class _Threads:
         done = np.empty(len(self.nets), dtype=np.int64)
         lrs = self.lrs.astype(self.params.dtype)
         run = run_record(self.opts, count, self.params.dtype, step=self.step)
-        return self.nets_record, self.state, data, run, lrs, errors, done
+        return self.nets_record, self.state, data, run, lrs, errors, done, _dispatch.loops_markers(self.opts)
 
     def run(self, orders, count, errors, want_final=False) -> tuple[np.ndarray, None]:
         """Train every network for one chunk of epochs: (epochs each completed, None: no final sums).

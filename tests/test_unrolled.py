@@ -43,8 +43,10 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
         net = _kernels.Net(
             p, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags, np.zeros(len(acts), np.int64)
         )
-        run = run_record(opts._replace(lr=lr, momentum=momentum), epochs, np.float64)
-        done = kernel(net, _kernels.State(v, np.zeros_like(v)), _kernels.Data(X, Y, orders), run, errors)
+        run_opts = opts._replace(lr=lr, momentum=momentum)
+        run = run_record(run_opts, epochs, np.float64)
+        markers = _dispatch.kernel_arguments(kernel, run_opts)
+        done = kernel(net, _kernels.State(v, np.zeros_like(v)), _kernels.Data(X, Y, orders), run, errors, *markers)
         results.append((done, p, v, errors))
     return results
 
@@ -107,7 +109,7 @@ def test_train_takes_it_for_long_online_runs_of_tiny_networks(article):
     assert kernel_for(net, minibatch) is _kernels.train_epochs
     assert kernel_for(big, long) is _kernels.train_epochs
     assert kernel_for(single, long) is _kernels.train_epochs
-    # Forced: the general kernel for a run that would be unrolled, and a clear refusal where it cannot be.
+    # Forced: the loops for a run that would be unrolled, and a clear refusal where it cannot be.
     assert kernel_for(net, long._replace(kernel="loops")) is _kernels.train_epochs
     assert kernel_for(net, short._replace(kernel="unrolled")) is not _kernels.train_epochs
     with pytest.raises(ValueError, match="kernel='unrolled'"):

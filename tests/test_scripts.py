@@ -24,6 +24,7 @@ SCRIPT_NAMES = [
     "compare_peers.py",
     "compare_sklearn.py",
     "model_ratios.py",
+    "compile_times.py",
 ]
 
 

@@ -7,6 +7,8 @@ online), train_biases, and for models beyond the article's a "model" dict
 changing one resets its history on the dashboard.
 """
 
+import textwrap
+
 import numpy as np
 
 
@@ -163,3 +165,44 @@ def train_options(w: dict) -> dict:
     options = dict(epochs=w["epochs"], lr=w["lr"], batch_size=w["batch"], train_biases=w["train_biases"])
     model = w.get("model", {})
     return options | {key: model[key] for key in ("loss", "optimizer") if key in model}
+
+
+# Kernel paths for cold-compile timing: the statement whose first run compiles each, after COMPILE_SETUP.
+COMPILE_PATHS = {
+    "online": "fastbp.train(article.copy(), X, Y, epochs=2, kernel='loops')",
+    "online-adam": "fastbp.train(article.copy(), X, Y, epochs=2, optimizer='adam', lr=0.01, kernel='loops')",
+    "minibatch": "fastbp.train(article.copy(), X4, Y4, epochs=2, batch_size=2, kernel='loops')",
+    "unrolled": "fastbp.train(article.copy(), X, Y, epochs=2, kernel='unrolled')",
+    "evaluate": "article.error(X, Y)",
+    "blas": "fastbp.train(wide, Xw, Yw, batch_size=200, optimizer='adam', lr=1e-3, loss='cross_entropy', "
+    "kernel='blas')",
+    "evaluate-blas": "wide.forward(Xw)",
+    "lanes": "fastbp.train_many([article.copy() for _ in range(16)], X, Y, epochs=2, kernel='lanes')",
+    "threads": "fastbp.train_many([article.copy() for _ in range(2)], X, Y, epochs=2, optimizer='adam', lr=0.01)",
+}
+
+COMPILE_SETUP = textwrap.dedent(
+    """
+    import json, time
+    import numpy as np
+    import fastbp
+    from fastbp import _kernels
+    article = fastbp.article_network()
+    X, Y = fastbp.article_data()
+    X4, Y4 = np.tile(X, (4, 1)), np.tile(Y, (4, 1))
+    rng = np.random.default_rng(0)
+    Xw, Yw = rng.uniform(size=(400, 64)), np.eye(10)[rng.integers(10, size=400)]
+    wide = fastbp.Network.random((64, 64, 10), seed=0, activations=("relu", "softmax"))
+    kernels = [k for k in vars(_kernels).values() if hasattr(k, "signatures")]
+    start = time.perf_counter()
+    {statement}
+    total = time.perf_counter() - start
+    llvm = sum(k.get_metadata(s)["timers"].get("llvm_lock", 0.0) for k in kernels for s in k.signatures)
+    print(json.dumps({"total": total, "llvm": llvm}))
+    """
+)
+
+
+def compile_probe(path: str) -> str:
+    """Python code that runs a kernel path's first call and prints its time (and Numba's LLVM share) as JSON."""
+    return COMPILE_SETUP.replace("{statement}", COMPILE_PATHS[path])

@@ -67,11 +67,13 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 # instead of twenty positional arrays and scalars. The integer codes below are the
 # positions of the names in _options' tables; they are constants, never configuration.
 
-LOGISTIC, TANH, RELU, LEAKY_RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4, 5  # _options.ACTIVATIONS
+LOGISTIC, TANH, RELU, LEAKY_RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4, 5  # catalogue.ACTIVATIONS' order
 # The BLAS kernel multiplies by a layer of at most this many units from a transposed copy of its weights.
 NARROW = 16
-SQUARED, CROSS_ENTROPY = 0, 1  # _options.LOSSES
-SGD, ADAM, RPROP = 0, 1, 2  # _options.OPTIMIZERS
+SQUARED, CROSS_ENTROPY = 0, 1  # catalogue.LOSSES' order
+SGD, ADAM, RPROP = 0, 1, 2  # catalogue.OPTIMIZERS' order
+# The catalogue's table lengths: a code outside them is refused when a kernel starts (_check_codes).
+N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = 6, 2, 3
 LEAKY_SLOPE = 0.01  # torch's default negative slope
 
 
@@ -490,6 +492,20 @@ def _is_plain(run):
 
 
 # --- Kernels ------------------------------------------------------------------------------------
+
+
+@helper
+def _check_codes(acts, loss, optimizer):
+    """Refuse a code outside the catalogue's tables when a kernel starts, so that no choice among the
+    activations, losses or optimisers below ever falls back silently (their last branch is then a
+    known element, not a default)."""
+    for l in range(acts.shape[0]):
+        if acts[l] < 0 or acts[l] >= N_ACTIVATIONS:
+            raise ValueError("an activation code outside fastbp.catalogue.ACTIVATIONS")
+    if loss < 0 or loss >= N_LOSSES:
+        raise ValueError("a loss code outside fastbp.catalogue.LOSSES")
+    if optimizer < 0 or optimizer >= N_OPTIMIZERS:
+        raise ValueError("an optimizer code outside fastbp.catalogue.OPTIMIZERS")
 
 
 @helper
@@ -1025,6 +1041,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     on constants passed into inlined helpers: hence one marker per path, tested here.)
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
+    _check_codes(net.acts, run.loss, run.optimizer)
     if (online is None) == (minibatch is None) or (online is not None and (plain is None) == (general is None)):
         raise ValueError("train_epochs takes one path: online (plain or general) or minibatch")
     if plain is not None and not _is_plain(run):
@@ -1138,6 +1155,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     plain gradient descent and momentum (other optimisers train one network per thread).
     """
     params, sizes, w_off, b_off, u_off, tied, acts = net
+    _check_codes(acts, run.loss, run.optimizer)
     velocity = state.first
     loss = run.loss
     X, Y, orders = data
@@ -1477,6 +1495,7 @@ def train_epochs_blas(net, state, data, run, errors):
     (run.block is unused; the signature matches train_epochs.)
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
+    _check_codes(acts, run.loss, run.optimizer)
     X, Y, orders = data
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
@@ -1565,6 +1584,7 @@ def evaluate(net, X, Y, outputs, loss):
     Y may have no rows, for a plain forward pass (the error is then 0).
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
+    _check_codes(net.acts, loss, SGD)
     n_layers = sizes.shape[0] - 1
     zero = np.zeros(1, params.dtype)[0]
     out = np.empty(_stride(sizes, u_off), params.dtype)
@@ -1584,6 +1604,7 @@ def evaluate(net, X, Y, outputs, loss):
 def evaluate_blas(net, X, Y, outputs, loss):
     """evaluate for wide layers: blocks of 256 rows through BLAS matrix products."""
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
+    _check_codes(acts, loss, SGD)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     nets = np.empty(256 * n_out, params.dtype)
@@ -1610,6 +1631,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
 def gradient_sum(net, grad, X, Y, block, loss):
     """grad = sum over samples of the error's gradient in params (a bias per unit); returns the summed error."""
     sizes, u_off = net.sizes, net.u_off
+    _check_codes(net.acts, loss, SGD)
     n_layers = sizes.shape[0] - 1
     stride = _stride(sizes, u_off)
     zero = np.zeros(1, net.params.dtype)[0]

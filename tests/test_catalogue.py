@@ -117,3 +117,27 @@ def test_export_tables_come_from_the_records():
         net = fastbp.Network.random(sizes, seed=1, activations=("tanh", record.name))
         assert type(export.to_torch(net)[3]) is type(module)
         assert fastbp.Network.from_torch(net.to_torch()).activations == ("tanh", record.name)
+
+
+def test_the_kernels_refuse_a_code_outside_the_catalogue():
+    """No choice chain in compiled code falls back: a kernel refuses an unknown code when it starts."""
+    from fastbp import _dispatch, _engine
+
+    assert (_kernels.N_ACTIVATIONS, _kernels.N_LOSSES, _kernels.N_OPTIMIZERS) == tuple(
+        len(table) for table in (catalogue.ACTIVATIONS, catalogue.LOSSES, catalogue.OPTIMIZERS)
+    )
+    net = fastbp.Network.random((2, 3, 2), seed=0)
+    X, Y = np.full((3, 2), 0.5), np.full((3, 2), 0.5)
+    outputs = np.empty((3, 2))
+    unknown_unit = net.record()._replace(acts=np.array([0, len(catalogue.ACTIVATIONS)], np.int64))
+    with pytest.raises(ValueError, match="activation code outside"):
+        _kernels.evaluate(unknown_unit, X, Y, outputs, 0)
+    with pytest.raises(ValueError, match="loss code outside"):
+        _kernels.evaluate(net.record(), X, Y, outputs, len(catalogue.LOSSES))
+    opts = _options.check(3, epochs=1)
+    engine = _engine.Engine(net, X, Y, opts)
+    arguments = list(engine._arguments(np.arange(3).reshape(1, 3), 1, np.empty(1)))
+    arguments[3] = arguments[3]._replace(optimizer=len(catalogue.OPTIMIZERS))
+    with pytest.raises(ValueError, match="optimizer code outside"):
+        _kernels.train_epochs(*arguments)
+    assert _dispatch.kernel_arguments(_kernels.train_epochs, opts) == (True, None, True, None)

@@ -176,8 +176,11 @@ OPTIONS = (
 MANY = tuple(name for name in (option.name for option in OPTIONS)
              if name not in ("patience", "min_delta", "restore_best", "target_error"))  # fmt: skip
 BY_NAME = {option.name: option for option in OPTIONS}
-# Every optimiser's own settings (the others must leave them at their defaults).
-_OPTIMIZER_OPTIONS = {name for optimizer in catalogue.OPTIMIZERS for name in optimizer.options}
+# The settings each optimiser must leave at their defaults: the other optimisers' own.
+_FOREIGN = {
+    optimizer.name: sorted({name for other in catalogue.OPTIMIZERS for name in other.options} - set(optimizer.options))
+    for optimizer in catalogue.OPTIMIZERS
+}
 
 
 class Options(NamedTuple):
@@ -239,8 +242,8 @@ def _check_together(opts: dict, validating: bool) -> None:
             f"step_sizes must be (smallest, largest) with 0 < smallest <= largest; got {opts['step_sizes']}"
         )
     optimizer = catalogue.optimizer(opts["optimizer"])
-    for name in sorted(_OPTIMIZER_OPTIONS - set(optimizer.options)):  # the others' settings: at their defaults
-        if opts[name] != BY_NAME[name].default:
+    for name in _FOREIGN[optimizer.name]:  # (check_or_default returns a default itself: `is` settles most)
+        if opts[name] is not BY_NAME[name].default and opts[name] != BY_NAME[name].default:
             users = [o.name for o in catalogue.OPTIMIZERS if name in o.options]
             raise ValueError(f"{name} applies to optimizer={' or '.join(map(repr, users))}, not "
                              f"optimizer={optimizer.name!r}; got {name}={opts[name]}")  # fmt: skip

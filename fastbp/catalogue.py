@@ -106,10 +106,11 @@ def names(table) -> tuple[str, ...]:
 
 
 def code(table, name: str) -> int:
-    """A record's code: its position in its table."""
-    return names(table).index(name)
+    """A record's code: its position in its table (a dict look-up: train() asks for two per call)."""
+    return _CODES[id(table)][name]
 
 
+_CODES = {id(table): {record.name: k for k, record in enumerate(table)} for table in (ACTIVATIONS, LOSSES, OPTIMIZERS)}
 # Each kind's records by name (what activation(), loss() and optimizer() read).
 BY_NAME = {kind: {record.name: record for record in table}
            for kind, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS))}  # fmt: skip
@@ -118,10 +119,10 @@ BY_NAME = {kind: {record.name: record for record in table}
 def _find(kind: str, name: str):
     """The record of that name; ValueError naming the known ones otherwise (nothing falls back)."""
     records = BY_NAME[kind]
-    record = records.get(name) if isinstance(name, str) else None
-    if record is None:
-        raise ValueError(f"unknown {kind} {name!r}; the known ones are {', '.join(records)}")
-    return record
+    try:
+        return records[name]
+    except (KeyError, TypeError):  # (TypeError: an unhashable name)
+        raise ValueError(f"unknown {kind} {name!r}; the known ones are {', '.join(records)}") from None
 
 
 def activation(name: str) -> Activation:

@@ -40,7 +40,7 @@ def to_torch(net):
 
 def from_torch(module, network_class):
     """A Network from a ``torch.nn.Sequential`` of Linear layers, each followed by at most one activation
-    module of TORCH_MODULES (none: identity); anything else is a ValueError saying what is supported."""
+    module of the catalogue (none: identity); anything else is a ValueError saying what is supported."""
     torch = _require("torch", "torch")
     modules = [f"{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})" for name, kwargs in
                (record.torch for record in catalogue.ACTIVATIONS)]  # fmt: skip

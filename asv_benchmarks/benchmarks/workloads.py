@@ -203,6 +203,8 @@ COMPILE_SETUP = textwrap.dedent(
 )
 
 
-def compile_probe(path: str) -> str:
-    """Python code that runs a kernel path's first call and prints its time (and Numba's LLVM share) as JSON."""
-    return COMPILE_SETUP.replace("{statement}", COMPILE_PATHS[path])
+def compile_probe(path: str, report: bool = True) -> str:
+    """Python code that runs a kernel path's first call and, with report, prints its time (and Numba's LLVM
+    share) as JSON (asv's timeraw reads the process's own output: it must print nothing there)."""
+    code = COMPILE_SETUP.replace("{statement}", COMPILE_PATHS[path])
+    return code if report else code[: code.index("total = ")]

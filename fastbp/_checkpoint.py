@@ -90,16 +90,13 @@ def load(path, net, fingerprint: dict, digests: dict, epochs: int, shuffle: bool
             if archive.text("data") != digests["data"]:
                 raise ValueError(f"resume: {name} was written by a run on other data (training or validation "
                                  "samples differ); resume with the data the run started with")  # fmt: skip
-            start = archive.text("start")
-            if start != digests["start"] and not np.array_equal(net._params, _params(archive, "params", net)):
-                raise ValueError(
-                    f"resume: {name} continues a run that started from another network: net holds neither that "
-                    "run's starting parameters nor the checkpoint's; pass the network the run started from"
-                )
-        else:
-            start = digests["start"]  # (older checkpoints recorded no digests: nothing to compare)
         state = _read_state(archive, net, version, epochs, shuffle, validating=digests["validating"])
-        state["start"] = start
+        state["start"] = archive.text("start") if version >= 3 else digests["start"]  # (v1, v2: no digests)
+        if state["start"] != digests["start"] and not np.array_equal(net._params, state["params"]):
+            raise ValueError(
+                f"resume: {name} continues a run that started from another network: net holds neither that "
+                "run's starting parameters nor the checkpoint's; pass the network the run started from"
+            )
         return state
 
 
@@ -114,7 +111,7 @@ def _check_network(archive: Archive, name: str, net) -> None:
         activations = tuple(str(a) for a in archive.array("activations", "U", shape=(n_layers,)))
     if activations != net.activations:
         raise ValueError(f"resume: {name} holds a network of activations {activations}; net has {net.activations}")
-    dtype = archive.array("params", "f", ndim=1).dtype  # (a member read twice only on this path; small)
+    dtype = archive.declared("params")[1]  # (the header alone: _read_state reads the data once)
     if dtype != net.dtype:
         raise ValueError(f"resume: {name} holds {dtype.name} parameters; net is {net.dtype.name} (resume into a "
                          f"network of the dtype the run trained)")  # fmt: skip

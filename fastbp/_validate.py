@@ -7,6 +7,7 @@ out float64 and C-contiguous (copied when needed), so the kernels see one type.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import operator
@@ -151,6 +152,16 @@ def path(name: str, value) -> str:
     if not isinstance(text, str) or not text:
         raise ValueError(f"{name} must be a file path; got {_describe(value)}")
     return text
+
+
+@contextlib.contextmanager
+def writing(name: str, path: str):
+    """Turn a write that fails after the checks of :func:`destination` (a full disk, say) into a ValueError
+    naming the argument and the path."""
+    try:
+        yield
+    except OSError as exc:
+        raise ValueError(f"{name}: {path!r} could not be written ({exc.strerror or exc})") from None
 
 
 def destination(name: str, value) -> str:

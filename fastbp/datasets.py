@@ -149,16 +149,14 @@ def load(path, format: str | None = None, **options) -> Dataset:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
+    if options and format != "csv":
+        raise TypeError(f"options {sorted(options)} apply to CSV files only")
     if format == "npz":
-        if options:
-            raise TypeError(f"options {sorted(options)} apply to CSV files only")
         return load_npz(path)
     try:
         if format == "csv":
             with open(path, newline="") as f:
                 return load_csv(f, name=path, **options)
-        if options:
-            raise TypeError(f"options {sorted(options)} apply to CSV files only")
         return load_fann(path)
     except UnicodeDecodeError as exc:
         byte = exc.object[exc.start]

@@ -116,7 +116,5 @@ def to_onnx(net, path) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="fastbp")
     model.ir_version = 8  # readable by onnxruntime 1.14 and newer
     onnx.checker.check_model(model)
-    try:
+    with _validate.writing("path", path):
         onnx.save(model, path)
-    except OSError as exc:
-        raise ValueError(f"path: {path!r} could not be written ({exc.strerror or exc})") from None

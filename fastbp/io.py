@@ -108,19 +108,18 @@ class Archive:
         """The error for a file that is of the right kind but cannot be used."""
         return ValueError(f"{self.prefix}damaged {self.what} ({why})")
 
+    def declared(self, key: str) -> tuple[tuple, np.dtype]:
+        """Member `key`'s shape and dtype as its header declares them (its data unread), the declared size
+        checked against what the member holds and how it is stored."""
+        shape, dtype, stored = self._header(key)
+        stored()
+        return shape, dtype
+
     def array(self, key: str, kinds: str, shape: tuple | None = None, ndim: int | None = None, dtype=None,
               finite: bool = False) -> np.ndarray:  # fmt: skip
         """Member `key`, whose dtype kind is one of `kinds` ("f", "iu", "b", "U") or exactly `dtype`, and whose
         shape is `shape` (or whose number of dimensions is `ndim`); with `finite`, no NaN or inf."""
-        if key not in self._members:
-            raise self.damaged(f"no {key!r} array")
-        info = self._members[key]
-        try:
-            with self._zip.open(info) as f:
-                declared_shape, declared_dtype, data_bytes = _header(f)
-                header_bytes = f.tell()
-        except _READ_ERRORS as exc:
-            raise self.damaged(f"{key}: {exc}") from None
+        declared_shape, declared_dtype, stored = self._header(key)
         what = f"{key} has dtype {declared_dtype} and shape {declared_shape}"
         if (dtype is not None and declared_dtype != np.dtype(dtype)) or (
             dtype is None and declared_dtype.kind not in kinds
@@ -130,22 +129,41 @@ class Archive:
         if (shape is not None and declared_shape != tuple(shape)) or (ndim is not None and len(declared_shape) != ndim):
             want = f"shape {tuple(shape)}" if shape is not None else f"{ndim} dimension(s)"
             raise self.damaged(f"{what}; expected {want}")
-        if header_bytes + data_bytes != info.file_size or (
-            info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size
-        ):
-            raise self.damaged(f"{key} declares {data_bytes} bytes of data; its member holds {info.file_size} in all")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
-            info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1)
-        ):
-            raise self.damaged(f"{key} is stored in a way numpy's savez never writes")
+        stored()
         try:
-            with self._zip.open(info) as f:
+            with self._zip.open(self._members[key]) as f:
                 arr = np.lib.format.read_array(f, allow_pickle=False)
         except _READ_ERRORS as exc:
             raise self.damaged(f"{key}: {exc}") from None
         if finite and arr.dtype.kind == "f" and not _validate.all_finite(arr):
             raise self.damaged(f"{key} holds NaN or inf")
         return arr
+
+    def _header(self, key: str):
+        """(shape, dtype, stored): member `key`'s declared shape and dtype, and a check (to call before reading
+        its data) that the declared size is what the member holds, stored as numpy's savez stores it."""
+        if key not in self._members:
+            raise self.damaged(f"no {key!r} array")
+        info = self._members[key]
+        try:
+            with self._zip.open(info) as f:
+                declared_shape, declared_dtype, data_bytes = _header(f)
+                header_bytes = f.tell()
+        except _READ_ERRORS as exc:
+            raise self.damaged(f"{key}: {exc}") from None
+
+        def stored() -> None:
+            if header_bytes + data_bytes != info.file_size or (
+                info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size
+            ):
+                raise self.damaged(f"{key} declares {data_bytes} bytes of data; its member holds {info.file_size} "
+                                   "in all")  # fmt: skip
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
+                info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1)
+            ):
+                raise self.damaged(f"{key} is stored in a way numpy's savez never writes")
+
+        return declared_shape, declared_dtype, stored
 
     def scalar(self, key: str, kinds: str):
         """Member `key` as a Python value: a 0-d array whose dtype kind is one of `kinds`."""

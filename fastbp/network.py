@@ -267,11 +267,9 @@ class Network:
         path = _validate.destination("path", path)
         if input_bounds is not None:
             input_bounds = io.check_input_bounds(input_bounds, self.sizes[0])
-        try:
+        with _validate.writing("path", path):
             io.write_network(path, self.sizes, self.tied_biases, self.weights, self.biases, self.activations,
                              input_bounds)  # fmt: skip
-        except OSError as exc:
-            raise ValueError(f"path: {path!r} could not be written ({exc.strerror or exc})") from None
 
 
 def load(path) -> Network:

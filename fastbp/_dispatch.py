@@ -101,9 +101,9 @@ def unrolled_possible(net, opts) -> bool:
         opts.batch_size == 1
         and net.dtype == np.float64
         and net._layout.n_params <= UNROLLED_MAX_PARAMS
-        and opts.optimizer == "sgd"
+        and catalogue.optimizer(opts.optimizer).lanes
         and opts.weight_decay == 0.0
-        and net._acts[-1] != _kernels.SOFTMAX  # (softmax is only ever the output layer's)
+        and not catalogue.ACTIVATIONS[net._acts[-1]].whole_layer  # (a whole-layer one is only ever the output's)
     )
 
 
@@ -153,7 +153,7 @@ def many_choice(nets, opts, n_samples: int) -> str:
     if opts.kernel == "auto" and any(training_choice(net, opts, n_samples) == "blas" for net in kinds.values()):
         return "one_by_one"
     one_architecture = len(kinds) == 1
-    lanes_take_it = opts.batch_size == 1 and opts.optimizer == "sgd" and opts.weight_decay == 0.0
+    lanes_take_it = opts.batch_size == 1 and catalogue.optimizer(opts.optimizer).lanes and opts.weight_decay == 0.0
     if opts.kernel == "lanes":
         if not (lanes_take_it and one_architecture):
             raise ValueError(

@@ -40,7 +40,9 @@ from typing import NamedTuple
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+
+from . import catalogue
 
 # One set of compile options for every kernel: cached on disk; no GIL held; float
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
@@ -64,44 +66,59 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 
 # --- The records kernels take ---------------------------------------------------------------
 # Built in Python (Network.record, _engine.run_record); a kernel takes a handful of them
-# instead of twenty positional arrays and scalars. The integer codes below are the
-# positions of the names in _options' tables; they are constants, never configuration.
+# instead of twenty positional arrays and scalars. The integer codes are the positions of
+# the records in catalogue's tables; they are constants, never configuration. (Activations
+# have no constants here: the kernels reach them through the generated helpers below.)
 
-LOGISTIC, TANH, RELU, LEAKY_RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4, 5  # catalogue.ACTIVATIONS' order
 # The BLAS kernel multiplies by a layer of at most this many units from a transposed copy of its weights.
 NARROW = 16
 SQUARED, CROSS_ENTROPY = 0, 1  # catalogue.LOSSES' order
 SGD, ADAM, RPROP = 0, 1, 2  # catalogue.OPTIMIZERS' order
 # The catalogue's table lengths: a code outside them is refused when a kernel starts (_check_codes).
-N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = 6, 2, 3
+N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = len(catalogue.ACTIVATIONS), 2, 3
 LEAKY_SLOPE = 0.01  # torch's default negative slope
+SOFTPLUS_THRESHOLD = 20.0  # torch.nn.Softplus's default: above it, out = net
 
 
-class Net(NamedTuple):
-    """One network's buffers: params 1-D (or 2-D, parameter by network, for the lanes)."""
+# Net and Nets end with one field per catalogue activation, uses_<name>: True where some layer has it,
+# None elsewhere (uses_of). Each set of marks is a Numba type of its own, and the kernels compile one
+# specialisation per set, with the code of the marked activations only (_uses and the generated helpers
+# below). (Fields of their own rather than one tuple: a parallel kernel cannot pass a tuple to its threads.)
+_MARKS = [("uses_" + record.name, object) for record in catalogue.ACTIVATIONS]
 
-    params: np.ndarray
-    sizes: np.ndarray  # int64 layer widths, input first
-    w_off: np.ndarray  # int64 offset of each weight matrix in params
-    b_off: np.ndarray  # int64 offset of each bias vector
-    u_off: np.ndarray  # int64 offset of each layer's units in out/delta
-    tied: np.ndarray  # int64 1 where a layer shares one bias
-    acts: np.ndarray  # int64 activation code of each layer above the input
+Net = NamedTuple("Net", [
+    ("params", np.ndarray),  # 1-D (or 2-D, parameter by network, for the lanes)
+    ("sizes", np.ndarray),  # int64 layer widths, input first
+    ("w_off", np.ndarray),  # int64 offset of each weight matrix in params
+    ("b_off", np.ndarray),  # int64 offset of each bias vector
+    ("u_off", np.ndarray),  # int64 offset of each layer's units in out/delta
+    ("tied", np.ndarray),  # int64 1 where a layer shares one bias
+    ("acts", np.ndarray),  # int64 activation code of each layer above the input
+] + _MARKS)  # fmt: skip
+Net.__doc__ = "One network's buffers, and the marks of the activations it uses."
+
+# Many networks' buffers concatenated; network k's parts are the slices between ptr[k] and ptr[k + 1]; the
+# marks of every network's activations together.
+Nets = NamedTuple("Nets", [
+    ("params", np.ndarray),
+    ("param_ptr", np.ndarray),  # into params (and the optimiser state)
+    ("unit_ptr", np.ndarray),  # into sizes and u_off
+    ("layer_ptr", np.ndarray),  # into w_off, b_off, tied and acts
+    ("sizes", np.ndarray), ("w_off", np.ndarray), ("b_off", np.ndarray), ("u_off", np.ndarray),
+    ("tied", np.ndarray), ("acts", np.ndarray),
+] + _MARKS)  # fmt: skip
+Nets.__doc__ = "Many networks' buffers concatenated, and the marks of their activations."
 
 
-class Nets(NamedTuple):
-    """Many networks' buffers concatenated; network k's parts are the slices between ptr[k] and ptr[k + 1]."""
+def _uses_of_codes(codes) -> tuple:
+    """The uses_<name> marks of Net (and Nets) for a network whose layers have these activation codes."""
+    return _USES.setdefault(frozenset(codes), tuple(True if k in codes else None for k in range(N_ACTIVATIONS)))
 
-    params: np.ndarray
-    param_ptr: np.ndarray  # into params (and the optimiser state)
-    unit_ptr: np.ndarray  # into sizes and u_off
-    layer_ptr: np.ndarray  # into w_off, b_off, tied and acts
-    sizes: np.ndarray
-    w_off: np.ndarray
-    b_off: np.ndarray
-    u_off: np.ndarray
-    tied: np.ndarray
-    acts: np.ndarray
+
+uses_of = _uses_of_codes  # (the test suite widens it: tests/reference.every_activation_marked)
+
+
+_USES: dict = {}
 
 
 class State(NamedTuple):
@@ -309,23 +326,6 @@ def _tanh(net):
 
 
 @primitive
-def _activate(code, net, fast):
-    """out = f(net) for an element-wise activation (softmax acts on a whole layer: _softmax); fast:
-    the logistic with fast_math's e^x (None: never, and Numba then compiles no table e^x)."""
-    if code == LOGISTIC and fast is not None and fast:
-        return _logistic_fast(net)
-    if code == LOGISTIC:
-        return _logistic(net)
-    if code == TANH:
-        return _tanh(net)
-    if code == RELU:
-        return _relu(net)
-    if code == LEAKY_RELU:
-        return _leaky_relu(net)
-    return net  # IDENTITY
-
-
-@primitive
 def _relu(net):
     """max(0, net), as torch.relu."""
     return net if net > 0.0 else 0.0
@@ -337,30 +337,6 @@ def _leaky_relu(net):
     return net if net > 0.0 else LEAKY_SLOPE * net
 
 
-@helper
-def _activate_span(code, values, first, stop, fast):
-    """values[first:stop] = f(values) for an element-wise activation (fast: fast_math's logistic; callers
-    that never take it pass None, and Numba then compiles no table loop: a second logistic loop per
-    call site cost a second of compile time), the choice made once outside the loop so that the loop
-    vectorises (a call of _activate per element is not always inlined)."""
-    if code == LOGISTIC and fast is not None and fast:
-        for j in range(first, stop):
-            values[j] = _logistic_fast(values[j])
-    elif code == LOGISTIC:
-        for j in range(first, stop):
-            values[j] = _logistic(values[j])
-    elif code == TANH:
-        for j in range(first, stop):
-            values[j] = _tanh(values[j])
-    elif code == RELU:
-        for j in range(first, stop):
-            values[j] = _relu(values[j])
-    elif code == LEAKY_RELU:
-        for j in range(first, stop):
-            values[j] = _leaky_relu(values[j])
-    # IDENTITY: nothing to do
-
-
 @primitive
 def _logistic_slope(out):
     """dout/dnet of the logistic, from its output: out (1 - out)."""
@@ -368,26 +344,65 @@ def _logistic_slope(out):
 
 
 @primitive
-def _slope(code, out):
-    """dout/dnet of an element-wise activation, from the unit's output. (Every candidate is computed
-    and one selected, without branches, so that loops over units or networks still vectorise.)"""
-    logistic = _logistic_slope(out)
-    tanh = 1.0 - out * out
-    rectified = 1.0 if out > 0.0 else (LEAKY_SLOPE if code == LEAKY_RELU else 0.0)
-    piecewise = 1.0 if code == IDENTITY else rectified
-    return logistic if code == LOGISTIC else (tanh if code == TANH else piecewise)
+def _tanh_slope(out):
+    """dout/dnet of tanh, from its output: 1 - out^2."""
+    return 1.0 - out * out
+
+
+@primitive
+def _relu_slope(out):
+    """dout/dnet of the ReLU, from its output: 1 where out > 0, else 0."""
+    return 1.0 if out > 0.0 else 0.0
+
+
+@primitive
+def _leaky_relu_slope(out):
+    """dout/dnet of the leaky ReLU, from its output: 1 where out > 0, else 0.01."""
+    return 1.0 if out > 0.0 else LEAKY_SLOPE
+
+
+@primitive
+def _softplus(net):
+    """out = log(1 + e^net) = max(net, 0) + log1p(e^-|net|); net itself where net > 20 (torch.nn.Softplus)."""
+    if net > SOFTPLUS_THRESHOLD:
+        return net
+    return max(net, 0.0) + math.log1p(_exp_nonpositive(-abs(net)))
+
+
+@primitive
+def _softplus_slope(out):
+    """dout/dnet of softplus, from its output: 1 - e^-out (the logistic of net); 1 where net > 20."""
+    return 1.0 if out > SOFTPLUS_THRESHOLD else -_expm1_nonpositive(-out)
+
+
+@primitive
+def _elu(net):
+    """out = net for net > 0, else e^net - 1 (torch.nn.ELU, alpha 1)."""
+    return net if net > 0.0 else _expm1_nonpositive(net)
+
+
+@primitive
+def _elu_slope(out):
+    """dout/dnet of ELU, from its output: 1 where out > 0, else out + 1 (= e^net)."""
+    return 1.0 if out > 0.0 else out + 1.0
+
+
+@primitive
+def _identity(net):
+    """out = net."""
+    return net
+
+
+@primitive
+def _identity_slope(out):
+    """dout/dnet of the identity: 1."""
+    return 1.0
 
 
 @primitive
 def _squared_error(target, out):
     """One output's share of E_total: 1/2 (target - out)^2."""
     return 0.5 * ((target - out) * (target - out))
-
-
-@primitive
-def _squared_delta(target, out):
-    """delta_o = dE/dout_o * dout_o/dnet_o = -(target - out) * out (1 - out) (logistic output unit)."""
-    return (-(target - out)) * _logistic_slope(out)
 
 
 @primitive
@@ -400,11 +415,11 @@ def _unit_error(loss, target, out, net):
 
 
 @primitive
-def _unit_delta(loss, code, target, out):
-    """delta_o of an element-wise output unit: -(target - out) dout/dnet, or out - target for
-    cross-entropy on a logistic unit."""
+def _unit_delta(loss, target, out, slope):
+    """delta_o of an element-wise output unit whose dout/dnet is slope: -(target - out) slope (the article's
+    delta_o for a logistic unit), or out - target for cross-entropy on a logistic unit."""
     if loss == SQUARED:
-        return (-(target - out)) * _slope(code, out)
+        return (-(target - out)) * slope
     return out - target
 
 
@@ -466,9 +481,12 @@ def _optimizer_step(run, param, first, second, gradient, step_size, root_correct
 
 
 @primitive
-def _adam_corrections(run, step):
-    """Adam's step size eta / (1 - beta1^t) and sqrt(1 - beta2^t) for update number t (from 1)."""
-    return run.lr / (1.0 - math.pow(run.beta1, step)), math.sqrt(1.0 - math.pow(run.beta2, step))
+def _update_scalars(run, step):
+    """(step_size, root_correction) of update number t (from 1), as _optimizer_step takes them: Adam's
+    eta / (1 - beta1^t) and sqrt(1 - beta2^t); (eta, 1) under the other rules."""
+    if run.optimizer == ADAM:
+        return run.lr / (1.0 - math.pow(run.beta1, step)), math.sqrt(1.0 - math.pow(run.beta2, step))
+    return run.lr, 1.0
 
 
 PLAIN, MOMENTUM, ADAM_RULE, OTHER_RULE = 0, 1, 2, 3  # the update rules the online loops treat apart
@@ -491,17 +509,186 @@ def _is_plain(run):
     return _rule(run) == PLAIN
 
 
+# --- The activations, chosen by code among those a network uses --------------------------------
+# Each activation of catalogue.ACTIVATIONS has its primitives here, named after it: _<name>(net) -> out and
+# _<name>_slope(out) -> dout/dnet for an element-wise one (and _<name>_fast, fast_math's variant, where it
+# has one); _<name>(values, first, n) for a whole-layer one (softmax). Net.uses marks, position by
+# position, the activations a network has: True, or None where it has none. Each set of marks is a Numba
+# type of its own, so each compiles a specialisation of its own, and the helpers below are generated
+# at compile time for that set: a branch per activation the network uses, none for the others (a
+# logistic network's kernels contain no tanh, ReLU or softmax code). Every kernel first checks that
+# each layer's code is among the marked ones (_check_codes), so the last branch of a choice is a known
+# activation, never a default.
+
+
+def _uses(net):
+    """The tuple of a Net's (or Nets') uses_<name> marks, what the generated helpers below take."""
+
+
+@overload(_uses, jit_options=dict(error_model="numpy"))
+def _uses_generated(net):
+    marks = ", ".join("net." + name for name, _ in _MARKS)
+    return _generate("net", [(None, [f"return ({marks},)"])])
+
+
+def _net_of(nets, p0, p1, u0, u1, l0, l1):
+    """Network k of Nets as a Net: the slices between its pointers, and the marks of them all."""
+
+
+@overload(_net_of, jit_options=dict(error_model="numpy"))
+def _net_of_generated(nets, p0, p1, u0, u1, l0, l1):
+    marks = ", ".join("nets." + name for name, _ in _MARKS)
+    return _generate("nets, p0, p1, u0, u1, l0, l1", [(None, [
+        "return Net(nets.params[p0:p1], nets.sizes[u0:u1], nets.w_off[l0:l1], nets.b_off[l0:l1], "
+        f"nets.u_off[u0:u1], nets.tied[l0:l1], nets.acts[l0:l1], {marks})"])])  # fmt: skip
+
+
+def _marked(uses) -> list:
+    """(code, record) of each activation a Net.uses type marks."""
+    return [(k, record) for k, (record, mark) in enumerate(zip(catalogue.ACTIVATIONS, uses.types, strict=True))
+            if not isinstance(mark, types.NoneType)]  # fmt: skip
+
+
+def _generate(args: str, cases: list) -> object:
+    """A function of args (a string) whose body chooses among cases, (code, lines) pairs, by ``code``:
+    the only case alone, else if / elif / else with the last case as the else."""
+    body = []
+    for n, (k, lines) in enumerate(cases):
+        if len(cases) > 1:
+            body.append("else:" if n == len(cases) - 1 else f"{'if' if n == 0 else 'elif'} code == {k}:")
+        body += [("    " if len(cases) > 1 else "") + line for line in lines]
+    namespace = dict(globals())
+    exec("def generated(" + args + "):\n" + "\n".join("    " + line for line in body), namespace)
+    return namespace["generated"]
+
+
+def _has_fast(record, fast) -> bool:
+    """Whether the activation's fast_math variant is compiled: it has one, and fast is not None."""
+    return not isinstance(fast, types.NoneType) and "_" + record.name + "_fast" in globals()
+
+
+def _uses_code(code, uses):
+    """Whether the activation code is among those uses marks."""
+
+
+@overload(_uses_code, jit_options=dict(error_model="numpy"))
+def _uses_code_generated(code, uses):
+    marked = " or ".join(f"code == {k}" for k, _ in _marked(uses)) or "False"
+    return _generate("code, uses", [(None, [f"return {marked}"])])
+
+
+def _whole_layer(code, uses):
+    """Whether the activation code acts on a whole layer (softmax); a constant False when uses marks none."""
+
+
+@overload(_whole_layer, jit_options=dict(error_model="numpy"))
+def _whole_layer_generated(code, uses):
+    wholes = " or ".join(f"code == {k}" for k, record in _marked(uses) if record.whole_layer) or "False"
+    return _generate("code, uses", [(None, [f"return {wholes}"])])
+
+
+def _activate(code, net, fast, uses):
+    """out = f(net) for an element-wise activation (a whole-layer one returns net: its caller applies it);
+    fast: fast_math's variant where the activation has one (None: never, and none is compiled)."""
+
+
+@overload(_activate, jit_options=dict(error_model="numpy"))
+def _activate_generated(code, net, fast, uses):
+    cases = []
+    for k, record in _marked(uses):
+        f = "_" + record.name
+        if record.whole_layer:
+            cases.append((k, ["return net"]))
+        elif _has_fast(record, fast):
+            cases.append((k, ["if fast:", f"    return {f}_fast(net)", f"return {f}(net)"]))
+        else:
+            cases.append((k, [f"return {f}(net)"]))
+    return _generate("code, net, fast, uses", cases)
+
+
+def _activate_span(code, values, first, stop, fast, uses):
+    """values[first:stop] = f(values), an element-wise activation or a whole layer's, a loop per
+    activation: chosen outside the loop, which then vectorises."""
+
+
+@overload(_activate_span, inline="always", jit_options=dict(error_model="numpy"))
+def _activate_span_generated(code, values, first, stop, fast, uses):
+    cases = []
+    for k, record in _marked(uses):
+        f = "_" + record.name
+        loop = "for j in range(first, stop):"
+        if record.whole_layer:
+            cases.append((k, [f"{f}(values, first, stop - first)"]))
+        elif _has_fast(record, fast):
+            cases.append((k, ["if fast:", f"    {loop}", f"        values[j] = {f}_fast(values[j])", "else:",
+                              f"    {loop}", f"        values[j] = {f}(values[j])"]))  # fmt: skip
+        else:
+            cases.append((k, [loop, f"    values[j] = {f}(values[j])"]))
+    return _generate("code, values, first, stop, fast, uses", cases)
+
+
+def _slope(code, out, uses):
+    """dout/dnet of an element-wise activation, from the unit's output. (Every candidate is computed and
+    one selected, without branches, so that loops over units or networks still vectorise.)"""
+
+
+@overload(_slope, jit_options=dict(error_model="numpy"))
+def _slope_generated(code, out, uses):
+    marked = [(k, record) for k, record in _marked(uses) if not record.whole_layer]
+    lines = [f"s{k} = _{record.name}_slope(out)" for k, record in marked] or ["return 1.0"]  # (softmax alone)
+    choice = f"s{marked[-1][0]}" if marked else ""
+    for k, _ in reversed(marked[:-1]):
+        choice = f"s{k} if code == {k} else ({choice})"
+    return _generate("code, out, uses", [(None, lines + ([f"return {choice}"] if marked else []))])
+
+
+def _times_slope(code, deltas, outs, first, stop, uses):
+    """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation:
+    a loop per activation, each calling its own slope (with the code a variable, the selection compiled to
+    branches and the loop stayed scalar)."""
+
+
+@overload(_times_slope, inline="always", jit_options=dict(error_model="numpy"))
+def _times_slope_generated(code, deltas, outs, first, stop, uses):
+    cases = [(k, ["for p in range(np.uint64(first), np.uint64(stop)):",
+                  f"    deltas[p] = deltas[p] * _{record.name}_slope(outs[p])"])
+             for k, record in _marked(uses) if not record.whole_layer]  # fmt: skip
+    return _generate("code, deltas, outs, first, stop, uses", cases or [(None, ["pass"])])
+
+
+def _lanes_activate(code, fast, acc, params, out, below, w, bias, dest, k0, n, uses):
+    """out[dest, k] = f(acc[k] + params[w, k0 + k] out[below, k] + params[bias, k0 + k]) for the lanes k < n:
+    a unit's last product, its bias and its activation in one pass over the networks, a loop per activation."""
+
+
+@overload(_lanes_activate, inline="always", jit_options=dict(error_model="numpy"))
+def _lanes_activate_generated(code, fast, acc, params, out, below, w, bias, dest, k0, n, uses):
+    z = "z = acc[k] + params[w, k0 + k] * out[below, k] + params[bias, k0 + k]"
+    cases = []
+    for k, record in _marked(uses):
+        f = "_identity" if record.whole_layer else "_" + record.name  # (a whole layer's: applied after)
+        if _has_fast(record, fast) and not record.whole_layer:
+            cases.append((k, ["if fast:", "    for k in range(n):", f"        {z}",
+                              f"        out[dest, k] = {f}_fast(z)", "else:", "    for k in range(n):",
+                              f"        {z}", f"        out[dest, k] = {f}(z)"]))  # fmt: skip
+        else:
+            cases.append((k, ["for k in range(n):", f"    {z}", f"    out[dest, k] = {f}(z)"]))
+    return _generate("code, fast, acc, params, out, below, w, bias, dest, k0, n, uses", cases)
+
+
 # --- Kernels ------------------------------------------------------------------------------------
 
 
 @helper
-def _check_codes(acts, loss, optimizer):
+def _check_codes(acts, uses, loss, optimizer):
     """Refuse a code outside the catalogue's tables when a kernel starts, so that no choice among the
     activations, losses or optimisers below ever falls back silently (their last branch is then a
     known element, not a default)."""
     for l in range(acts.shape[0]):
         if acts[l] < 0 or acts[l] >= N_ACTIVATIONS:
             raise ValueError("an activation code outside fastbp.catalogue.ACTIVATIONS")
+        if not _uses_code(acts[l], uses):
+            raise ValueError("an activation code that Net.uses does not mark")
     if loss < 0 or loss >= N_LOSSES:
         raise ValueError("a loss code outside fastbp.catalogue.LOSSES")
     if optimizer < 0 or optimizer >= N_OPTIMIZERS:
@@ -660,10 +847,7 @@ def _forward(net, X, s, out, base, zero, first_t, fast):
                 out[above + n_out + j] = out[above + j]
         # The activation of the whole layer in one loop, which vectorises (so the choice is made
         # outside it for the activations that need e^x).
-        if acts[l] == SOFTMAX:
-            _softmax(out, above, n_out)
-        else:
-            _activate_span(acts[l], out, above, above + n_out, fast)
+        _activate_span(acts[l], out, above, above + n_out, fast, _uses(net))
 
 
 @helper
@@ -681,18 +865,15 @@ def _softmax_cross_entropy(out, o0, nets, n0, delta, d0, n_out, Y, s, log_sum):
 
 
 @helper
-def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, Y, s, loss):
+def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, uses, Y, s, loss):
     """The output layer's deltas dE/dnet_j into delta[d0 + j], from its outputs out[o0 + j] and net
-    inputs nets[n0 + j] (activation code) against targets Y[s]; returns the sample's error."""
+    inputs nets[n0 + j] (activation code, among those uses marks) against targets Y[s]; returns the
+    sample's error."""
     E_total = 0.0
-    if code == LOGISTIC and loss == SQUARED:  # the article's (the choice outside the loop)
-        for j in range(n_out):
-            E_total += _squared_error(Y[s, j], out[o0 + j])
-            delta[d0 + j] = _squared_delta(Y[s, j], out[o0 + j])
-    elif code != SOFTMAX:
+    if not _whole_layer(code, uses):
         for j in range(n_out):
             E_total += _unit_error(loss, Y[s, j], out[o0 + j], nets[n0 + j])
-            delta[d0 + j] = _unit_delta(loss, code, Y[s, j], out[o0 + j])
+            delta[d0 + j] = _unit_delta(loss, Y[s, j], out[o0 + j], _slope(code, out[o0 + j], uses))
     elif loss == CROSS_ENTROPY:
         # E = -sum_k t_k log softmax_k, log softmax_k = net_k - (max + log sum_j e^(net_j - max));
         # dE/dnet_j = out_j sum_k t_k - t_j.
@@ -725,13 +906,14 @@ def _output_delta(net, out, delta, base, Y, s, loss):
     top = np.uint64(base) + np.uint64(net.u_off[last])
     code = net.acts[last - 1]
     s = np.uint64(s)
-    if code == LOGISTIC and loss == SQUARED:  # the article's, without a nested helper (its arrays' counts)
-        E_total = 0.0
+    uses = _uses(net)
+    if loss == SQUARED and not _whole_layer(code, uses):  # the article's, without a nested helper (its arrays'
+        E_total = 0.0  # reference counts)
         for j in range(n_out):
             E_total += _squared_error(Y[s, j], out[top + j])
-            delta[top + j] = _squared_delta(Y[s, j], out[top + j])
+            delta[top + j] = _unit_delta(SQUARED, Y[s, j], out[top + j], _slope(code, out[top + j], uses))
         return E_total
-    return _loss_delta(out, top, out, top + n_out, delta, top, n_out, code, Y, s, loss)
+    return _loss_delta(out, top, out, top + n_out, delta, top, n_out, code, uses, Y, s, loss)
 
 
 @helper
@@ -751,7 +933,8 @@ def _online_backward(net, out, delta, run, first_t):
     update rules are in _online_backward_general: their loops beside these made
     these 12-25% slower on digits.)
     """
-    params, sizes, w_off, b_off, u_off, tied, acts = net
+    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
+    u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
     lr = run.lr
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
@@ -802,20 +985,15 @@ def _online_backward(net, out, delta, run, first_t):
                     else:
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
-            code = acts[l - 1]
-            if code == LOGISTIC:  # (the choice outside the loop, which then vectorises)
-                for i in range(below, below + n_in):
-                    delta[i] = delta[i] * _logistic_slope(out[i])
-            else:
-                for i in range(below, below + n_in):
-                    delta[i] = delta[i] * _slope(code, out[i])
+            _times_slope(acts[l - 1], delta, out, below, below + n_in, uses)
 
 
 @called_helper
 def _online_backward_general(net, state, out, delta, run, step_size, root_correction):
     """_online_backward for the other update rules (momentum, Adam, RPROP, weight decay): the same
     fused pass, momentum's and Adam's steps in loops of their own."""
-    params, sizes, w_off, b_off, u_off, tied, acts = net
+    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
+    u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
     first, second = state
     decay = run.weight_decay
     rule = _rule(run)
@@ -895,7 +1073,7 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                     else:
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
-            _times_slope(acts[l - 1], delta, out, below, below + n_in)
+            _times_slope(acts[l - 1], delta, out, below, below + n_in, uses)
 
 
 @helper
@@ -935,7 +1113,7 @@ def _hidden_deltas(net, l, outs, deltas, n):
             row = w + j * n_in
             for i in range(n_in):
                 deltas[below + i] += params[row + i] * d
-        _times_slope(code, deltas, outs, below, below + n_in)
+        _times_slope(code, deltas, outs, below, below + n_in, _uses(net))
 
 
 @helper
@@ -1001,7 +1179,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
     stride = _stride(sizes, net.u_off)
     n_layers = sizes.shape[0] - 1
     k = stop - start
-    step_size, root_correction = _adam_corrections(run, t) if run.optimizer == ADAM else (run.lr, 1.0)
+    step_size, root_correction = _update_scalars(run, t)
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(start, stop, run.block):
@@ -1041,7 +1219,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     on constants passed into inlined helpers: hence one marker per path, tested here.)
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
-    _check_codes(net.acts, run.loss, run.optimizer)
+    _check_codes(net.acts, _uses(net), run.loss, run.optimizer)
     if (online is None) == (minibatch is None) or (online is not None and (plain is None) == (general is None)):
         raise ValueError("train_epochs takes one path: online (plain or general) or minibatch")
     if plain is not None and not _is_plain(run):
@@ -1075,8 +1253,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
             for r in range(n_samples):
                 s = orders[row, r]
                 t += 1
-                if run.optimizer == ADAM:
-                    step_size, root_correction = _adam_corrections(run, t)
+                step_size, root_correction = _update_scalars(run, t)
                 _forward(net, data.X, s, out, 0, zero, first_t, run.fast_math)
                 E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
                 if plain is not None:
@@ -1115,8 +1292,7 @@ def train_many_epochs(nets, state, data, run, lrs, errors, done, markers):
         p0, p1 = nets.param_ptr[k], nets.param_ptr[k + 1]
         u0, u1 = nets.unit_ptr[k], nets.unit_ptr[k + 1]
         l0, l1 = nets.layer_ptr[k], nets.layer_ptr[k + 1]
-        one = Net(nets.params[p0:p1], nets.sizes[u0:u1], nets.w_off[l0:l1], nets.b_off[l0:l1], nets.u_off[u0:u1],
-                  nets.tied[l0:l1], nets.acts[l0:l1])  # fmt: skip
+        one = _net_of(nets, p0, p1, u0, u1, l0, l1)
         its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise,
                       run.loss, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus, run.eta_plus,
                       run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math)  # fmt: skip
@@ -1154,8 +1330,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     evaluate() would return (the final error without a call per network). The lanes take
     plain gradient descent and momentum (other optimisers train one network per thread).
     """
-    params, sizes, w_off, b_off, u_off, tied, acts = net
-    _check_codes(acts, run.loss, run.optimizer)
+    params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
+    u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
+    _check_codes(acts, uses, run.loss, run.optimizer)
     velocity = state.first
     loss = run.loss
     X, Y, orders = data
@@ -1193,8 +1370,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                 last = n_in - np.uint64(1)
                 code = acts[l]
                 # The output layer's net inputs are kept for cross-entropy and softmax (which comes after).
-                keep_nets = l == n_layers - 1 and (loss == CROSS_ENTROPY or code == SOFTMAX)
-                code = IDENTITY if code == SOFTMAX else code
+                keep_nets = l == n_layers - 1 and (loss == CROSS_ENTROPY or _whole_layer(code, uses))
                 for j in range(np.uint64(sizes[l + 1])):
                     weights = np.uint64(w_off[l]) + j * n_in
                     bias = np.uint64(b_off[l]) + j
@@ -1215,26 +1391,14 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                         for k in range(n):
                             z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
                             out[nets + j, k] = z
-                            out[above + j, k] = _activate(code, z, fast)
-                    elif code == LOGISTIC and fast:
-                        for k in range(n):
-                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
-                            out[above + j, k] = _logistic_fast(z)
-                    elif code == LOGISTIC:
-                        for k in range(n):
-                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
-                            out[above + j, k] = _logistic(z)
-                    elif code == TANH:
-                        for k in range(n):
-                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
-                            out[above + j, k] = _tanh(z)
-                    else:  # (not the logistic: no table e^x to compile)
-                        for k in range(n):
-                            z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
-                            out[above + j, k] = _activate(code, z, None)
+                            out[above + j, k] = _activate(code, z, fast, uses)
+                    else:
+                        _lanes_activate(code, fast, acc, params, out, below + last, weights + last, bias, above + j,
+                                        k0, n, uses)  # fmt: skip
             # Output deltas and errors, as _output_delta.
             code = acts[n_layers - 1]
-            if code == SOFTMAX:  # out = e^(net - max) / sum: acc holds the max, g_tied the sum
+            whole = _whole_layer(code, uses)
+            if whole:  # softmax: out = e^(net - max) / sum: acc holds the max, g_tied the sum
                 for k in range(n):
                     acc[k] = out[nets, k]
                 for j in range(np.uint64(1), n_out):
@@ -1248,22 +1412,22 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                 for j in range(n_out):
                     for k in range(n):
                         out[top + j, k] = out[top + j, k] / g_tied[k]
-            if code == LOGISTIC and loss == SQUARED:  # the article's (the choice outside the loop)
+            if loss == SQUARED and not whole:  # the article's (the choice outside the loop)
                 for j in range(n_out):
                     t = Y[s, j]
                     for k in range(n):
                         o = out[top + j, k]
                         E_j = _squared_error(t, o)
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
-                        delta[top + j, k] = _squared_delta(t, o)
-            elif code != SOFTMAX:
+                        delta[top + j, k] = _unit_delta(SQUARED, t, o, _slope(code, o, uses))
+            elif not whole:
                 for j in range(n_out):
                     t = Y[s, j]
                     for k in range(n):
                         o = out[top + j, k]
                         E_j = _unit_error(loss, t, o, out[nets + j, k])
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
-                        delta[top + j, k] = _unit_delta(loss, code, t, o)
+                        delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, uses))
             elif loss == CROSS_ENTROPY:
                 targets = 0.0
                 for j in range(n_out):
@@ -1301,8 +1465,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                 w = np.uint64(w_off[l])
                 b = np.uint64(b_off[l])
                 fuse = l > 0 and not layerwise
-                code = acts[l - 1] if l > 0 else IDENTITY  # the activation of the layer below
-                logistic = code == LOGISTIC
+                code = acts[max(l - 1, 0)]  # the activation of the layer below (l > 0)
                 if fuse and momentum != 0.0:
                     for i in range(n_in):
                         for k in range(n):
@@ -1322,9 +1485,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                     o = out[below + i, k]
                                     w_d = params[p, k0 + k] * d
                                     below_d = w_d if first else delta[below + i, k] + w_d
-                                    # (other activations' slopes: a pass of their own, below)
-                                    last = final_row and logistic
-                                    delta[below + i, k] = below_d * _logistic_slope(o) if last else below_d
+                                    delta[below + i, k] = below_d * _slope(code, o, uses) if final_row else below_d
                                     params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
@@ -1361,9 +1522,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                         delta[below + i, k] = params[row_w + i, k0 + k] * delta[above + j, k]
                                     else:
                                         delta[below + i, k] += params[row_w + i, k0 + k] * delta[above + j, k]
-                    if not (fuse and momentum == 0.0 and logistic):  # (there the last row did it)
+                    if not (fuse and momentum == 0.0):  # (there the last row did it)
                         for i in range(n_in):
-                            _times_slope(code, delta[below + i], out[below + i], 0, n)
+                            _times_slope(code, delta[below + i], out[below + i], 0, n, uses)
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
@@ -1395,13 +1556,13 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
 
 
 @helper
-def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, Y, s, loss):
+def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, uses, Y, s, loss):
     """Row r of a batch through BLAS against target Y[s]: its output deltas and error, a softmax's
     cross-entropy from the log-sum _bias_and_activate kept (the same bits as computing it again)."""
     o = r * n_out
-    if code == SOFTMAX and loss == CROSS_ENTROPY:
+    if _whole_layer(code, uses) and loss == CROSS_ENTROPY:
         return _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])
-    return _loss_delta(out, o, nets, o, deltas, o, n_out, code, Y, s, loss)
+    return _loss_delta(out, o, nets, o, deltas, o, n_out, code, uses, Y, s, loss)
 
 
 @helper
@@ -1431,30 +1592,7 @@ def _add_rows(total, D):
 
 
 @helper
-def _times_slope(code, deltas, outs, first, stop):
-    """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation.
-
-    One loop per activation, each calling _slope with a constant code, which the compiler folds:
-    with the code a variable, its selection compiled to branches and the loop stayed scalar.
-    (The identity's slope is 1: nothing to multiply.)
-    """
-    first, stop = np.uint64(first), np.uint64(stop)
-    if code == LOGISTIC:
-        for p in range(first, stop):
-            deltas[p] = deltas[p] * _logistic_slope(outs[p])
-    elif code == TANH:
-        for p in range(first, stop):
-            deltas[p] = deltas[p] * _slope(TANH, outs[p])
-    elif code == RELU:
-        for p in range(first, stop):
-            deltas[p] = deltas[p] * _slope(RELU, outs[p])
-    elif code == LEAKY_RELU:
-        for p in range(first, stop):
-            deltas[p] = deltas[p] * _slope(LEAKY_RELU, outs[p])
-
-
-@helper
-def _bias_and_activate(Z, params, b, code, nets, loss, log_sums):
+def _bias_and_activate(Z, params, b, code, uses, nets, loss, log_sums):
     """Z[r, j] = f(Z[r, j] + params[b + j]) for a batch's products Z (one row per sample); the net inputs
     also into nets, when it has room and the loss or softmax needs them, and for a softmax with the
     cross-entropy each row's log sum_j e^net_j into log_sums (the loss then need not compute it again)."""
@@ -1468,18 +1606,17 @@ def _bias_and_activate(Z, params, b, code, nets, loss, log_sums):
         row = r * n_u
         for j in range(n_u):
             flat[row + j] = flat[row + j] + params[b + j]
-    if nets.shape[0] > 0 and (loss == CROSS_ENTROPY or code == SOFTMAX):
+    whole = _whole_layer(code, uses)
+    if nets.shape[0] > 0 and (loss == CROSS_ENTROPY or whole):
         for p in range(np.uint64(k * n)):
             nets[p] = flat[p]
-        if code == SOFTMAX:
-            for r in range(np.uint64(k)):
-                top, total = _softmax(flat, r * n_u, n_u)
-                if loss == CROSS_ENTROPY:
-                    log_sums[r] = top + math.log(total)
-        else:
-            _activate_span(code, flat, 0, k * n, None)
+    if whole:  # softmax, row by row (and the log-sums the cross-entropy takes)
+        for r in range(np.uint64(k)):
+            top, total = _softmax(flat, r * n_u, n_u)
+            if loss == CROSS_ENTROPY:
+                log_sums[r] = top + math.log(total)
     else:
-        _activate_span(code, flat, 0, k * n, None)
+        _activate_span(code, flat, 0, k * n, None, uses)
 
 
 @kernel
@@ -1495,7 +1632,7 @@ def train_epochs_blas(net, state, data, run, errors):
     (run.block is unused; the signature matches train_epochs.)
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
-    _check_codes(acts, run.loss, run.optimizer)
+    _check_codes(acts, _uses(net), run.loss, run.optimizer)
     X, Y, orders = data
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
@@ -1517,7 +1654,7 @@ def train_epochs_blas(net, state, data, run, errors):
         E_epoch = 0.0
         for start in range(0, n_samples, batch_size):
             t += 1
-            step_size, root_correction = _adam_corrections(run, t) if run.optimizer == ADAM else (run.lr, 1.0)
+            step_size, root_correction = _update_scalars(run, t)
             k = min(batch_size, n_samples - start)
             first = orders[row, start]
             consecutive = True
@@ -1539,14 +1676,14 @@ def train_epochs_blas(net, state, data, run, errors):
                     Z = np.dot(layers[l], transposed[w_off[l] : b_off[l]].reshape((sizes[l], sizes[l + 1])))
                 else:
                     Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
-                _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], run.loss,
-                                   log_sums)  # fmt: skip
+                _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0],
+                                   run.loss, log_sums)  # fmt: skip
                 layers.append(Z)
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)
             for r in range(k):
-                E_epoch += _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], Y,
+                E_epoch += _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y,
                                            orders[row, start + r], run.loss)  # fmt: skip
             # Deltas divided by k here make every product below a batch mean at once
             # (no division per weight in the update).
@@ -1564,7 +1701,7 @@ def train_epochs_blas(net, state, data, run, errors):
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
-                    _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size)
+                    _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, _uses(net))
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
@@ -1584,7 +1721,7 @@ def evaluate(net, X, Y, outputs, loss):
     Y may have no rows, for a plain forward pass (the error is then 0).
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
-    _check_codes(net.acts, loss, SGD)
+    _check_codes(net.acts, _uses(net), loss, SGD)
     n_layers = sizes.shape[0] - 1
     zero = np.zeros(1, params.dtype)[0]
     out = np.empty(_stride(sizes, u_off), params.dtype)
@@ -1604,7 +1741,7 @@ def evaluate(net, X, Y, outputs, loss):
 def evaluate_blas(net, X, Y, outputs, loss):
     """evaluate for wide layers: blocks of 256 rows through BLAS matrix products."""
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
-    _check_codes(acts, loss, SGD)
+    _check_codes(acts, _uses(net), loss, SGD)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     nets = np.empty(256 * n_out, params.dtype)
@@ -1617,13 +1754,15 @@ def evaluate_blas(net, X, Y, outputs, loss):
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
             Z = np.dot(X[first : first + k], W.T) if l == 0 else np.dot(Z, W.T)
-            _bias_and_activate(Z, params, b_off[l], acts[l], nets if l == n_layers - 1 else nets[:0], loss, log_sums)
+            _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0], loss,
+                               log_sums)  # fmt: skip
         out = Z.reshape(k * n_out)
         for r in range(k):
             for j in range(n_out):
                 outputs[first + r, j] = out[r * n_out + j]
             if Y.shape[0] > 0:
-                E_sum += _batch_row_loss(out, nets, log_sums, delta, r, n_out, acts[n_layers - 1], Y, first + r, loss)
+                E_sum += _batch_row_loss(out, nets, log_sums, delta, r, n_out, acts[n_layers - 1], _uses(net), Y,
+                                         first + r, loss)  # fmt: skip
     return E_sum
 
 
@@ -1631,7 +1770,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
 def gradient_sum(net, grad, X, Y, block, loss):
     """grad = sum over samples of the error's gradient in params (a bias per unit); returns the summed error."""
     sizes, u_off = net.sizes, net.u_off
-    _check_codes(net.acts, loss, SGD)
+    _check_codes(net.acts, _uses(net), loss, SGD)
     n_layers = sizes.shape[0] - 1
     stride = _stride(sizes, u_off)
     zero = np.zeros(1, net.params.dtype)[0]

@@ -36,6 +36,7 @@ class Activation:
     whole_layer: bool = False  # acts on the layer's net inputs together (softmax)
     hidden: bool = True  # may stand in a hidden layer
     min_units: int = 1  # the fewest units its layer may have
+    loss: str = "squared"  # the loss an output layer of it is scored with unless one is named (the command line)
     init_factor: float = 6.0  # Glorot-uniform bound sqrt(factor / (fan_in + fan_out)), as scikit-learn draws
 
 
@@ -60,6 +61,7 @@ class Optimizer:
     layerwise: bool  # update="layerwise" applies
     per_batch: bool  # one update per batch of any size (scikit-learn's "stochastic": partial_fit)
     first_state_is_lr: bool = False  # its first state value starts at the learning rate (RPROP's step sizes)
+    lanes: bool = False  # train_many's lanes and the unrolled kernels run it (gradient descent, with momentum)
 
 
 ACTIVATIONS = (
@@ -82,7 +84,15 @@ ACTIVATIONS = (
     Activation("identity", oracle.identity, oracle.identity_derivative, "net_{u}", "1", ("Identity", {}), None),
     Activation(
         "softmax", oracle.softmax, None, "e^(net_{u}) / ({all})", "", ("Softmax", {"dim": -1}), "Softmax",
-        onnx_attributes={"axis": -1}, whole_layer=True, hidden=False, min_units=2,
+        onnx_attributes={"axis": -1}, whole_layer=True, hidden=False, min_units=2, loss="cross_entropy",
+    ),
+    Activation(
+        "softplus", oracle.softplus, oracle.softplus_derivative, "log(1 + e^(net_{u}))", "1 - e^(-out_{u})",
+        ("Softplus", {}), "Softplus",
+    ),
+    Activation(
+        "elu", oracle.elu, oracle.elu_derivative, "net_{u} if net_{u} > 0, else e^(net_{u}) - 1",
+        "1 if net_{u} > 0, else out_{u} + 1", ("ELU", {}), "Elu",
     ),
 )  # fmt: skip
 
@@ -93,7 +103,7 @@ LOSSES = (
 )  # fmt: skip
 
 OPTIMIZERS = (
-    Optimizer("sgd", oracle.sgd_move, ("momentum",), layerwise=True, per_batch=True),
+    Optimizer("sgd", oracle.sgd_move, ("momentum",), layerwise=True, per_batch=True, lanes=True),
     Optimizer("adam", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True),
     Optimizer("rprop", oracle.rprop_move, ("etas", "step_sizes"), layerwise=False, per_batch=False,
               first_state_is_lr=True),

@@ -17,6 +17,8 @@ from .network import Network, load_with_input_bounds
 from .trace import fmt, trace
 from .training import train
 
+DEFAULT_ACTIVATION = catalogue.ACTIVATIONS[0].name  # the article's logistic units, hidden and output
+
 # What the article itself prints after training, and which update order produced it.
 ARTICLE_FIGURES = {
     "error after 1 round": "0.291027924",
@@ -159,10 +161,13 @@ def _data_options(parser, targets: bool = True) -> None:
 def _model_options(parser) -> None:
     """The activations, the loss and the optimiser, as in fastbp train."""
     parser.add_argument(
-        "--activation", choices=catalogue.hidden_activations(), default="logistic", help="hidden layers' activation"
+        "--activation",
+        choices=catalogue.hidden_activations(),
+        default=DEFAULT_ACTIVATION,
+        help="hidden layers' activation",
     )
     parser.add_argument(
-        "--output-activation", choices=ACTIVATIONS, default="logistic", help="output layer's activation"
+        "--output-activation", choices=ACTIVATIONS, default=DEFAULT_ACTIVATION, help="output layer's activation"
     )
     for name in ("loss", "optimizer", "betas", "eps", "etas", "step_sizes", "weight_decay"):
         BY_NAME[name].add_to(parser)
@@ -273,7 +278,7 @@ def _warn_targets(data: datasets.Dataset, command: str) -> None:
 
 def _report(label: str, net: Network, data: datasets.Dataset, loss: str = "squared") -> str:
     """The error, and the accuracy for classes (one-hot targets, or one 0/1 output classified at 0.5)."""
-    name = "" if loss == "squared" else f" ({loss})"
+    name = "" if loss == BY_NAME["loss"].default else f" ({loss})"
     text = f"{label} error{name} {net.error(data.X, data.Y, loss=loss):.6g}"
     if data.one_hot or datasets.is_classification(data.Y):
         text += f", accuracy {100 * datasets.accuracy(net.forward(data.X), data.Y):.1f}%"
@@ -312,7 +317,7 @@ def run_train(args) -> None:
     )
     held_out = f", {len(val_set)} for validation" if val_set is not None else ""
     model = "" if set(activations) == {"logistic"} else f" ({', '.join(activations)})"
-    rule = f"lr {args.lr}" if args.optimizer == "sgd" else f"{args.optimizer}, lr {args.lr}"
+    rule = f"lr {args.lr}" if args.optimizer == BY_NAME["optimizer"].default else f"{args.optimizer}, lr {args.lr}"
     print(f"{data.name}: {len(train_set)} samples for training{held_out}; network {'-'.join(map(str, sizes))}{model}, "
           f"{args.epochs} epochs, {rule}, {batch}, loss {args.loss}")  # fmt: skip
     try:
@@ -378,7 +383,7 @@ def run_sweep(args) -> None:
     n = len(hidden) * len(args.lr) * args.seeds
     grid = f"{len(hidden)} hidden x {len(args.lr)} lr x {args.seeds} seeds"
     model = [f"{args.epochs} epochs"]  # then what differs from the article's model
-    if (args.activation, args.output_activation) != ("logistic", "logistic"):
+    if (args.activation, args.output_activation) != (DEFAULT_ACTIVATION, DEFAULT_ACTIVATION):
         model.append(f"{args.activation} hidden, {args.output_activation} output")
     model += [f"{name} {getattr(args, name)}" for name in ("optimizer", "loss")
               if getattr(args, name) != BY_NAME[name].default]  # fmt: skip
@@ -481,7 +486,7 @@ def run_evaluate(args) -> None:
     if bounds is not None:
         data = data.scaled(bounds)
     print(f"{data.name}: {len(data)} samples; network {'-'.join(map(str, net.sizes))}")
-    loss = args.loss or ("cross_entropy" if net.activations[-1] == "softmax" else "squared")
+    loss = args.loss or catalogue.activation(net.activations[-1]).loss
     print(_report("", net, data, loss).strip())
 
 

@@ -206,6 +206,7 @@ class _Threads:
             np.concatenate([L.u_off for L in layouts]),
             np.concatenate([net._tied for net in nets]),
             np.concatenate([net._acts for net in nets]),
+            *_kernels.uses_of({code for net in nets for code in net._acts.tolist()}),
         )
         self.params = self.nets_record.params
         states = [initial_state(net._layout.n_params, net.dtype, opts, lr) for net, lr in zip(nets, lrs)]
@@ -281,7 +282,8 @@ class _Lanes:
 
     def _arguments(self, orders, count, errors, final) -> tuple:
         L, first = self.nets[0]._layout, self.nets[0]
-        net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts)
+        net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts,
+                           *first._uses)  # fmt: skip
         data = _kernels.Data(self.X, self.Y, orders)
         run = run_record(self.opts, count, self.params.dtype)
         return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block()

@@ -16,13 +16,13 @@ class Network:
     Layer l -> l+1 has a weight matrix of shape (n_{l+1}, n_l): ``W[j, i]``
     connects unit i below to unit j above. Each layer's biases are either one
     per unit, or one bias shared by every unit of the layer ("tied", as in the
-    article). Each layer above the input has an activation: "logistic" (the
-    default), "tanh", "relu", "leaky_relu", "identity", or "softmax" (output layer
-    only). Build one with :meth:`from_arrays`, :meth:`random`, or
-    :func:`fastbp.article_network`.
+    article). Each layer above the input has an activation, one of
+    ``fastbp.catalogue.ACTIVATIONS`` ("logistic", the default, "tanh", "relu", ...;
+    "softmax" on the output layer only). Build one with :meth:`from_arrays`,
+    :meth:`random`, or :func:`fastbp.article_network`.
     """
 
-    __slots__ = ("_layout", "_params", "_tied", "_acts")
+    __slots__ = ("_layout", "_params", "_tied", "_acts", "_uses")
 
     def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray, acts: np.ndarray):
         # Internal: use from_arrays or random. params is owned by the network; tied and acts (int64 activation
@@ -31,6 +31,7 @@ class Network:
         self._params = params
         self._tied = tied
         self._acts = acts
+        self._uses = _kernels.uses_of(acts.tolist())  # the activations its kernels compile (Net.uses)
 
     # --- construction ---------------------------------------------------------
 
@@ -191,7 +192,7 @@ class Network:
     def record(self) -> _kernels.Net:
         """The network's buffers as the kernels take them (views, not copies)."""
         L = self._layout
-        return _kernels.Net(self._params, L.sizes, L.w_off, L.b_off, L.u_off, self._tied, self._acts)
+        return _kernels.Net(self._params, L.sizes, L.w_off, L.b_off, L.u_off, self._tied, self._acts, *self._uses)
 
     def _evaluate(self, X: np.ndarray, Y: np.ndarray, loss: int = _kernels.SQUARED) -> tuple[np.ndarray, float]:
         """(outputs, summed error) for checked X and Y (Y with no rows: outputs only); loss as a code."""

@@ -93,6 +93,32 @@ def identity_derivative(out: float) -> float:
     return 1.0
 
 
+SOFTPLUS_THRESHOLD = 20.0  # torch.nn.Softplus's default: above it, out = net
+
+
+def softplus(net: float) -> float:
+    """out = log(1 + e^net), written as max(net, 0) + log(1 + e^-|net|) (no overflow); net itself where
+    net > 20 (torch.nn.Softplus, beta 1, threshold 20)."""
+    if net > SOFTPLUS_THRESHOLD:
+        return net
+    return max(net, 0.0) + math.log1p(math.exp(-abs(net)))
+
+
+def softplus_derivative(out: float) -> float:
+    """dout/dnet = 1 / (1 + e^-net) = 1 - e^-out; 1 where net > 20."""
+    return 1.0 if out > SOFTPLUS_THRESHOLD else -math.expm1(-out)
+
+
+def elu(net: float) -> float:
+    """out = net for net > 0, else e^net - 1 (torch.nn.ELU, alpha 1)."""
+    return net if net > 0.0 else math.expm1(net)
+
+
+def elu_derivative(out: float) -> float:
+    """1 for net > 0 (so out > 0), else e^net = out + 1."""
+    return 1.0 if out > 0.0 else out + 1.0
+
+
 def softmax(nets: Vector) -> Vector:
     """out_j = e^net_j / sum_k e^net_k over the layer, computed as e^(net_j - max) / sum_k e^(net_k - max)."""
     top = nets[0]

@@ -192,6 +192,32 @@ def kernel_exp_in_oracle(fast_math: bool = False):
     return stack
 
 
+def every_activation_marked():
+    """Networks made inside this context mark every activation of the catalogue (Net's uses_<name>), so that
+    their kernels compile one specialisation with a branch per activation, whatever each network has.
+
+    Users' networks mark only their own activations, a specialisation per set; tests that sweep many sets
+    (every activation against the oracle or torch) run them through this one, which holds every element's
+    branch of the generated choices, instead of compiling each kernel again per set.
+    """
+    from unittest import mock
+
+    from fastbp import _kernels
+
+    every = _kernels.uses_of(range(_kernels.N_ACTIVATIONS))
+    return mock.patch.object(_kernels, "uses_of", lambda codes: every)
+
+
+def users_marks():
+    """Networks made inside this context mark their own activations only, as users' networks do (undoes
+    every_activation_marked, which the test session applies throughout: conftest.py)."""
+    from unittest import mock
+
+    from fastbp import _kernels
+
+    return mock.patch.object(_kernels, "uses_of", _kernels._uses_of_codes)
+
+
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
     """Run code in a fresh Python process (with extra environment variables); fails the test if it fails."""
     return subprocess.run(

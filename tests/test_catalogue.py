@@ -9,9 +9,15 @@ import fastbp
 from fastbp import _kernels, _options, catalogue, cli, export, oracle
 
 
+def test_each_activation_has_its_compiled_primitives():
+    """The generated helpers call _<name> and _<name>_slope (a whole-layer activation: _<name> alone)."""
+    for record in catalogue.ACTIVATIONS:
+        assert callable(getattr(_kernels, "_" + record.name)), record.name
+        assert hasattr(_kernels, f"_{record.name}_slope") != record.whole_layer, record.name
+
+
 def test_the_kernels_codes_follow_the_catalogues_order():
     codes = [
-        (catalogue.ACTIVATIONS, ("LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "IDENTITY", "SOFTMAX")),
         (catalogue.LOSSES, ("SQUARED", "CROSS_ENTROPY")),
         (catalogue.OPTIMIZERS, ("SGD", "ADAM", "RPROP")),
     ]

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import cli, datasets
+from fastbp import catalogue, cli, datasets
 
-ALL = ["tanh", "leaky_relu", "relu", "logistic", "identity", "softmax"]
+# Every activation of the catalogue: those that may stand in hidden layers, then the output-only ones.
+ALL = [a.name for a in catalogue.ACTIVATIONS if a.hidden] + [a.name for a in catalogue.ACTIVATIONS if not a.hidden]
 
 
 def network(dtype=np.float64, tied=False, activations=ALL):
-    sizes = (5, 7, 6, 4, 3, 4, 3)[: len(activations) + 1]
+    sizes = ((5, 7, 6, 4) * 4)[: len(activations)] + (3,)
     return fastbp.Network.random(sizes, seed=2, dtype=dtype, tied_biases=tied, activations=activations)
 
 
@@ -64,8 +65,11 @@ def test_from_torch_reads_bare_linear_layers_and_refuses_the_rest():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_to_onnx_runs_in_onnxruntime_to_the_same_outputs(tmp_path, dtype):
     ort = pytest.importorskip("onnxruntime")
+    # onnxruntime implements ONNX's Softplus in float32 only: a float64 model holding it is valid ONNX (checked
+    # when written) that onnxruntime refuses to load, so float64 runs every other activation.
+    activations = ALL if dtype == np.float32 else [a for a in ALL if a != "softplus"]
     for tied in (False, True):
-        net = network(dtype, tied)
+        net = network(dtype, tied, activations)
         net.to_onnx(tmp_path / "net.onnx")
         session = ort.InferenceSession(str(tmp_path / "net.onnx"))
         assert [i.name for i in session.get_inputs()] == ["X"] and [o.name for o in session.get_outputs()] == ["Y"]

@@ -13,6 +13,7 @@ To record digests: ``python tests/test_pinned_bits.py`` prints them as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import pathlib
@@ -20,6 +21,7 @@ import sys
 
 import numpy as np
 import pytest
+from reference import users_marks
 
 import fastbp
 
@@ -166,20 +168,36 @@ def recorded() -> dict:
     return json.loads(PINNED.read_text())
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_bits_are_those_pinned(name):
-    assert CASES[name]() == recorded()["digests"][name], f"{name}: the bits of this path changed"
+# Cases run a second time with the kernels users get, specialised for the network's own activations (the
+# session compiles one specialisation for every activation: conftest.py): each path once, the article's
+# logistic alone and sets of two, to the same digests.
+USERS_MARKS = ("online-logistic", "online-adam", "minibatch-softmax-adam", "lanes-logistic", "threads-mixed-adam",
+               "evaluate", "blas-logistic", "blas-tanh-softmax-adam")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(BLAS_CASES))
-def test_blas_bits_are_those_pinned_for_this_openblas_kernel(name):
+def run_case(cases, name, marks):
+    """A case's digest, its networks marking every activation or only their own (users_marks)."""
+    with users_marks() if marks == "users" else contextlib.nullcontext():
+        return cases[name]()
+
+
+@pytest.mark.parametrize("name, marks", [(n, "every") for n in sorted(CASES)]
+                         + [(n, "users") for n in USERS_MARKS if n in CASES])  # fmt: skip
+def test_bits_are_those_pinned(name, marks):
+    assert run_case(CASES, name, marks) == recorded()["digests"][name], f"{name}: the bits of this path changed"
+
+
+@pytest.mark.parametrize("name, marks", [(n, "every") for n in sorted(BLAS_CASES)]
+                         + [(n, "users") for n in USERS_MARKS if n in BLAS_CASES])  # fmt: skip
+def test_blas_bits_are_those_pinned_for_this_openblas_kernel(name, marks):
     pytest.importorskip("scipy")
     pytest.importorskip("threadpoolctl")
     architecture = blas_architecture()
     pinned = recorded()["blas"].get(architecture)
     if pinned is None:
         pytest.skip(f"no BLAS digests recorded for OpenBLAS {architecture!r}: python tests/test_pinned_bits.py")
-    assert BLAS_CASES[name]() == pinned[name], f"{name}: the bits of this path changed on {architecture}"
+    digest_now = run_case(BLAS_CASES, name, marks)
+    assert digest_now == pinned[name], f"{name}: the bits of this path changed on {architecture}"
 
 
 def test_every_case_is_pinned_and_every_pin_has_a_case():

@@ -5,19 +5,18 @@ import pytest
 from reference import model_problem as problem
 
 import fastbp
+from fastbp import catalogue
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 RTOL = 1e-10
-TORCH_ACTIVATIONS = {
-    "logistic": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
-    "identity": lambda z: z,
-    "softmax": lambda z: torch.softmax(z, dim=-1),
-}
+
+
+def torch_activation(name):
+    """The activation's torch.nn module, as its catalogue record names it (what export writes too)."""
+    module, kwargs = catalogue.activation(name).torch
+    return getattr(torch.nn, module)(**kwargs)
 
 
 def torch_parameters(net):
@@ -32,7 +31,7 @@ def torch_forward(net, Ws, bs, X):
     a = torch.tensor(X)
     for W, b, name in zip(Ws, bs, net.activations):
         z = a @ W.T + b
-        a = TORCH_ACTIVATIONS[name](z)
+        a = torch_activation(name)(z)
     return z, a
 
 
@@ -46,14 +45,20 @@ def torch_loss(net, z, out, Y, loss):
     return F.binary_cross_entropy_with_logits(z, Y, reduction="none").sum(dim=1).mean()
 
 
-CASES = [
-    (("tanh", "softmax"), "cross_entropy", True),
-    (("relu", "identity"), "squared", False),
-    (("leaky_relu", "logistic"), "cross_entropy", False),
-    (("logistic", "tanh"), "squared", False),
-    (("identity", "softmax"), "squared", True),
-    (("tanh", "relu", "logistic"), "squared", False),
-]
+CASES = (
+    [
+        (("tanh", "softmax"), "cross_entropy", True),
+        (("relu", "identity"), "squared", False),
+        (("leaky_relu", "logistic"), "cross_entropy", False),
+        (("logistic", "tanh"), "squared", False),
+        (("identity", "softmax"), "squared", True),
+        (("tanh", "relu", "logistic"), "squared", False),
+    ]
+    + [  # every activation of the catalogue in a hidden layer where it may stand, and as the output
+        ((record.name, "tanh", "identity"), "squared", False) for record in catalogue.ACTIVATIONS if record.hidden
+    ]
+    + [(("tanh", record.name), "squared", record.whole_layer) for record in catalogue.ACTIVATIONS]
+)
 
 
 @pytest.mark.parametrize("activations, loss, classes", CASES)

@@ -41,7 +41,14 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
     for kernel in (_kernels.train_epochs, _unrolled.kernel(widths, tied_flags, acts, opts)):
         p, v, errors = params.copy(), np.zeros_like(params), np.full(epochs, -1.0)
         net = _kernels.Net(
-            p, layout.sizes, layout.w_off, layout.b_off, layout.u_off, tied_flags, np.zeros(len(acts), np.int64)
+            p,
+            layout.sizes,
+            layout.w_off,
+            layout.b_off,
+            layout.u_off,
+            tied_flags,
+            np.zeros(len(acts), np.int64),
+            *_kernels.uses_of(acts),
         )
         run_opts = opts._replace(lr=lr, momentum=momentum)
         run = run_record(run_opts, epochs, np.float64)

@@ -21,7 +21,7 @@ def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = No
         catalogue.code(catalogue.OPTIMIZERS, opts.optimizer),
         real(opts.betas[0]), real(opts.betas[1]), real(opts.eps), real(opts.etas[0]), real(opts.etas[1]),
         real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target), int(step),
-        opts.fast_math,
+        opts.fast_math, opts.nesterov,
     )  # fmt: skip
 
 
@@ -101,6 +101,7 @@ class Engine:
         rule = oracle.Rule(
             optimizer=catalogue.optimizer(opts.optimizer), eta=self.lr, momentum=opts.momentum, betas=opts.betas,
             eps=opts.eps, etas=opts.etas, step_sizes=opts.step_sizes, weight_decay=opts.weight_decay, step=self.step,
+            nesterov=opts.nesterov,
         )  # fmt: skip
         epoch_orders = [orders[min(e, len(orders) - 1)].tolist() for e in range(count)]
         E = oracle.train(W, b, net._tied.tolist(), self.X.tolist(), self.Y.tolist(), epoch_orders, opts.batch_size,

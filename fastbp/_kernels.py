@@ -73,9 +73,9 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 # The BLAS kernel multiplies by a layer of at most this many units from a transposed copy of its weights.
 NARROW = 16
 SQUARED, CROSS_ENTROPY = 0, 1  # catalogue.LOSSES' order
-SGD, ADAM, RPROP = 0, 1, 2  # catalogue.OPTIMIZERS' order
+SGD, ADAM, RPROP, ADAMW = 0, 1, 2, 3  # catalogue.OPTIMIZERS' order
 # The catalogue's table lengths: a code outside them is refused when a kernel starts (_check_codes).
-N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = len(catalogue.ACTIVATIONS), 2, 3
+N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = len(catalogue.ACTIVATIONS), 2, 4
 LEAKY_SLOPE = 0.01  # torch's default negative slope
 SOFTPLUS_THRESHOLD = 20.0  # torch.nn.Softplus's default: above it, out = net
 
@@ -160,6 +160,7 @@ class Run(NamedTuple):
     target: float  # stop after the first epoch whose mean error is <= target (NaN: never)
     step: int  # optimiser updates done before this call (Adam's bias correction counts them)
     fast_math: bool  # online steps' logistic with _exp_nonpositive_fast (never minibatches, never evaluation)
+    nesterov: bool  # sgd's momentum as Nesterov's (torch.optim.SGD(nesterov=True))
 
 
 # --- Primitives: each formula once --------------------------------------------------------------
@@ -436,9 +437,12 @@ def _descend(param, gradient, lr):
 
 
 @primitive
-def _momentum_step(param, velocity, gradient, lr, momentum):
-    """Classical momentum: v+ = momentum * v - eta * dE/dw; w+ = w + v+. Returns (w+, v+)."""
+def _momentum_step(param, velocity, gradient, lr, momentum, nesterov):
+    """Classical momentum: v+ = momentum * v - eta * dE/dw; w+ = w + v+; or Nesterov's, w+ = w + momentum v+
+    - eta dE/dw (torch.optim.SGD's nesterov, whose buffer is -v / eta). Returns (w+, v+)."""
     velocity = momentum * velocity - lr * gradient
+    if nesterov:
+        return param + (momentum * velocity - lr * gradient), velocity
     return param + velocity, velocity
 
 
@@ -467,16 +471,32 @@ def _rprop_step(param, step, previous, gradient, eta_minus, eta_plus, step_min, 
 
 
 @primitive
+def _adam_like(run):
+    """Adam or AdamW: Adam's step and its bias corrections (AdamW differs in how it decays the weights)."""
+    return run.optimizer == ADAM or run.optimizer == ADAMW
+
+
+@primitive
+def _decay_terms(run, one):
+    """(shrink, l2) of a weight's step, one being 1 in the parameters' dtype: AdamW shrinks the weight by
+    lr * weight_decay before Adam's step (torch.optim.AdamW), (1 - lr weight_decay, 0); the others add
+    weight_decay * w to the gradient (L2), (1, weight_decay). Multiplying by 1 and adding 0 * w are exact."""
+    if run.optimizer == ADAMW:
+        return one - run.lr * run.weight_decay, run.weight_decay - run.weight_decay
+    return one, run.weight_decay
+
+
+@primitive
 def _optimizer_step(run, param, first, second, gradient, step_size, root_correction):
-    """One parameter's update under run.optimizer (sgd with momentum, Adam or RPROP). Returns
-    (param, first, second): the new value and its optimiser state."""
-    if run.optimizer == ADAM:
+    """One parameter's update under run.optimizer (sgd with momentum, Adam or AdamW (a bias: no decay), or
+    RPROP). Returns (param, first, second): the new value and its optimiser state."""
+    if _adam_like(run):
         return _adam_step(param, first, second, gradient, step_size, root_correction, run.beta1, run.beta2, run.eps)
     if run.optimizer == RPROP:
         return _rprop_step(param, first, second, gradient, run.eta_minus, run.eta_plus, run.step_min, run.step_max)
     if run.momentum == 0.0:
         return _descend(param, gradient, run.lr), first, second
-    param, first = _momentum_step(param, first, gradient, run.lr, run.momentum)
+    param, first = _momentum_step(param, first, gradient, run.lr, run.momentum, run.nesterov)
     return param, first, second
 
 
@@ -484,7 +504,7 @@ def _optimizer_step(run, param, first, second, gradient, step_size, root_correct
 def _update_scalars(run, step):
     """(step_size, root_correction) of update number t (from 1), as _optimizer_step takes them: Adam's
     eta / (1 - beta1^t) and sqrt(1 - beta2^t); (eta, 1) under the other rules."""
-    if run.optimizer == ADAM:
+    if _adam_like(run):
         return run.lr / (1.0 - math.pow(run.beta1, step)), math.sqrt(1.0 - math.pow(run.beta2, step))
     return run.lr, 1.0
 
@@ -495,8 +515,8 @@ PLAIN, MOMENTUM, ADAM_RULE, OTHER_RULE = 0, 1, 2, 3  # the update rules the onli
 @primitive
 def _rule(run):
     """Which update loop: plain gradient descent (the article's), momentum without weight decay,
-    Adam, or the general one (RPROP, momentum with weight decay)."""
-    if run.optimizer == ADAM:
+    Adam (and AdamW), or the general one (RPROP, momentum with weight decay)."""
+    if _adam_like(run):
         return ADAM_RULE
     if run.optimizer == SGD and run.weight_decay == 0.0:
         return PLAIN if run.momentum == 0.0 else MOMENTUM
@@ -997,6 +1017,7 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
     first, second = state
     decay = run.weight_decay
     rule = _rule(run)
+    shrink, l2 = _decay_terms(run, params.dtype.type(1.0))  # (Adam's and AdamW's weight decay)
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
         n_out = np.uint64(sizes[l + 1])
@@ -1015,12 +1036,12 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                 for i in range(n_in):
                     delta[below + i] += params[row + i] * d
                     params[row + i], first[row + i] = _momentum_step(
-                        params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum
+                        params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum, run.nesterov
                     )
             elif rule == MOMENTUM:
                 for i in range(n_in):
                     params[row + i], first[row + i] = _momentum_step(
-                        params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum
+                        params[row + i], first[row + i], d * out[below + i], run.lr, run.momentum, run.nesterov
                     )
             elif rule == ADAM_RULE:
                 # Two passes: with the sums for the layer below in the same loop, LLVM finds too many
@@ -1030,9 +1051,17 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                     delta[below + i] += params[row + i] * d
                 for i in range(n_in):
                     p = row + i
-                    g = _with_decay(d * out[below + i], params[p], decay)
+                    g = _with_decay(d * out[below + i], params[p], l2)
                     params[p], first[p], second[p] = _adam_step(
-                        params[p], first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
+                        params[p] * shrink,
+                        first[p],
+                        second[p],
+                        g,
+                        step_size,
+                        root_correction,
+                        run.beta1,
+                        run.beta2,
+                        run.eps,
                     )
             elif fuse:
                 for i in range(n_in):
@@ -1133,12 +1162,13 @@ def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
     elif _rule(run) == MOMENTUM:
         for p in range(w, b):
             g = grad[p] if k == 1 else grad[p] / k
-            params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum)
+            params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum, run.nesterov)
     elif _rule(run) == ADAM_RULE:
+        shrink, l2 = _decay_terms(run, params.dtype.type(1.0))
         for p in range(w, b):
-            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], decay)
+            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], l2)
             params[p], first[p], second[p] = _adam_step(
-                params[p], first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
+                params[p] * shrink, first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
             )
     else:
         for p in range(w, b):
@@ -1295,14 +1325,15 @@ def train_many_epochs(nets, state, data, run, lrs, errors, done, markers):
         one = _net_of(nets, p0, p1, u0, u1, l0, l1)
         its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise,
                       run.loss, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus, run.eta_plus,
-                      run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math)  # fmt: skip
+                      run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math,
+                      run.nesterov)  # fmt: skip
         its_state = State(state.first[p0:p1], state.second[p0:p1])
         done[k] = train_epochs(one, its_state, data, its_run, errors[k], markers[0], markers[1], markers[2],
                                markers[3])  # fmt: skip
 
 
 @helper
-def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum):
+def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum, nesterov):
     """Bias p of networks k0..k0+n-1 (lanes) one step down its gradients[k], taken as float64 (as
     _online_backward's bias gradient, a float64 whichever array it came from)."""
     for k in range(n):
@@ -1311,7 +1342,7 @@ def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum):
             params[p, k0 + k] = _descend(params[p, k0 + k], g, lrs[k0 + k])
         else:
             params[p, k0 + k], velocity[p, k0 + k] = _momentum_step(
-                params[p, k0 + k], velocity[p, k0 + k], g, lrs[k0 + k], momentum
+                params[p, k0 + k], velocity[p, k0 + k], g, lrs[k0 + k], momentum, nesterov
             )
 
 
@@ -1337,6 +1368,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     loss = run.loss
     X, Y, orders = data
     n_epochs, momentum, train_biases, layerwise = run.n_epochs, run.momentum, run.train_biases, run.layerwise
+    nesterov = run.nesterov
     k0 = np.uint64(k0)
     n = np.uint64(k1) - k0
     n_layers = sizes.shape[0] - 1
@@ -1497,8 +1529,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                 if fuse:
                                     delta[below + i, k] += params[p, k0 + k] * d
                                 params[p, k0 + k], velocity[p, k0 + k] = _momentum_step(
-                                    params[p, k0 + k], velocity[p, k0 + k], d * out[below + i, k], lrs[k0 + k], momentum
-                                )
+                                    params[p, k0 + k], velocity[p, k0 + k], d * out[below + i, k], lrs[k0 + k],
+                                    momentum, nesterov,
+                                )  # fmt: skip
                 if train_biases and tied[l]:
                     g_tied[:] = 0.0
                     for j in range(n_out):
@@ -1509,9 +1542,10 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                         # The gradients' array chosen outside the loop over networks: chosen per
                         # element, the two arrays compiled to a gather (13% of the XOR ensemble's time).
                         if tied[l]:
-                            _lanes_bias_step(params, velocity, b + j, k0, n, g_tied, lrs, momentum)
+                            _lanes_bias_step(params, velocity, b + j, k0, n, g_tied, lrs, momentum, nesterov)
                         else:
-                            _lanes_bias_step(params, velocity, b + j, k0, n, delta[above + j], lrs, momentum)
+                            _lanes_bias_step(params, velocity, b + j, k0, n, delta[above + j], lrs, momentum,
+                                             nesterov)  # fmt: skip
                 if l > 0:
                     if not fuse:
                         for j in range(n_out):

@@ -137,6 +137,7 @@ OPTIONS = (
         choices=OPTIMIZERS,
         resumable=False,
     ),  # fmt: skip
+    Option("nesterov", "flag", False, "Nesterov's momentum (needs momentum > 0)", resumable=False),
     Option(
         "betas",
         "pair",
@@ -190,6 +191,7 @@ class Options(NamedTuple):
     lr: float
     batch_size: int
     momentum: float
+    nesterov: bool
     shuffle: bool
     seed: int | None
     train_biases: bool
@@ -247,6 +249,8 @@ def _check_together(opts: dict, validating: bool) -> None:
             users = [o.name for o in catalogue.OPTIMIZERS if name in o.options]
             raise ValueError(f"{name} applies to optimizer={' or '.join(map(repr, users))}, not "
                              f"optimizer={optimizer.name!r}; got {name}={opts[name]}")  # fmt: skip
+    if opts["nesterov"] and opts["momentum"] == 0.0:
+        raise ValueError("nesterov=True needs momentum > 0 (it is a kind of momentum); got momentum=0.0")
     if not optimizer.layerwise and opts["update"] == "layerwise":
         takes = [o.name for o in catalogue.OPTIMIZERS if o.layerwise]
         raise ValueError(f"update='layerwise' applies to optimizer={' or '.join(map(repr, takes))} only; got "

@@ -136,6 +136,7 @@ def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss, fast_
     code.indent += 1
     code.line(f'"""Online training of a {"-".join(map(str, widths))} network (see fastbp._unrolled)."""')
     code.line("params, X, Y, orders, lr, momentum = net.params, data.X, data.Y, data.orders, run.lr, run.momentum")
+    code.line("nesterov = run.nesterov")
     code.line("velocity = state.first")
     # Parameter names, in the order of the flat buffer (_layout.py).
     names = []
@@ -258,6 +259,6 @@ def _activation(code: int, net: str, fast_math: bool) -> str:
 def _step(code: _Code, name: str, gradient: str, momentum: bool) -> None:
     """The gradient step on one parameter: a call of the general kernel's primitive."""
     if momentum:
-        code.line(f"{name}, v_{name} = _momentum_step({name}, v_{name}, {gradient}, lr, momentum)")
+        code.line(f"{name}, v_{name} = _momentum_step({name}, v_{name}, {gradient}, lr, momentum, nesterov)")
     else:
         code.line(f"{name} = _descend({name}, {gradient}, lr)")

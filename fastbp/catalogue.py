@@ -62,6 +62,7 @@ class Optimizer:
     per_batch: bool  # one update per batch of any size (scikit-learn's "stochastic": partial_fit)
     first_state_is_lr: bool = False  # its first state value starts at the learning rate (RPROP's step sizes)
     lanes: bool = False  # train_many's lanes and the unrolled kernels run it (gradient descent, with momentum)
+    decoupled: bool = False  # weight_decay shrinks the weights before its step (AdamW), not L2 in the gradient
 
 
 ACTIVATIONS = (
@@ -103,10 +104,11 @@ LOSSES = (
 )  # fmt: skip
 
 OPTIMIZERS = (
-    Optimizer("sgd", oracle.sgd_move, ("momentum",), layerwise=True, per_batch=True, lanes=True),
+    Optimizer("sgd", oracle.sgd_move, ("momentum", "nesterov"), layerwise=True, per_batch=True, lanes=True),
     Optimizer("adam", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True),
     Optimizer("rprop", oracle.rprop_move, ("etas", "step_sizes"), layerwise=False, per_batch=False,
               first_state_is_lr=True),
+    Optimizer("adamw", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True, decoupled=True),
 )  # fmt: skip
 
 

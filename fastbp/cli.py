@@ -18,6 +18,8 @@ from .trace import fmt, trace
 from .training import train
 
 DEFAULT_ACTIVATION = catalogue.ACTIVATIONS[0].name  # the article's logistic units, hidden and output
+# Every optimiser's own settings, as its record lists them (momentum: with each command's own options).
+OPTIMIZER_SETTINGS = list(dict.fromkeys(name for o in catalogue.OPTIMIZERS for name in o.options if name != "momentum"))
 
 # What the article itself prints after training, and which update order produced it.
 ARTICLE_FIGURES = {
@@ -169,7 +171,7 @@ def _model_options(parser) -> None:
     parser.add_argument(
         "--output-activation", choices=ACTIVATIONS, default=DEFAULT_ACTIVATION, help="output layer's activation"
     )
-    for name in ("loss", "optimizer", "betas", "eps", "etas", "step_sizes", "weight_decay"):
+    for name in ("loss", "optimizer", *OPTIMIZER_SETTINGS, "weight_decay"):
         BY_NAME[name].add_to(parser)
 
 
@@ -327,7 +329,8 @@ def run_train(args) -> None:
             update=args.update, engine=args.engine, progress=progress, checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every, resume=args.resume, loss=args.loss, optimizer=args.optimizer,
             betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
-            weight_decay=args.weight_decay, validation=(val_set.X, val_set.Y) if val_set is not None else None,
+            weight_decay=args.weight_decay, nesterov=args.nesterov,
+            validation=(val_set.X, val_set.Y) if val_set is not None else None,
             patience=args.patience, min_delta=args.min_delta, target_error=args.target_error,
             fast_math=args.fast_math,
         )  # fmt: skip
@@ -397,7 +400,7 @@ def run_sweep(args) -> None:
             validation=(val_set.X, val_set.Y), client=client, progress=not args.quiet and sys.stderr.isatty(),
             activation=args.activation, output_activation=args.output_activation, loss=args.loss,
             optimizer=args.optimizer, betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
-            weight_decay=args.weight_decay, fast_math=args.fast_math,
+            weight_decay=args.weight_decay, fast_math=args.fast_math, nesterov=args.nesterov,
         )  # fmt: skip
     finally:
         if client is not None:

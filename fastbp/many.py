@@ -23,6 +23,7 @@ def train_many(
     lr: float | Sequence[float] = 0.5,
     batch_size: int | None = 1,
     momentum: float = 0.0,
+    nesterov: bool = False,
     shuffle: bool = False,
     seed: int | None = None,
     train_biases: bool = True,
@@ -69,8 +70,9 @@ def train_many(
             )
     lrs = _check_lrs(lr, len(nets))
     opts = _options.check(
-        X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=seed,
-        train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
+        X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, nesterov=nesterov,
+        shuffle=shuffle,
+        seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
         fast_math=fast_math,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
     )  # fmt: skip

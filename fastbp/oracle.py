@@ -269,15 +269,18 @@ def weight_gradient(delta: Vector, out_below: Vector) -> Matrix:
     return [[delta_j * out_i for out_i in out_below] for delta_j in delta]
 
 
-def update(w: float, grad: float, eta: float, momentum: float, velocity: float) -> tuple[float, float]:
+def update(w: float, grad: float, eta: float, momentum: float, velocity: float, nesterov: bool = False):
     """4. Gradient descent: w+ = w - eta * dE/dw.
 
-    With momentum (classical): v = momentum * v - eta * dE/dw; w+ = w + v.
+    With momentum (classical): v = momentum * v - eta * dE/dw; w+ = w + v. Nesterov's momentum
+    (torch.optim.SGD's nesterov=True, whose buffer is -v / eta): w+ = w + momentum * v - eta * dE/dw.
     Returns (w+, v).
     """
     if momentum == 0.0:
         return w - eta * grad, velocity
     velocity = momentum * velocity - eta * grad
+    if nesterov:
+        return w + (momentum * velocity - eta * grad), velocity
     return w + velocity, velocity
 
 
@@ -314,7 +317,7 @@ def rprop_update(w, grad, step_size, previous, etas, step_sizes) -> tuple[float,
 
 def sgd_move(w: float, grad: float, state: list, rule) -> float:
     """Gradient descent (with momentum when rule.momentum > 0); state[0] is the velocity."""
-    w, state[0] = update(w, grad, rule.eta, rule.momentum, state[0])
+    w, state[0] = update(w, grad, rule.eta, rule.momentum, state[0], rule.nesterov)
     return w
 
 
@@ -343,6 +346,7 @@ class Rule:
     step_sizes: tuple[float, float] = (1e-6, 50.0)
     weight_decay: float = 0.0
     step: int = 0  # updates done so far (Adam's t is step after the increment)
+    nesterov: bool = False  # sgd's momentum as Nesterov's
 
 
 def move(w: float, grad: float, state: list, rule: Rule) -> float:
@@ -386,7 +390,7 @@ def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, ac
         grads = [weight_gradient(d, outs[l]) for d, (_, outs) in zip(deltas, passes)]
         gW = [[mean([g[j][i] for g in grads]) for i in range(len(W[l][j]))] for j in range(len(W[l]))]
         gb = [mean([d[j] for d in deltas]) for j in range(len(b[l]))]
-        if rule.weight_decay != 0.0:  # L2 on the weights only: g_W += weight_decay * W
+        if rule.weight_decay != 0.0 and not rule.optimizer.decoupled:  # L2 on the weights only: g_W += wd * W
             gW = [[g + rule.weight_decay * w for g, w in zip(g_row, w_row)] for g_row, w_row in zip(gW, W[l])]
         if layerwise:
             apply_update(W[l], b[l], tied[l], gW, gb, rule, sW[l], sb[l], train_biases)
@@ -401,9 +405,11 @@ def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, ac
 
 def apply_update(W_l, b_l, tied, gW, gb, rule, sW_l, sb_l, train_biases):
     """Apply one layer's update in place: every weight, then the biases if trained."""
+    shrink = 1.0 - rule.eta * rule.weight_decay if rule.optimizer.decoupled else 1.0
     for j, row in enumerate(W_l):
         for i in range(len(row)):
-            row[i] = move(row[i], gW[j][i], sW_l[j][i], rule)
+            # AdamW's decoupled decay: the weight shrinks by eta * weight_decay before the step (never a bias).
+            row[i] = move(row[i] * shrink if rule.optimizer.decoupled else row[i], gW[j][i], sW_l[j][i], rule)
     if not train_biases:
         return
     if tied:

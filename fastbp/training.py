@@ -21,6 +21,7 @@ def train(
     lr: float = 0.5,
     batch_size: int | None = 1,
     momentum: float = 0.0,
+    nesterov: bool = False,
     shuffle: bool = False,
     seed: int | None = None,
     train_biases: bool = True,
@@ -52,7 +53,8 @@ def train(
 
     ``batch_size=1`` is the article's online update; k averages the gradient of
     k samples (the last batch may be smaller); None uses all samples at once.
-    With momentum: v = momentum * v - lr * g; w += v (velocities start at 0).
+    With momentum: v = momentum * v - lr * g; w += v (velocities start at 0); ``nesterov=True``:
+    w += momentum * v - lr * g (torch.optim.SGD's Nesterov momentum).
     ``shuffle=True`` draws a new permutation each epoch from numpy's
     ``default_rng(seed)``. ``train_biases=False`` freezes every bias (the
     article). ``update`` picks when the hidden deltas are computed: "simultaneous"
@@ -120,8 +122,8 @@ def train(
     if resume is not None:
         resume = _validate.path("resume", resume)
     opts = _options.check(
-        X.shape[0], epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, shuffle=shuffle, seed=seed,
-        train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
+        X.shape[0], epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, nesterov=nesterov, shuffle=shuffle,
+        seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
         fast_math=fast_math,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
         patience=patience, min_delta=min_delta, restore_best=restore_best, target_error=target_error,

@@ -31,7 +31,8 @@ def training_cases(draw):
         epochs=draw(st.integers(0, 4)),
         lr=draw(st.floats(0.01, 3.0)),
         batch_size=draw(st.one_of(st.none(), st.integers(1, n_samples + 2))),
-        momentum=draw(st.sampled_from([0.0, 0.5, 0.9])),
+        momentum=(momentum := draw(st.sampled_from([0.0, 0.5, 0.9]))),
+        nesterov=momentum > 0.0 and draw(st.booleans()),
         shuffle=draw(st.booleans()),
         seed=draw(st.integers(0, 1000)),
         train_biases=draw(st.booleans()),
@@ -107,7 +108,7 @@ def test_numba_agrees_with_the_oracle(seed, hidden, hidden_activation, head, opt
     sizes = (3, *hidden, 3)
     activations = (hidden_activation,) * len(hidden) + (output,)
     net, X, Y = model_problem(seed % 10_000, sizes, 5, activations, classes=output == "softmax")
-    lr = {"sgd": 0.2, "adam": 0.01, "rprop": 0.01}[optimizer]
+    lr = 0.2 if optimizer == "sgd" else 0.01  # (the adaptive optimisers take smaller steps)
     options = dict(epochs=3, lr=lr, loss=loss, optimizer=optimizer, batch_size=batch_size, weight_decay=weight_decay)
     fast, slow = net.copy(), net.copy()
     h_fast = fastbp.train(fast, X, Y, **options)

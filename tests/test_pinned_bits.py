@@ -82,8 +82,12 @@ CASES = {
     ),
     "online-logistic-cross-entropy": lambda: trained(SMALL, loss="cross_entropy", lr=0.3, **ONLINE),
     "online-momentum": lambda: trained(SMALL, momentum=0.9, lr=0.2, **ONLINE),
+    "online-nesterov": lambda: trained(SMALL, momentum=0.9, nesterov=True, lr=0.2, **ONLINE),
     "online-adam": lambda: trained(SMALL, ("relu", "logistic"), optimizer="adam", lr=0.01, **ONLINE),
     "online-adam-weight-decay": lambda: trained(SMALL, optimizer="adam", lr=0.01, weight_decay=0.1, **ONLINE),
+    "online-adamw": lambda: trained(SMALL, optimizer="adamw", lr=0.01, weight_decay=0.1, **ONLINE),
+    "minibatch-adamw-float32": lambda: trained(SMALL, dtype=np.float32, optimizer="adamw", lr=0.01, weight_decay=0.1,
+                                               **MINI),  # fmt: skip
     "online-rprop": lambda: trained(SMALL, optimizer="rprop", lr=0.05, **ONLINE),
     "online-sgd-weight-decay": lambda: trained(SMALL, lr=0.5, weight_decay=0.01, **ONLINE),
     "online-layerwise": lambda: trained(SMALL, lr=0.5, update="layerwise", **ONLINE),
@@ -100,6 +104,9 @@ CASES = {
         SMALL, ("tanh", "softmax"), classes=True, loss="cross_entropy", optimizer="adam", lr=0.01, **MINI
     ),
     "minibatch-momentum-layerwise": lambda: trained(SMALL, lr=0.5, momentum=0.5, update="layerwise", **MINI),
+    "minibatch-nesterov-weight-decay": lambda: trained(
+        SMALL, lr=0.5, momentum=0.5, nesterov=True, weight_decay=0.01, **MINI
+    ),  # fmt: skip
     "full-batch-rprop": lambda: trained(SMALL, optimizer="rprop", lr=0.05, batch_size=None, **LOOPS),
     "minibatch-float32-shuffle": lambda: trained(SMALL, dtype=np.float32, lr=0.5, shuffle=True, seed=1, **MINI),
     # the unrolled kernels (each compiled for its architecture and options)
@@ -109,6 +116,7 @@ CASES = {
     # train_many: lanes (one architecture side by side) and threads (one network per thread)
     "lanes-logistic": lambda: trained_many([TINY] * 9, kernel="lanes"),
     "lanes-relu-momentum": lambda: trained_many([TINY] * 8, ("relu", "logistic"), momentum=0.5, kernel="lanes"),
+    "lanes-nesterov": lambda: trained_many([TINY] * 8, momentum=0.5, nesterov=True, kernel="lanes"),
     "lanes-fast-math-shuffle": lambda: trained_many([TINY] * 8, fast_math=True, shuffle=True, seed=2, kernel="lanes"),
     "threads-mixed-adam": lambda: trained_many([TINY, (2, 5, 1), (2, 4, 3, 1)], optimizer="adam", kernel="loops"),
     # evaluation and gradients

@@ -87,7 +87,7 @@ def test_bad_grids_are_refused():
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], momentum=3.0)
     with pytest.raises(TypeError, match="validation must be a pair"):
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], validation=X)
-    with pytest.raises(TypeError, match="unknown option 'seed'; it passes on train_biases"):
+    with pytest.raises(TypeError, match="unknown option 'seed'; it passes on nesterov, train_biases"):
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], seed=3)  # (the grid's seeds set the weights)
     with pytest.raises(TypeError, match="unknown option 'patience'"):
         fastbp.sweep(X, Y, hidden=[2], lr=[0.1], patience=3)

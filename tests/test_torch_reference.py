@@ -99,9 +99,10 @@ def torch_train(net, X, Y, epochs, batch_size, loss, optimizer, lr, weight_decay
     if train_biases:
         groups.append({"params": bs, "weight_decay": 0.0})
     if optimizer == "sgd":
-        opt = torch.optim.SGD(groups, lr=lr, momentum=kw.get("momentum", 0.0))
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr, betas=kw.get("betas", (0.9, 0.999)), eps=kw.get("eps", 1e-8))
+        opt = torch.optim.SGD(groups, lr=lr, momentum=kw.get("momentum", 0.0), nesterov=kw.get("nesterov", False))
+    elif optimizer in ("adam", "adamw"):
+        kind = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
+        opt = kind(groups, lr=lr, betas=kw.get("betas", (0.9, 0.999)), eps=kw.get("eps", 1e-8))
     else:  # torch's Rprop has no weight_decay: added to the gradient by hand, as fastbp does
         opt = torch.optim.Rprop([p for g in groups for p in g["params"]], lr=lr, etas=kw.get("etas", (0.5, 1.2)),
                                 step_sizes=kw.get("step_sizes", (1e-6, 50.0)))  # fmt: skip
@@ -127,9 +128,13 @@ def torch_train(net, X, Y, epochs, batch_size, loss, optimizer, lr, weight_decay
 RUNS = [
     dict(optimizer="sgd", lr=0.3, batch_size=1),
     dict(optimizer="sgd", lr=0.3, batch_size=4, momentum=0.9, weight_decay=0.01),
+    dict(optimizer="sgd", lr=0.3, batch_size=1, momentum=0.9, nesterov=True),
+    dict(optimizer="sgd", lr=0.3, batch_size=4, momentum=0.5, nesterov=True, weight_decay=0.01),
     dict(optimizer="adam", lr=0.01, batch_size=1),
     dict(optimizer="adam", lr=0.01, batch_size=4, weight_decay=0.001, betas=(0.8, 0.99), eps=1e-6),
     dict(optimizer="adam", lr=0.02, batch_size=None),
+    dict(optimizer="adamw", lr=0.01, batch_size=1, weight_decay=0.1),
+    dict(optimizer="adamw", lr=0.02, batch_size=4, weight_decay=0.05, betas=(0.8, 0.99), eps=1e-6),
     dict(optimizer="rprop", lr=0.01, batch_size=None),
     dict(optimizer="rprop", lr=0.05, batch_size=3, weight_decay=0.01, etas=(0.4, 1.3), step_sizes=(1e-4, 0.2)),
 ]

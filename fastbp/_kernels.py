@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import literal_unroll, njit, prange, types
 from numba.extending import intrinsic, overload
 
 from . import catalogue
@@ -582,9 +582,31 @@ def _generate(args: str, cases: list) -> object:
     return namespace["generated"]
 
 
+def _cases(code, uses, elementwise=False) -> list:
+    """(code, record) of the activations a call of a generated helper may meet: the one a static code mark
+    (_code_marks) names, else every marked one (element-wise ones only, with elementwise)."""
+    if isinstance(code, types.BaseTuple):
+        return [(len(code.types), catalogue.ACTIVATIONS[len(code.types)])]
+    return [(k, record) for k, record in _marked(uses) if not (elementwise and record.whole_layer)]
+
+
 def _has_fast(record, fast) -> bool:
     """Whether the activation's fast_math variant is compiled: it has one, and fast is not None."""
     return not isinstance(fast, types.NoneType) and "_" + record.name + "_fast" in globals()
+
+
+def _code_marks(uses):
+    """A static mark per element-wise activation uses marks: for code k, a tuple of k Nones, so that
+    ``for mark in literal_unroll(_code_marks(uses)): if code == len(mark): ...`` runs the body once per
+    activation with the code known when compiling (the generated helpers given a mark compile its case
+    alone). This is how a loop gets one version per activation, the choice made outside it, with no
+    helper taking arrays (each call of one costs reference counts) and no list of activations here."""
+
+
+@overload(_code_marks, jit_options=dict(error_model="numpy"))
+def _code_marks_generated(uses):
+    marks = ", ".join("(" + "None, " * k + ")" for k, record in _marked(uses) if not record.whole_layer)
+    return _generate("uses", [(None, [f"return ({marks},)" if marks else "return ((),)"])])
 
 
 def _uses_code(code, uses):
@@ -609,13 +631,14 @@ def _whole_layer_generated(code, uses):
 
 def _activate(code, net, fast, uses):
     """out = f(net) for an element-wise activation (a whole-layer one returns net: its caller applies it);
-    fast: fast_math's variant where the activation has one (None: never, and none is compiled)."""
+    code a code or a static mark (_code_marks); fast: fast_math's variant where the activation has one
+    (None: never, and none is compiled)."""
 
 
 @overload(_activate, jit_options=dict(error_model="numpy"))
 def _activate_generated(code, net, fast, uses):
     cases = []
-    for k, record in _marked(uses):
+    for k, record in _cases(code, uses):
         f = "_" + record.name
         if record.whole_layer:
             cases.append((k, ["return net"]))
@@ -626,35 +649,15 @@ def _activate_generated(code, net, fast, uses):
     return _generate("code, net, fast, uses", cases)
 
 
-def _activate_span(code, values, first, stop, fast, uses):
-    """values[first:stop] = f(values), an element-wise activation or a whole layer's, a loop per
-    activation: chosen outside the loop, which then vectorises."""
-
-
-@overload(_activate_span, inline="always", jit_options=dict(error_model="numpy"))
-def _activate_span_generated(code, values, first, stop, fast, uses):
-    cases = []
-    for k, record in _marked(uses):
-        f = "_" + record.name
-        loop = "for j in range(first, stop):"
-        if record.whole_layer:
-            cases.append((k, [f"{f}(values, first, stop - first)"]))
-        elif _has_fast(record, fast):
-            cases.append((k, ["if fast:", f"    {loop}", f"        values[j] = {f}_fast(values[j])", "else:",
-                              f"    {loop}", f"        values[j] = {f}(values[j])"]))  # fmt: skip
-        else:
-            cases.append((k, [loop, f"    values[j] = {f}(values[j])"]))
-    return _generate("code, values, first, stop, fast, uses", cases)
-
-
 def _slope(code, out, uses):
-    """dout/dnet of an element-wise activation, from the unit's output. (Every candidate is computed and
-    one selected, without branches, so that loops over units or networks still vectorise.)"""
+    """dout/dnet of an element-wise activation, from the unit's output; code a code or a static mark.
+    (Every candidate is computed and one selected, without branches, so that loops over units or
+    networks still vectorise.)"""
 
 
 @overload(_slope, jit_options=dict(error_model="numpy"))
 def _slope_generated(code, out, uses):
-    marked = [(k, record) for k, record in _marked(uses) if not record.whole_layer]
+    marked = _cases(code, uses, elementwise=True)
     lines = [f"s{k} = _{record.name}_slope(out)" for k, record in marked] or ["return 1.0"]  # (softmax alone)
     choice = f"s{marked[-1][0]}" if marked else ""
     for k, _ in reversed(marked[:-1]):
@@ -662,38 +665,29 @@ def _slope_generated(code, out, uses):
     return _generate("code, out, uses", [(None, lines + ([f"return {choice}"] if marked else []))])
 
 
+@helper
+def _activate_span(code, values, first, stop, fast, uses):
+    """values[first:stop] = f(values) for an element-wise activation, a loop per activation (the choice
+    made outside it, so that it vectorises); fast: fast_math's variant (None: never, and no table e^x is
+    compiled: a second logistic loop per call site cost a second of compile time)."""
+    for mark in literal_unroll(_code_marks(uses)):
+        if code == len(mark):
+            if fast is not None and fast:
+                for j in range(first, stop):
+                    values[j] = _activate(mark, values[j], True, uses)
+            else:
+                for j in range(first, stop):
+                    values[j] = _activate(mark, values[j], None, uses)
+
+
+@helper
 def _times_slope(code, deltas, outs, first, stop, uses):
     """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation:
-    a loop per activation, each calling its own slope (with the code a variable, the selection compiled to
-    branches and the loop stayed scalar)."""
-
-
-@overload(_times_slope, inline="always", jit_options=dict(error_model="numpy"))
-def _times_slope_generated(code, deltas, outs, first, stop, uses):
-    cases = [(k, ["for p in range(np.uint64(first), np.uint64(stop)):",
-                  f"    deltas[p] = deltas[p] * _{record.name}_slope(outs[p])"])
-             for k, record in _marked(uses) if not record.whole_layer]  # fmt: skip
-    return _generate("code, deltas, outs, first, stop, uses", cases or [(None, ["pass"])])
-
-
-def _lanes_activate(code, fast, acc, params, out, below, w, bias, dest, k0, n, uses):
-    """out[dest, k] = f(acc[k] + params[w, k0 + k] out[below, k] + params[bias, k0 + k]) for the lanes k < n:
-    a unit's last product, its bias and its activation in one pass over the networks, a loop per activation."""
-
-
-@overload(_lanes_activate, inline="always", jit_options=dict(error_model="numpy"))
-def _lanes_activate_generated(code, fast, acc, params, out, below, w, bias, dest, k0, n, uses):
-    z = "z = acc[k] + params[w, k0 + k] * out[below, k] + params[bias, k0 + k]"
-    cases = []
-    for k, record in _marked(uses):
-        f = "_identity" if record.whole_layer else "_" + record.name  # (a whole layer's: applied after)
-        if _has_fast(record, fast) and not record.whole_layer:
-            cases.append((k, ["if fast:", "    for k in range(n):", f"        {z}",
-                              f"        out[dest, k] = {f}_fast(z)", "else:", "    for k in range(n):",
-                              f"        {z}", f"        out[dest, k] = {f}(z)"]))  # fmt: skip
-        else:
-            cases.append((k, ["for k in range(n):", f"    {z}", f"    out[dest, k] = {f}(z)"]))
-    return _generate("code, fast, acc, params, out, below, w, bias, dest, k0, n, uses", cases)
+    a loop per activation (with the code a variable inside it, the loop stayed scalar)."""
+    for mark in literal_unroll(_code_marks(uses)):
+        if code == len(mark):
+            for p in range(np.uint64(first), np.uint64(stop)):
+                deltas[p] = deltas[p] * _slope(mark, outs[p], uses)
 
 
 # --- Kernels ------------------------------------------------------------------------------------
@@ -847,6 +841,7 @@ def _forward(net, X, s, out, base, zero, first_t, fast):
     (a second compiled variant of the sums costs a second or more of compile time per kernel).
     """
     params, sizes, w_off, b_off, u_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.u_off, net.acts
+    uses = _uses(net)
     n_layers = sizes.shape[0] - 1
     s = np.uint64(s)
     base = np.uint64(base)
@@ -867,7 +862,10 @@ def _forward(net, X, s, out, base, zero, first_t, fast):
                 out[above + n_out + j] = out[above + j]
         # The activation of the whole layer in one loop, which vectorises (so the choice is made
         # outside it for the activations that need e^x).
-        _activate_span(acts[l], out, above, above + n_out, fast, _uses(net))
+        if _whole_layer(acts[l], uses):
+            _softmax(out, above, n_out)
+        else:
+            _activate_span(acts[l], out, above, above + n_out, fast, uses)
 
 
 @helper
@@ -1005,7 +1003,9 @@ def _online_backward(net, out, delta, run, first_t):
                     else:
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
-            _times_slope(acts[l - 1], delta, out, below, below + n_in, uses)
+            code = acts[l - 1]  # (a loop here, not _times_slope: a helper taking arrays costs reference counts)
+            for i in range(below, below + n_in):
+                delta[i] = delta[i] * _slope(code, out[i], uses)
 
 
 @called_helper
@@ -1102,7 +1102,9 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                     else:
                         for i in range(n_in):
                             delta[below + i] += params[row + i] * d
-            _times_slope(acts[l - 1], delta, out, below, below + n_in, uses)
+            code = acts[l - 1]  # (a loop here, not _times_slope: a helper taking arrays costs reference counts)
+            for i in range(below, below + n_in):
+                delta[i] = delta[i] * _slope(code, out[i], uses)
 
 
 @helper
@@ -1424,9 +1426,16 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                             z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
                             out[nets + j, k] = z
                             out[above + j, k] = _activate(code, z, fast, uses)
-                    else:
-                        _lanes_activate(code, fast, acc, params, out, below + last, weights + last, bias, above + j,
-                                        k0, n, uses)  # fmt: skip
+                    else:  # a loop per activation and per fast_math (no helper: its call costs reference counts)
+                        for mark in literal_unroll(_code_marks(uses)):
+                            if code == len(mark) and fast:
+                                for k in range(n):
+                                    z = acc[k] + params[weights + last, k0 + k] * out[below + last, k]
+                                    out[above + j, k] = _activate(mark, z + params[bias, k0 + k], True, uses)
+                            elif code == len(mark):
+                                for k in range(n):
+                                    z = acc[k] + params[weights + last, k0 + k] * out[below + last, k]
+                                    out[above + j, k] = _activate(mark, z + params[bias, k0 + k], None, uses)
             # Output deltas and errors, as _output_delta.
             code = acts[n_layers - 1]
             whole = _whole_layer(code, uses)
@@ -1511,14 +1520,22 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                                 # The first row starts the sums dE/dout_i, the last finishes them
                                 # into the deltas below (times dout_i/dnet_i).
                                 first = j == 0
-                                final_row = j == n_out - np.uint64(1)
-                                for k in range(n):
-                                    d = delta[above + j, k]
-                                    o = out[below + i, k]
-                                    w_d = params[p, k0 + k] * d
-                                    below_d = w_d if first else delta[below + i, k] + w_d
-                                    delta[below + i, k] = below_d * _slope(code, o, uses) if final_row else below_d
-                                    params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
+                                if j < n_out - np.uint64(1):
+                                    for k in range(n):
+                                        d = delta[above + j, k]
+                                        o = out[below + i, k]
+                                        w_d = params[p, k0 + k] * d
+                                        delta[below + i, k] = w_d if first else delta[below + i, k] + w_d
+                                        params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
+                                for mark in literal_unroll(_code_marks(uses)):  # the last row: a loop per activation
+                                    if j == n_out - np.uint64(1) and code == len(mark):
+                                        for k in range(n):
+                                            d = delta[above + j, k]
+                                            o = out[below + i, k]
+                                            w_d = params[p, k0 + k] * d
+                                            below_d = w_d if first else delta[below + i, k] + w_d
+                                            delta[below + i, k] = below_d * _slope(mark, o, uses)
+                                            params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
                                     d = delta[above + j, k]

@@ -86,8 +86,9 @@ CASES = {
     "online-adam": lambda: trained(SMALL, ("relu", "logistic"), optimizer="adam", lr=0.01, **ONLINE),
     "online-adam-weight-decay": lambda: trained(SMALL, optimizer="adam", lr=0.01, weight_decay=0.1, **ONLINE),
     "online-adamw": lambda: trained(SMALL, optimizer="adamw", lr=0.01, weight_decay=0.1, **ONLINE),
-    "minibatch-adamw-float32": lambda: trained(SMALL, dtype=np.float32, optimizer="adamw", lr=0.01, weight_decay=0.1,
-                                               **MINI),  # fmt: skip
+    "minibatch-adamw-float32": lambda: trained(
+        SMALL, dtype=np.float32, optimizer="adamw", lr=0.01, weight_decay=0.1, **MINI
+    ),  # fmt: skip
     "online-rprop": lambda: trained(SMALL, optimizer="rprop", lr=0.05, **ONLINE),
     "online-sgd-weight-decay": lambda: trained(SMALL, lr=0.5, weight_decay=0.01, **ONLINE),
     "online-layerwise": lambda: trained(SMALL, lr=0.5, update="layerwise", **ONLINE),

@@ -112,7 +112,11 @@ Nets.__doc__ = "Many networks' buffers concatenated, and the marks of their acti
 
 def _uses_of_codes(codes) -> tuple:
     """The uses_<name> marks of Net (and Nets) for a network whose layers have these activation codes."""
-    return _USES.setdefault(frozenset(codes), tuple(True if k in codes else None for k in range(N_ACTIVATIONS)))
+    key = frozenset(codes)
+    marks = _USES.get(key)
+    if marks is None:
+        marks = _USES[key] = tuple(True if k in key else None for k in range(N_ACTIVATIONS))
+    return marks
 
 
 uses_of = _uses_of_codes  # (the test suite widens it: tests/reference.every_activation_marked)

@@ -24,14 +24,15 @@ class Network:
 
     __slots__ = ("_layout", "_params", "_tied", "_acts", "_uses")
 
-    def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray, acts: np.ndarray):
+    def __init__(self, layout: Layout, params: np.ndarray, tied: np.ndarray, acts: np.ndarray, uses=None):
         # Internal: use from_arrays or random. params is owned by the network; tied and acts (int64 activation
         # codes) are never written after construction, so copies share them.
         self._layout = layout
         self._params = params
         self._tied = tied
         self._acts = acts
-        self._uses = _kernels.uses_of(acts.tolist())  # the activations its kernels compile (Net.uses)
+        # The activations its kernels compile (Net's uses_<name>); given by copy(), which shares acts.
+        self._uses = _kernels.uses_of(acts.tolist()) if uses is None else uses
 
     # --- construction ---------------------------------------------------------
 
@@ -166,7 +167,7 @@ class Network:
 
     def copy(self) -> Network:
         """An independent copy (of the parameters: the rest is never written)."""
-        return Network(self._layout, self._params.copy(), self._tied, self._acts)
+        return Network(self._layout, self._params.copy(), self._tied, self._acts, self._uses)
 
     def __repr__(self) -> str:
         modes = ", ".join("tied" if t else "per-unit" for t in self.tied_biases)

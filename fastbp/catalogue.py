@@ -7,9 +7,12 @@ operator, its hyper-parameters. The options table, the command line, sweep, the
 estimators, export, trace, the oracle and the tests read these tables; no other
 module lists the names. An unknown name is a ValueError that lists the known ones.
 
-Adding an element: its oracle formula (oracle.py), its record here, its compiled
-primitive and code (_kernels.py), its tests (tests/test_catalogue.py checks that
-the kernels' codes follow these tables' order).
+Adding an activation: its oracle function and derivative (oracle.py), its record
+here, and its primitives in _kernels.py named after it (_<name>, _<name>_slope): the
+kernels generate their choices from this table (docs/design.md, "The compiled side"),
+and the tests take their cases from it. A loss or an optimiser still also needs its
+code constant and its case in the kernels' chains (tests/test_catalogue.py checks the
+codes against these tables' order).
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ NARROW = 16
 SQUARED, CROSS_ENTROPY = 0, 1  # catalogue.LOSSES' order
 SGD, ADAM, RPROP, ADAMW = 0, 1, 2, 3  # catalogue.OPTIMIZERS' order
 # The catalogue's table lengths: a code outside them is refused when a kernel starts (_check_codes).
-N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = len(catalogue.ACTIVATIONS), 2, 4
+N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = (len(table) for table in (catalogue.ACTIVATIONS, catalogue.LOSSES,
+                                                                  catalogue.OPTIMIZERS))  # fmt: skip
 LEAKY_SLOPE = 0.01  # torch's default negative slope
 SOFTPLUS_THRESHOLD = 20.0  # torch.nn.Softplus's default: above it, out = net
 
@@ -110,16 +111,14 @@ Nets = NamedTuple("Nets", [
 Nets.__doc__ = "Many networks' buffers concatenated, and the marks of their activations."
 
 
-def _uses_of_codes(codes) -> tuple:
-    """The uses_<name> marks of Net (and Nets) for a network whose layers have these activation codes."""
+def uses_of(codes) -> tuple:
+    """The uses_<name> marks of Net (and Nets) for a network whose layers have these activation codes.
+    (The test suite widens them: tests/reference.every_activation_marked.)"""
     key = frozenset(codes)
     marks = _USES.get(key)
     if marks is None:
         marks = _USES[key] = tuple(True if k in key else None for k in range(N_ACTIVATIONS))
     return marks
-
-
-uses_of = _uses_of_codes  # (the test suite widens it: tests/reference.every_activation_marked)
 
 
 _USES: dict = {}
@@ -536,13 +535,13 @@ def _is_plain(run):
 # --- The activations, chosen by code among those a network uses --------------------------------
 # Each activation of catalogue.ACTIVATIONS has its primitives here, named after it: _<name>(net) -> out and
 # _<name>_slope(out) -> dout/dnet for an element-wise one (and _<name>_fast, fast_math's variant, where it
-# has one); _<name>(values, first, n) for a whole-layer one (softmax). Net.uses marks, position by
-# position, the activations a network has: True, or None where it has none. Each set of marks is a Numba
-# type of its own, so each compiles a specialisation of its own, and the helpers below are generated
-# at compile time for that set: a branch per activation the network uses, none for the others (a
-# logistic network's kernels contain no tanh, ReLU or softmax code). Every kernel first checks that
-# each layer's code is among the marked ones (_check_codes), so the last branch of a choice is a known
-# activation, never a default.
+# has one); _<name>(values, first, n) for a whole-layer one (softmax). A Net's uses_<name> fields mark the
+# activations it has (True, or None): each set of marks is a Numba type of its own, so each compiles a
+# specialisation of its own. The scalar choices below are generated at compile time for that set, a branch
+# per marked activation and none for the others (a logistic network's kernels contain no tanh, ReLU or
+# softmax code); loops get a version per marked activation from _code_marks. Every kernel first checks
+# that each layer's code is among the marked ones (_check_codes), so the last branch of a choice is a
+# known activation, never a default.
 
 
 def _uses(net):
@@ -929,8 +928,9 @@ def _output_delta(net, out, delta, base, Y, s, loss):
     code = net.acts[last - 1]
     s = np.uint64(s)
     uses = _uses(net)
-    if loss == SQUARED and not _whole_layer(code, uses):  # the article's, without a nested helper (its arrays'
-        E_total = 0.0  # reference counts)
+    # The article's (squared error, an element-wise output) without a nested helper (its arrays' reference counts).
+    if loss == SQUARED and not _whole_layer(code, uses):
+        E_total = 0.0
         for j in range(n_out):
             E_total += _squared_error(Y[s, j], out[top + j])
             delta[top + j] = _unit_delta(SQUARED, Y[s, j], out[top + j], _slope(code, out[top + j], uses))
@@ -1057,16 +1057,9 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                     p = row + i
                     g = _with_decay(d * out[below + i], params[p], l2)
                     params[p], first[p], second[p] = _adam_step(
-                        params[p] * shrink,
-                        first[p],
-                        second[p],
-                        g,
-                        step_size,
-                        root_correction,
-                        run.beta1,
-                        run.beta2,
+                        params[p] * shrink, first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2,
                         run.eps,
-                    )
+                    )  # fmt: skip
             elif fuse:
                 for i in range(n_in):
                     p = row + i

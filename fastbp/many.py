@@ -71,10 +71,9 @@ def train_many(
     lrs = _check_lrs(lr, len(nets))
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, nesterov=nesterov,
-        shuffle=shuffle,
-        seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
-        fast_math=fast_math,
-        optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
+        shuffle=shuffle, seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress,
+        kernel=kernel, loss=loss, fast_math=fast_math, optimizer=optimizer, betas=betas, eps=eps, etas=etas,
+        step_sizes=step_sizes, weight_decay=weight_decay,
     )  # fmt: skip
     checked = set()  # each set of activations once
     for k, net in enumerate(nets):

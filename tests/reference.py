@@ -204,8 +204,12 @@ def every_activation_marked():
 
     from fastbp import _kernels
 
-    every = _kernels.uses_of(range(_kernels.N_ACTIVATIONS))
+    _USERS_USES_OF.setdefault("uses_of", _kernels.uses_of)  # (users_marks puts it back)
+    every = _USERS_USES_OF["uses_of"](range(_kernels.N_ACTIVATIONS))
     return mock.patch.object(_kernels, "uses_of", lambda codes: every)
+
+
+_USERS_USES_OF: dict = {}  # _kernels.uses_of as users' networks get it, kept before the session widens it
 
 
 def users_marks():
@@ -215,7 +219,7 @@ def users_marks():
 
     from fastbp import _kernels
 
-    return mock.patch.object(_kernels, "uses_of", _kernels._uses_of_codes)
+    return mock.patch.object(_kernels, "uses_of", _USERS_USES_OF.get("uses_of", _kernels.uses_of))
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:

@@ -1815,12 +1815,14 @@ def evaluate_blas(net, X, Y, outputs, loss):
 
 
 @kernel
-def gradient_sum(net, grad, X, Y, block, loss):
-    """grad = sum over samples of the error's gradient in params (a bias per unit); returns the summed error."""
+def gradient_sum(net, grad, X, Y, weights, block, loss):
+    """grad = sum over samples of the error's gradient in params (a bias per unit); returns the summed error.
+    With weights (one per sample; none: every weight 1), each sample's error and gradient count weights[s] times."""
     sizes, u_off = net.sizes, net.u_off
     _check_codes(net.acts, _uses(net), loss, SGD)
     n_layers = sizes.shape[0] - 1
     stride = _stride(sizes, u_off)
+    top, n_out = u_off[n_layers], sizes[n_layers]
     zero = np.zeros(1, net.params.dtype)[0]
     outs = np.empty(block * stride, net.params.dtype)
     deltas = np.empty(block * stride, net.params.dtype)
@@ -1830,7 +1832,13 @@ def gradient_sum(net, grad, X, Y, block, loss):
         n = min(block, X.shape[0] - first)
         for r in range(n):
             _forward(net, X, first + r, outs, r * stride, zero, None, None)
-            E_sum += _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
+            E = _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
+            if weights.shape[0] > 0:
+                w = weights[first + r]
+                E *= w
+                for j in range(r * stride + top, r * stride + top + n_out):
+                    deltas[j] *= w
+            E_sum += E
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             if l > 0:

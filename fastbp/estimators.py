@@ -14,20 +14,23 @@ import warnings
 import numpy as np
 
 try:
+    import scipy.optimize
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.optimize import _check_optimize_result
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "fastbp.MLPClassifier and fastbp.MLPRegressor need scikit-learn: pip install 'fastbp[sklearn]'"
     ) from None
 
-from . import _options, catalogue
+from . import _dispatch, _kernels, _options, catalogue
 from ._engine import Engine
 from .network import Network
 
@@ -36,7 +39,49 @@ NON_FINITE = (
     "to be preprocessed."
 )  # scikit-learn's words
 HIDDEN_ACTIVATIONS = catalogue.hidden_activations()
-SOLVERS = _options.OPTIMIZERS
+SOLVERS = ("lbfgs", *_options.OPTIMIZERS)  # lbfgs: scipy's L-BFGS-B over the compiled loss and gradient
+REGRESSION_LOSSES = {"squared_error": "squared"}  # scikit-learn's names, fastbp's
+SCHEDULES = ("constant", "invscaling", "adaptive")  # scikit-learn's learning_rate (sgd only, as there)
+
+
+def _lbfgs_verbose() -> dict:
+    """L-BFGS-B's option for printing its progress in the installed scipy (iprint, deprecated since 1.15)."""
+    try:
+        from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+
+        return _get_additional_lbfgs_options_dict("iprint", 1)
+    except ImportError:
+        return {"iprint": 1}
+
+
+class _Schedule:
+    """scikit-learn's learning-rate schedules for solver="sgd" (its SGDOptimizer's learning_rate, iteration_ends
+    and trigger_stopping); every other solver keeps learning_rate_init and stops when the count runs out."""
+
+    def __init__(self, learning_rate_init: float, schedule: str, power_t: float, applies: bool):
+        self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
+        self.schedule, self.power_t, self.applies = schedule, float(power_t), applies
+
+    def iteration_ends(self, time_step: int) -> None:
+        """After each epoch: invscaling sets eta = learning_rate_init / (t + 1)^power_t, t the samples seen."""
+        if self.applies and self.schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, message: str, verbose: bool) -> bool:
+        """When the stopping count runs out: stop, or (adaptive) divide eta by 5 and go on while eta > 1e-6."""
+        if not (self.applies and self.schedule == "adaptive"):
+            if verbose:
+                print(message + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(message + f" Setting learning rate to {self.learning_rate:f}")
+        return False
 
 
 class _BaseMLP(BaseEstimator):
@@ -50,7 +95,9 @@ class _BaseMLP(BaseEstimator):
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -58,19 +105,23 @@ class _BaseMLP(BaseEstimator):
         verbose=False,
         warm_start=False,
         momentum=0.9,
+        nesterovs_momentum=True,
         early_stopping=False,
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -78,12 +129,14 @@ class _BaseMLP(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
 
     # --- what subclasses say ------------------------------------------------------
 
@@ -110,53 +163,64 @@ class _BaseMLP(BaseEstimator):
         if self.activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; got {self.activation!r}")
         if self.solver not in SOLVERS:
-            raise ValueError(
-                f"solver must be one of {SOLVERS} (fastbp has no 'lbfgs': use 'adam'); got {self.solver!r}"
-            )
-        if not (isinstance(self.max_iter, numbers.Integral) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}")
-        if not (isinstance(self.n_iter_no_change, numbers.Integral) and self.n_iter_no_change >= 1):
-            raise ValueError(f"n_iter_no_change must be a positive integer; got {self.n_iter_no_change!r}")
+            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        if self.learning_rate not in SCHEDULES:
+            raise ValueError(f"learning_rate must be one of {SCHEDULES}; got {self.learning_rate!r}")
+        for name in ("max_iter", "max_fun"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        patience = self.n_iter_no_change
+        if not ((isinstance(patience, numbers.Integral) and patience >= 1) or patience == np.inf):
+            raise ValueError(f"n_iter_no_change must be a positive integer or np.inf; got {patience!r}")
         if self.batch_size != "auto" and not (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be 'auto' or a positive integer; got {self.batch_size!r}")
-        for name, low in (("alpha", 0.0), ("tol", 0.0), ("learning_rate_init", None), ("epsilon", None)):
+        for name, low in (("alpha", 0.0), ("tol", 0.0), ("power_t", 0.0), ("learning_rate_init", None),
+                          ("epsilon", None)):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not (value >= low if low is not None else value > 0):
                 raise ValueError(f"{name} must be a {'non-negative' if low is not None else 'positive'} number; "
                                  f"got {value!r}")  # fmt: skip
         if not (isinstance(self.validation_fraction, numbers.Real) and 0 < self.validation_fraction < 1):
             raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
+        if not isinstance(self.nesterovs_momentum, (bool, np.bool_)):
+            raise ValueError(f"nesterovs_momentum must be True or False; got {self.nesterovs_momentum!r}")
         # momentum, beta_1, beta_2 are checked by fastbp's own option table when training starts.
 
-    def _check_stochastic(self) -> None:
-        """partial_fit takes a per-batch solver, as scikit-learn's (RPROP steps once per full batch)."""
-        if self.solver not in SOLVERS or not catalogue.optimizer(self.solver).per_batch:
+    def _check_stochastic(self) -> bool:
+        """partial_fit exists for the per-batch solvers only, as scikit-learn's (lbfgs and RPROP step once per
+        full batch): hasattr(estimator, "partial_fit") is False for the others."""
+        if self.solver not in SOLVERS or self.solver == "lbfgs" or not catalogue.optimizer(self.solver).per_batch:
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
                                  "stochastic.")  # fmt: skip
+        return True
 
     # --- fitting ------------------------------------------------------------------
 
-    def fit(self, X, y):
-        """Train on (X, y) for up to max_iter epochs (from the current weights with warm_start)."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) for up to max_iter epochs (from the current weights with warm_start); sample_weight
+        weighs each sample's loss and gradient, as scikit-learn's."""
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, sample_weight, incremental: bool):
         self._check_parameters()
         hidden = self._hidden_sizes()
-        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        first_pass = not self._has_parameters() or (not self.warm_start and not incremental)
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=(np.float64, np.float32),
             reset=first_pass, y_numeric=not is_classifier(self),
         )  # fmt: skip
         if hasattr(X, "toarray"):
             X = X.toarray()  # fastbp's kernels are dense
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if not first_pass:
-            self._check_continuable(hidden)
         Y = self._targets(y, first_pass, incremental)
+        if not first_pass:
+            self._check_continuable(hidden, X.dtype)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X.shape[1], hidden, Y.shape[1], X.dtype)
@@ -167,17 +231,33 @@ class _BaseMLP(BaseEstimator):
         # A read-only array (a memmap, say) would compile kernels of its own (~10 s): train on copies.
         X = X if X.flags.writeable else X.copy()
         Y = Y if Y.flags.writeable else Y.copy()
-        self._train(X, Y, y, incremental)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        if self.solver == "lbfgs":
+            self._train_lbfgs(X, Y, sample_weight)
+        else:
+            self._train(X, Y, y, sample_weight, incremental)
         return self
 
-    def _check_continuable(self, hidden: list[int]) -> None:
-        """Before a warm start or partial_fit: the fitted network has the hidden layers asked for, and takes the
-        activation asked for now (scikit-learn's forward pass reads ``activation`` at every fit)."""
+    def _has_parameters(self) -> bool:
+        """Whether there are weights to continue from: a fitted network, or coefs_ and intercepts_ assigned."""
+        return "network_" in self.__dict__ or ("_assigned_coefs" in self.__dict__ and
+                                               "_assigned_intercepts" in self.__dict__)  # fmt: skip
+
+    def _check_continuable(self, hidden: list[int], dtype) -> None:
+        """Before a warm start or partial_fit: the network to continue (built from coefs_ and intercepts_ where
+        those were assigned to an unfitted estimator), with the hidden layers asked for and the activation asked
+        for now (scikit-learn's forward pass reads ``activation`` at every fit)."""
+        activations = (self.activation,) * len(hidden) + (self.out_activation_,)
+        if "network_" not in self.__dict__:
+            weights = [np.asarray(W).T for W in self.__dict__.pop("_assigned_coefs")]
+            biases = [np.asarray(b).ravel() for b in self.__dict__.pop("_assigned_intercepts")]
+            self.network_ = Network.from_arrays(weights, biases, dtype=dtype, activations=activations)
+            self._start_counters()
         net = self.network_
         if list(net.sizes[1:-1]) != hidden:
             raise ValueError(f"hidden_layer_sizes is {self.hidden_layer_sizes!r} but the fitted network's hidden "
                              f"layers are {net.sizes[1:-1]}; fit with warm_start=False to start over")  # fmt: skip
-        activations = (self.activation,) * len(hidden) + (self.out_activation_,)
         if net.activations != activations:
             self.network_ = Network.from_arrays(net.weights, net.biases, dtype=net.dtype, activations=activations)
 
@@ -196,17 +276,23 @@ class _BaseMLP(BaseEstimator):
             biases.append(self._random_state.uniform(-bound, bound, fan_out))
         activations = [self.activation] * len(hidden) + [self.out_activation_]
         self.network_ = Network.from_arrays(weights, biases, dtype=dtype, activations=activations)
-        self._optimizer_state = None
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
+        for name in ("_assigned_coefs", "_assigned_intercepts", "_optimizer_state", "_optimizer", "loss_curve_", "best_loss_", "validation_scores_",
+                     "best_validation_score_", "_no_improvement_count"):  # fmt: skip
+            self.__dict__.pop(name, None)
+        self._start_counters()
+
+    def _start_counters(self) -> None:
+        """The stopping rule's counters, where not set already (scikit-learn's, for the stochastic solvers)."""
+        if self.solver == "lbfgs":
+            return
+        defaults = {"n_iter_": 0, "t_": 0, "_optimizer_state": None, "loss_curve_": [], "_no_improvement_count": 0}
         if self.early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
+            defaults.update(validation_scores_=[], best_validation_score_=-np.inf, best_loss_=None)
         else:
-            self.best_loss_ = np.inf
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
+            defaults.update(best_loss_=np.inf, validation_scores_=None, best_validation_score_=None)
+        for name, value in defaults.items():
+            if name not in self.__dict__:
+                setattr(self, name, value)
 
     def _split(self, X, Y, y):
         """The training part and, with early_stopping, the held-out part scikit-learn would draw."""
@@ -221,8 +307,10 @@ class _BaseMLP(BaseEstimator):
                              "dataset.")  # fmt: skip
         return X_train, np.ascontiguousarray(Y_train), X_val, y_val
 
-    def _train(self, X, Y, y, incremental: bool) -> None:
+    def _train(self, X, Y, y, sample_weight, incremental: bool) -> None:
         """scikit-learn's epoch loop, each epoch one call of fastbp's compiled kernel."""
+        if sample_weight is not None:
+            raise ValueError(f"sample_weight needs solver='lbfgs' for now; solver={self.solver!r} does not take it")
         X_train, Y_train, X_val, y_val = self._split(X, Y, y)
         n = X_train.shape[0]
         if self.batch_size == "auto":
@@ -234,7 +322,8 @@ class _BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n))
         net = self.network_
         # scikit-learn's settings of every solver; each solver takes its own (the others' are ignored, as there).
-        settings = {"momentum": float(self.momentum), "betas": (self.beta_1, self.beta_2), "eps": float(self.epsilon)}
+        settings = {"momentum": float(self.momentum), "nesterov": bool(self.nesterovs_momentum and self.momentum > 0),
+                    "betas": (self.beta_1, self.beta_2), "eps": float(self.epsilon)}  # fmt: skip
         own = {name: settings[name] for name in catalogue.optimizer(self.solver).options if name in settings}
         opts = _options.check(
             n, epochs=1, lr=float(self.learning_rate_init), batch_size=batch_size, optimizer=self.solver,
@@ -244,6 +333,8 @@ class _BaseMLP(BaseEstimator):
         if incremental and self._optimizer_state is not None:
             engine.state, engine.step = self._optimizer_state
         engine.ready()
+        if not incremental or "_optimizer" not in self.__dict__:  # (a fit starts the schedule again, as there)
+            self._optimizer = _Schedule(self.learning_rate_init, self.learning_rate, self.power_t, self.solver == "sgd")
         weights = [W.ravel() for W in net._layout.weights(net._params)]  # views: the penalty reads them in place
         n_batches = -(-n // batch_size)
         # scikit-learn reports the mean over samples and outputs of 1/2 (y - out)^2; fastbp sums over outputs.
@@ -258,6 +349,7 @@ class _BaseMLP(BaseEstimator):
                 # sklearn.utils.shuffle's draws without its per-call checks (~0.3 ms): shuffling the
                 # order in place swaps the same positions as order[shuffled arange] would pick.
                 self._random_state.shuffle(orders[0])
+            engine.lr = self._optimizer.learning_rate
             if engine.epochs(orders, 1, error) != 1:  # a non-finite loss stops the kernel
                 raise ValueError(NON_FINITE)
             penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W, W)) for W in weights) / n
@@ -268,12 +360,14 @@ class _BaseMLP(BaseEstimator):
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
             self._update_no_improvement_count(X_val, y_val)
+            self._optimizer.iteration_ends(self.t_)
             if self._no_improvement_count > self.n_iter_no_change:
-                if self.verbose:
-                    what = "Validation score" if self.early_stopping else "Training loss"
-                    print(f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")  # fmt: skip
-                break
+                what = "Validation score" if self.early_stopping else "Training loss"
+                message = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                           "consecutive epochs.")  # fmt: skip
+                if self._optimizer.trigger_stopping(message, self.verbose):
+                    break
+                self._no_improvement_count = 0
             if incremental:
                 break
             if self.n_iter_ == self.max_iter:
@@ -284,6 +378,41 @@ class _BaseMLP(BaseEstimator):
         self._optimizer_state = (engine.state, engine.step)
         if self.early_stopping:
             net._params[:] = self._best_params
+
+    def _train_lbfgs(self, X, Y, sample_weight) -> None:
+        """scikit-learn's lbfgs: scipy's L-BFGS-B (max_iter, max_fun, tol as gtol) over the whole data set's
+        loss and gradient, both from one call of fastbp's compiled gradient kernel per evaluation."""
+        net = self.network_
+        layout, params, record = net._layout, net._params, net.record()  # (the record holds params itself)
+        weights = np.empty(0, net.dtype) if sample_weight is None else sample_weight
+        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        # scikit-learn's loss: the (weighted) mean over samples of the error (its squared error also over outputs),
+        # plus alpha / 2 ||W||^2 / total; its gradient: (sum of the samples' gradients + alpha W) / total.
+        scale = 1.0 / self.n_outputs_ if catalogue.loss(self._loss).per_output_mean else 1.0
+        code = catalogue.code(catalogue.LOSSES, self._loss)
+        grad = np.empty(layout.n_params, net.dtype)
+        W_of, G_of = [W.ravel() for W in layout.weights(params)], [G.ravel() for G in layout.weights(grad)]
+        alpha = float(self.alpha)
+
+        def loss_and_gradient(packed: np.ndarray) -> tuple[float, np.ndarray]:
+            params[:] = packed
+            E_sum = _kernels.gradient_sum(record, grad, X, Y, weights, _dispatch.BLOCK, code)
+            penalty = 0.0
+            for W, G in zip(W_of, G_of):
+                penalty += float(np.dot(W, W))
+                G += alpha * W
+            return (E_sum * scale + 0.5 * alpha * penalty) / total, grad.astype(np.float64) / total
+
+        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        if self.verbose:
+            options.update(_lbfgs_verbose())
+        result = scipy.optimize.minimize(loss_and_gradient, params.astype(np.float64), method="L-BFGS-B", jac=True,
+                                         options=options)  # fmt: skip
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        params[:] = result.x
+        if not np.isfinite(params).all():
+            raise ValueError(NON_FINITE)
 
     def _update_no_improvement_count(self, X_val, y_val) -> None:
         """scikit-learn's rule: count epochs that fail to beat the best by tol (validation score or training loss)."""
@@ -305,31 +434,50 @@ class _BaseMLP(BaseEstimator):
     @property
     def coefs_(self) -> list[np.ndarray]:
         """The weight matrices in scikit-learn's layout, (n_in, n_out): views of the network's own parameters,
-        so that writing into them changes the model, as in scikit-learn."""
-        net = self._fitted_network("coefs_")
-        return [W.T for W in net._layout.weights(net._params)]
+        so that writing into them changes the model, as in scikit-learn. Before a fit, what was assigned (a
+        partial_fit or warm start then continues from it, as scikit-learn's does)."""
+        return self._parameter_views("coefs_")
 
     @coefs_.setter
     def coefs_(self, value) -> None:
-        net = self._fitted_network("coefs_")
-        _assign("coefs_", value, [W.T for W in net._layout.weights(net._params)])
+        self._assign_parameters("coefs_", value)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """The bias vectors: views of the network's own parameters (writing into them changes the model)."""
-        net = self._fitted_network("intercepts_")
-        return net._layout.biases(net._params)
+        return self._parameter_views("intercepts_")
 
     @intercepts_.setter
     def intercepts_(self, value) -> None:
-        net = self._fitted_network("intercepts_")
-        _assign("intercepts_", value, net._layout.biases(net._params))
+        self._assign_parameters("intercepts_", value)
 
-    def _fitted_network(self, name: str) -> Network:
+    def _parameter_views(self, name: str) -> list[np.ndarray]:
         net = self.__dict__.get("network_")
         if net is None:
+            if "_assigned_" + name[:-1] in self.__dict__:
+                return self.__dict__["_assigned_" + name[:-1]]
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-        return net
+        if name == "coefs_":
+            return [W.T for W in net._layout.weights(net._params)]
+        return net._layout.biases(net._params)
+
+    def _assign_parameters(self, name: str, value) -> None:
+        """Write arrays into the network's parameters (views), every shape checked before any is written; before
+        a fit, keep the list itself (scikit-learn's own tests fill it in place, then call partial_fit)."""
+        if "network_" not in self.__dict__:
+            if not isinstance(value, list):
+                raise ValueError(f"{name} must be a list of arrays; got {type(value).__name__}")
+            self.__dict__["_assigned_" + name[:-1]] = value
+            return
+        views = self._parameter_views(name)
+        if not isinstance(value, (list, tuple)) or len(value) != len(views):
+            raise ValueError(f"{name} must be a list of {len(views)} arrays; got {type(value).__name__}")
+        arrays = [np.asarray(v) for v in value]
+        for k, (arr, view) in enumerate(zip(arrays, views)):
+            if arr.shape != view.shape:
+                raise ValueError(f"{name}[{k}] must have shape {view.shape}; got {arr.shape}")
+        for arr, view in zip(arrays, views):
+            view[...] = arr
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -342,18 +490,6 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def _assign(name: str, value, views: list[np.ndarray]) -> None:
-    """Write arrays into the network's parameters (views), all shapes checked before any is written."""
-    if not isinstance(value, (list, tuple)) or len(value) != len(views):
-        raise ValueError(f"{name} must be a list of {len(views)} arrays; got {type(value).__name__}")
-    arrays = [np.asarray(v) for v in value]
-    for k, (arr, view) in enumerate(zip(arrays, views)):
-        if arr.shape != view.shape:
-            raise ValueError(f"{name}[{k}] must have shape {view.shape}; got {arr.shape}")
-    for arr, view in zip(arrays, views):
-        view[...] = arr
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -377,18 +513,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {classes}.")  # fmt: skip
-        if first_pass:
+        if first_pass or "out_activation_" not in self.__dict__:
             multiclass = self._label_binarizer.y_type_ == "multiclass"
             self.out_activation_ = "softmax" if multiclass else "logistic"
         return self._label_binarizer.transform(y)
 
-    def partial_fit(self, X, y, classes=None):
+    @available_if(_BaseMLP._check_stochastic)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing the optimiser's state; ``classes`` is needed on the first call."""
-        self._check_stochastic()
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X) -> np.ndarray:
         """Class labels: the most probable class (the 0.5 threshold for two classes and for each label)."""
@@ -423,17 +559,60 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """scikit-learn's MLPRegressor on fastbp: an identity output layer and the squared error."""
 
-    _loss = "squared"
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.loss = loss
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+        )  # fmt: skip
+
+    @property
+    def _loss(self) -> str:
+        """fastbp's loss for scikit-learn's name."""
+        if self.loss not in REGRESSION_LOSSES:
+            raise ValueError(f"loss must be one of {tuple(REGRESSION_LOSSES)}; got {self.loss!r}")
+        return REGRESSION_LOSSES[self.loss]
 
     def _targets(self, y, first_pass, incremental):
-        if first_pass:
+        if first_pass or "out_activation_" not in self.__dict__:
             self.out_activation_ = "identity"
         return y.reshape(len(y), -1)
 
-    def partial_fit(self, X, y):
+    @available_if(_BaseMLP._check_stochastic)
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing the optimiser's state."""
-        self._check_stochastic()
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X) -> np.ndarray:
         """Predicted values: shape (n_samples,) for one output, (n_samples, n_outputs) otherwise."""

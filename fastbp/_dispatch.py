@@ -72,13 +72,19 @@ def evaluation_kernel(layout: Layout, n_rows: int):
     return _kernels.evaluate_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.evaluate
 
 
-def training_choice(net, opts, n_samples: int) -> str:
-    """'loops', 'blas' or 'unrolled': what trains one network with these options (opts.kernel, if forced)."""
+def gradient_kernel(layout: Layout, n_rows: int):
+    """The kernel for the gradient summed over n_rows samples (Network.gradients, the estimators' lbfgs)."""
+    return _kernels.gradient_sum_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.gradient_sum
+
+
+def training_choice(net, opts, n_samples: int, weighted: bool = False) -> str:
+    """'loops', 'blas' or 'unrolled': what trains one network with these options (opts.kernel, if forced);
+    weighted: with sample weights, which the unrolled kernels do not take."""
     layout = net._layout
     if opts.kernel != "auto":
         if opts.kernel == "blas" and not blas_available():
             raise ValueError("kernel='blas' needs SciPy (its BLAS serves np.dot inside Numba): pip install scipy")
-        if opts.kernel == "unrolled" and not unrolled_possible(net, opts):
+        if opts.kernel == "unrolled" and (weighted or not unrolled_possible(net, opts)):
             raise ValueError(
                 f"kernel='unrolled' takes online training (batch_size=1) of float64 networks of at most "
                 f"{UNROLLED_MAX_PARAMS} weights and biases, without softmax, by plain or momentum gradient "
@@ -90,7 +96,7 @@ def training_choice(net, opts, n_samples: int) -> str:
         return opts.kernel
     if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and batch_pays(layout, opts.batch_size):
         return "blas"
-    if unrolled_possible(net, opts) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
+    if not weighted and unrolled_possible(net, opts) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
         return "unrolled"
     return "loops"
 
@@ -107,23 +113,24 @@ def unrolled_possible(net, opts) -> bool:
     )
 
 
-def loops_markers(opts) -> tuple:
+def loops_markers(opts, weighted: bool = False) -> tuple:
     """(online, minibatch, plain, general) as train_epochs takes them, each True or None: online steps or
-    minibatches; for online steps, plain gradient descent (the article's) or another rule."""
-    if opts.batch_size != 1:
+    minibatches (also for batches of one with sample weights); for online steps, plain gradient descent
+    (the article's) or another rule."""
+    if opts.batch_size != 1 or weighted:
         return None, True, None, None
     plain = opts.optimizer == catalogue.OPTIMIZERS[_kernels.SGD].name and opts.momentum == 0.0
     plain = plain and opts.weight_decay == 0.0  # (_kernels._rule's PLAIN)
     return True, None, (True if plain else None), (None if plain else True)
 
 
-def training_kernel(net, opts, n_samples: int):
+def training_kernel(net, opts, n_samples: int, weighted: bool = False):
     """The compiled kernel that trains one network: train_epochs, train_epochs_blas or an unrolled one.
 
     Every one takes (net, state, data, run, errors) and returns the epochs run; train_epochs takes
     loops_markers(opts) after them (see kernel_arguments).
     """
-    choice = training_choice(net, opts, n_samples)
+    choice = training_choice(net, opts, n_samples, weighted)
     if choice == "blas":
         return _kernels.train_epochs_blas
     if choice == "unrolled":
@@ -133,9 +140,9 @@ def training_kernel(net, opts, n_samples: int):
     return _kernels.train_epochs
 
 
-def kernel_arguments(kernel, opts) -> tuple:
+def kernel_arguments(kernel, opts, weighted: bool = False) -> tuple:
     """What a training kernel takes after (net, state, data, run, errors): the loops' markers, or nothing."""
-    return loops_markers(opts) if kernel is _kernels.train_epochs else ()
+    return loops_markers(opts, weighted) if kernel is _kernels.train_epochs else ()
 
 
 def many_choice(nets, opts, n_samples: int) -> str:

@@ -45,15 +45,22 @@ class Engine:
     the count), so that training can stop and go on exactly.
     """
 
-    def __init__(self, net, X: np.ndarray, Y: np.ndarray, opts: Options, lr: float | None = None):
+    def __init__(self, net, X: np.ndarray, Y: np.ndarray, opts: Options, lr: float | None = None,
+                 weights: np.ndarray | None = None):  # fmt: skip
+        """weights: one per sample, in the network's dtype (the estimators' sample_weight; the kernels'
+        minibatch paths take them, batches of one included; None: every weight 1)."""
         self.net, self.X, self.Y, self.opts = net, X, Y, opts
+        weighted = weights is not None
+        if weighted and opts.engine != "numba":
+            raise ValueError("sample weights are taken by the compiled kernels only (engine='numba')")
+        self.weights = weights if weighted else np.empty(0, net.dtype)
         self.lr = opts.lr if lr is None else lr
         self.state = initial_state(net._layout.n_params, net.dtype, opts, self.lr)
         self.step = 0
         self.kernel, self.markers = None, ()
         if opts.engine == "numba":
-            self.kernel = _dispatch.training_kernel(net, opts, X.shape[0])
-            self.markers = _dispatch.kernel_arguments(self.kernel, opts)
+            self.kernel = _dispatch.training_kernel(net, opts, X.shape[0], weighted)
+            self.markers = _dispatch.kernel_arguments(self.kernel, opts, weighted)
 
     def ready(self) -> None:
         """Compile the kernel, or load it from the cache, before the clock starts."""
@@ -82,7 +89,7 @@ class Engine:
         return updates_per_epoch(self.opts, self.X.shape[0])
 
     def _arguments(self, orders, count, errors) -> tuple:
-        data = _kernels.Data(self.X, self.Y, orders)
+        data = _kernels.Data(self.X, self.Y, orders, self.weights)
         run = run_record(self.opts, count, self.net.dtype, self.lr, self.step)
         return self.net.record(), self.state, data, run, errors, *self.markers
 

@@ -133,11 +133,13 @@ class State(NamedTuple):
 
 
 class Data(NamedTuple):
-    """The training samples and each epoch's sample order (one row: the same order every epoch)."""
+    """The training samples, each epoch's sample order (one row: the same order every epoch) and the samples'
+    weights (none: every weight 1; the minibatch paths only, see _batch_step)."""
 
     X: np.ndarray
     Y: np.ndarray
     orders: np.ndarray
+    weights: np.ndarray
 
 
 class Run(NamedTuple):
@@ -1145,9 +1147,9 @@ def _hidden_deltas(net, l, outs, deltas, n):
 
 
 @helper
-def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
+def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction):
     """The optimiser's step on weight matrix l and its biases with the batch-mean gradient grad / k
-    (plus weight decay on the weights)."""
+    (plus weight decay on the weights), times scale (1 without sample weights: x * 1 is x exactly)."""
     params, first, second = net.params, state.first, state.second
     lr, decay = run.lr, run.weight_decay
     plain = _is_plain(run)
@@ -1157,22 +1159,22 @@ def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
     # k == 1: grad already holds the mean (and x / 1 == x). The rule is chosen outside the loops.
     if plain:
         for p in range(w, b):
-            params[p] = _descend(params[p], grad[p] if k == 1 else grad[p] / k, lr)
+            params[p] = _descend(params[p], (grad[p] if k == 1 else grad[p] / k) * scale, lr)
     elif _rule(run) == MOMENTUM:
         for p in range(w, b):
-            g = grad[p] if k == 1 else grad[p] / k
+            g = (grad[p] if k == 1 else grad[p] / k) * scale
             params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum, run.nesterov)
     elif _rule(run) == ADAM_RULE:
         shrink, l2 = _decay_terms(run, params.dtype.type(1.0))
         for p in range(w, b):
-            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], l2)
+            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], l2) * scale
             params[p], first[p], second[p] = _adam_step(
                 params[p] * shrink, first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
             )
     else:
         for p in range(w, b):
             g = grad[p] if k == 1 else grad[p] / k
-            g = _with_decay(g, params[p], decay) if decay != 0.0 else g
+            g = (_with_decay(g, params[p], decay) if decay != 0.0 else g) * scale
             params[p], first[p], second[p] = _optimizer_step(
                 run, params[p], first[p], second[p], g, step_size, root_correction
             )
@@ -1181,7 +1183,7 @@ def _update_layer(net, state, grad, l, k, run, step_size, root_correction):
         for j in range(n_out):
             g_tied += grad[b + j] / k
         for j in range(n_out):
-            g = g_tied if net.tied[l] else grad[b + j] / k
+            g = (g_tied if net.tied[l] else grad[b + j] / k) * scale
             p = b + j
             if plain:
                 params[p] = _descend(params[p], g, lr)
@@ -1201,6 +1203,10 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
     ``layerwise`` each layer is updated before the layer below computes its
     deltas, so the block must hold the whole batch; otherwise every layer is
     updated once the whole batch has been seen. ``scratch`` is (grad, outs, deltas).
+
+    With sample weights w (data.weights), a sample's error and deltas count w times and the batch's
+    gradient, the L2 term included, is scaled by k / sum(w): the gradient of scikit-learn's weighted
+    batch loss, (sum_s w_s dE_s/dW + alpha W) / sum(w), with weight_decay = alpha / k.
     """
     grad, outs, deltas = scratch
     sizes = net.sizes
@@ -1211,21 +1217,34 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
     step_size, root_correction = _update_scalars(run, t)
     grad[:] = 0.0
     E_sum = 0.0
+    weighted = data.weights.shape[0] > 0
+    scale = net.params.dtype.type(1.0)  # (in the parameters' dtype: float32 steps stay float32)
+    if weighted:  # (layerwise: the block holds the whole batch, so the sum is known before any update)
+        total = 0.0
+        for r in range(start, stop):
+            total += data.weights[data.orders[row, r]]
+        scale = net.params.dtype.type(k / total)
+    top, n_out = net.u_off[n_layers], sizes[n_layers]
     for first in range(start, stop, run.block):
         n = min(run.block, stop - first)
         for r in range(n):
             s = data.orders[row, first + r]
             _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
-            E_sum += _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
+            E = _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
+            if weighted:
+                E *= data.weights[s]
+                for j in range(r * stride + top, r * stride + top + n_out):
+                    deltas[j] *= data.weights[s]
+            E_sum += E
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             if run.layerwise:
-                _update_layer(net, state, grad, l, k, run, step_size, root_correction)
+                _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction)
             if l > 0:
                 _hidden_deltas(net, l, outs, deltas, n)
     if not run.layerwise:
         for l in range(n_layers):
-            _update_layer(net, state, grad, l, k, run, step_size, root_correction)
+            _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction)
     return E_sum
 
 
@@ -1255,6 +1274,8 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
         raise ValueError("the plain online path takes plain gradient descent only (no momentum, no weight decay)")
     if online is not None and run.batch_size != 1:
         raise ValueError("the online path takes batch_size=1 only")
+    if online is not None and data.weights.shape[0] > 0:
+        raise ValueError("the online path takes no sample weights (batches of one take the minibatch path)")
     orders = data.orders
     stride = _stride(sizes, u_off)
     n_samples = orders.shape[1]
@@ -1365,7 +1386,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     _check_codes(acts, uses, run.loss, run.optimizer)
     velocity = state.first
     loss = run.loss
-    X, Y, orders = data
+    X, Y, orders = data.X, data.Y, data.orders
     n_epochs, momentum, train_biases, layerwise = run.n_epochs, run.momentum, run.train_biases, run.layerwise
     nesterov = run.nesterov
     k0 = np.uint64(k0)
@@ -1681,7 +1702,7 @@ def train_epochs_blas(net, state, data, run, errors):
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), run.loss, run.optimizer)
-    X, Y, orders = data
+    X, Y, orders = data.X, data.Y, data.orders
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
@@ -1730,9 +1751,19 @@ def train_epochs_blas(net, state, data, run, errors):
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)
+            weighted = data.weights.shape[0] > 0
+            total = 0.0
             for r in range(k):
-                E_epoch += _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y,
-                                           orders[row, start + r], run.loss)  # fmt: skip
+                E = _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y,
+                                    orders[row, start + r], run.loss)  # fmt: skip
+                if weighted:  # (as _batch_step: the error and deltas count w times, the step k / sum(w))
+                    w = data.weights[orders[row, start + r]]
+                    E *= w
+                    total += w
+                    for j in range(r * n_out, (r + 1) * n_out):
+                        deltas[j] *= w
+                E_epoch += E
+            scale = params.dtype.type(k / total) if weighted else params.dtype.type(1.0)
             # Deltas divided by k here make every product below a batch mean at once
             # (no division per weight in the update).
             for p in range(k * n_out):
@@ -1745,14 +1776,14 @@ def train_epochs_blas(net, state, data, run, errors):
                 bias_grad[:] = 0.0
                 _add_rows(bias_grad, D)
                 if layerwise:
-                    _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
+                    _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
                     _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, _uses(net))
             if not layerwise:
                 for l in range(n_layers):
-                    _update_layer(net, state, grad, l, 1, run, step_size, root_correction)
+                    _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
             _transpose_narrow(net, transposed)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
@@ -1843,4 +1874,47 @@ def gradient_sum(net, grad, X, Y, weights, block, loss):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             if l > 0:
                 _hidden_deltas(net, l, outs, deltas, n)
+    return E_sum
+
+
+@kernel
+def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
+    """gradient_sum for wide layers: blocks of 256 rows through BLAS matrix products (the sums in BLAS's order,
+    so equal to gradient_sum to rounding). (block is unused; the signature matches gradient_sum.)"""
+    params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
+    _check_codes(acts, _uses(net), loss, SGD)
+    n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    nets = np.empty(256 * n_out, params.dtype)
+    log_sums = np.empty(256)
+    part = np.empty(params.shape[0], params.dtype)
+    grad[:] = 0.0
+    E_sum = 0.0
+    for first in range(0, X.shape[0], 256):
+        k = min(256, X.shape[0] - first)
+        layers = [X[first : first + k]]
+        for l in range(n_layers):
+            Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
+            _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0], loss,
+                               log_sums)  # fmt: skip
+            layers.append(Z)
+        out = layers[n_layers].reshape(k * n_out)
+        D = np.empty((k, n_out), params.dtype)
+        deltas = D.reshape(k * n_out)
+        for r in range(k):
+            E = _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y, first + r,
+                                loss)  # fmt: skip
+            if weights.shape[0] > 0:
+                E *= weights[first + r]
+                for j in range(r * n_out, (r + 1) * n_out):
+                    deltas[j] *= weights[first + r]
+            E_sum += E
+        for l in range(n_layers - 1, -1, -1):
+            np.dot(D.T, layers[l], part[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
+            for p in range(w_off[l], b_off[l]):
+                grad[p] += part[p]
+            _add_rows(grad[b_off[l] : b_off[l] + sizes[l + 1]], D)
+            if l > 0:
+                D = np.dot(D, params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
+                _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, _uses(net))
     return E_sum

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
         "fastbp.MLPClassifier and fastbp.MLPRegressor need scikit-learn: pip install 'fastbp[sklearn]'"
     ) from None
 
-from . import _dispatch, _kernels, _options, catalogue
+from . import _dispatch, _options, catalogue
 from ._engine import Engine
 from .network import Network
 
@@ -41,6 +41,9 @@ NON_FINITE = (
 HIDDEN_ACTIVATIONS = catalogue.hidden_activations()
 SOLVERS = ("lbfgs", *_options.OPTIMIZERS)  # lbfgs: scipy's L-BFGS-B over the compiled loss and gradient
 REGRESSION_LOSSES = {"squared_error": "squared"}  # scikit-learn's names, fastbp's
+# What a fit leaves for the next warm start or partial_fit to go on from (a fresh start forgets it).
+FIT_STATE = ("_optimizer_state", "_optimizer", "loss_curve_", "best_loss_", "validation_scores_",
+             "best_validation_score_", "_no_improvement_count")  # fmt: skip
 SCHEDULES = ("constant", "invscaling", "adaptive")  # scikit-learn's learning_rate (sgd only, as there)
 
 
@@ -144,10 +147,10 @@ class _BaseMLP(BaseEstimator):
         """y as the network's 2-D targets (and, for a first pass, the output's activation and loss)."""
         raise NotImplementedError
 
-    def _predict(self, X) -> np.ndarray:
+    def _predict(self, X, check_input: bool = True) -> np.ndarray:
         raise NotImplementedError
 
-    def _score_for_stopping(self, X_val, y_val) -> float:
+    def _score_for_stopping(self, X_val, y_val, sample_weight) -> float:
         raise NotImplementedError
 
     # --- checks -------------------------------------------------------------------
@@ -276,8 +279,7 @@ class _BaseMLP(BaseEstimator):
             biases.append(self._random_state.uniform(-bound, bound, fan_out))
         activations = [self.activation] * len(hidden) + [self.out_activation_]
         self.network_ = Network.from_arrays(weights, biases, dtype=dtype, activations=activations)
-        for name in ("_assigned_coefs", "_assigned_intercepts", "_optimizer_state", "_optimizer", "loss_curve_", "best_loss_", "validation_scores_",
-                     "best_validation_score_", "_no_improvement_count"):  # fmt: skip
+        for name in (*FIT_STATE, "_assigned_coefs", "_assigned_intercepts"):
             self.__dict__.pop(name, None)
         self._start_counters()
 
@@ -294,24 +296,26 @@ class _BaseMLP(BaseEstimator):
             if name not in self.__dict__:
                 setattr(self, name, value)
 
-    def _split(self, X, Y, y):
-        """The training part and, with early_stopping, the held-out part scikit-learn would draw."""
+    def _split(self, X, Y, y, sample_weight):
+        """(X, Y, weights) to train on and (X, y, weights) held out with early_stopping (else None), drawn as
+        scikit-learn draws them."""
         if not self.early_stopping:
-            return X, Y, None, None
-        stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
-        X_train, X_val, Y_train, _, _, y_val = train_test_split(
-            X, Y, y, random_state=self._random_state, test_size=self.validation_fraction, stratify=stratify
-        )
+            return (X, Y, sample_weight), None
+        # Stratified on the binarised labels, as scikit-learn (its messages then name the classes 'True', 'False').
+        stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = (X, Y, y) if sample_weight is None else (X, Y, y, sample_weight)
+        parts = train_test_split(*arrays, random_state=self._random_state, test_size=self.validation_fraction,
+                                 stratify=stratify)  # fmt: skip
+        X_train, X_val, Y_train, y_val = parts[0], parts[1], parts[2], parts[5]
+        w_train, w_val = (None, None) if sample_weight is None else (parts[6], parts[7])
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of your "
                              "dataset.")  # fmt: skip
-        return X_train, np.ascontiguousarray(Y_train), X_val, y_val
+        return (X_train, np.ascontiguousarray(Y_train), w_train), (X_val, y_val, w_val)
 
     def _train(self, X, Y, y, sample_weight, incremental: bool) -> None:
         """scikit-learn's epoch loop, each epoch one call of fastbp's compiled kernel."""
-        if sample_weight is not None:
-            raise ValueError(f"sample_weight needs solver='lbfgs' for now; solver={self.solver!r} does not take it")
-        X_train, Y_train, X_val, y_val = self._split(X, Y, y)
+        (X_train, Y_train, w_train), held_out = self._split(X, Y, y, sample_weight)
         n = X_train.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n)
@@ -329,7 +333,8 @@ class _BaseMLP(BaseEstimator):
             n, epochs=1, lr=float(self.learning_rate_init), batch_size=batch_size, optimizer=self.solver,
             weight_decay=float(self.alpha) / batch_size, loss=self._loss, **own,
         )  # fmt: skip
-        engine = Engine(net, X_train, Y_train, opts)
+        w_train = None if w_train is None else np.ascontiguousarray(w_train)
+        engine = Engine(net, X_train, Y_train, opts, weights=w_train)
         if incremental and self._optimizer_state is not None:
             engine.state, engine.step = self._optimizer_state
         engine.ready()
@@ -339,6 +344,11 @@ class _BaseMLP(BaseEstimator):
         n_batches = -(-n // batch_size)
         # scikit-learn reports the mean over samples and outputs of 1/2 (y - out)^2; fastbp sums over outputs.
         scale = 1.0 / self.n_outputs_ if catalogue.loss(self._loss).per_output_mean else 1.0
+        # Weighted: the kernel's error is sum(w E) / n and scikit-learn's mean is over the weights' sum (its
+        # penalty too, batch by batch; over the whole sum here).
+        total = n if w_train is None else float(w_train.sum())
+        if w_train is not None:
+            scale *= n / total
         orders = np.arange(n, dtype=np.int64).reshape(1, n)
         if self.early_stopping:
             self._best_params = net._params.copy()
@@ -350,16 +360,18 @@ class _BaseMLP(BaseEstimator):
                 # order in place swaps the same positions as order[shuffled arange] would pick.
                 self._random_state.shuffle(orders[0])
             engine.lr = self._optimizer.learning_rate
-            if engine.epochs(orders, 1, error) != 1:  # a non-finite loss stops the kernel
+            # A non-finite loss stops the kernel after its epoch: an error, unless early stopping keeps the best
+            # weights seen (scikit-learn's gh-29504: the validation scores record NaN and the fit finishes).
+            if engine.epochs(orders, 1, error) != 1 and not self.early_stopping:
                 raise ValueError(NON_FINITE)
-            penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W, W)) for W in weights) / n
+            penalty = 0.5 * self.alpha * n_batches * sum(float(np.dot(W, W)) for W in weights) / total
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = float(error[0]) * scale + penalty
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            self._update_no_improvement_count(X_val, y_val)
+            self._update_no_improvement_count(held_out)
             self._optimizer.iteration_ends(self.t_)
             if self._no_improvement_count > self.n_iter_no_change:
                 what = "Validation score" if self.early_stopping else "Training loss"
@@ -373,51 +385,62 @@ class _BaseMLP(BaseEstimator):
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                               "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)  # fmt: skip
-        if not np.isfinite(net._params).all():  # (non-finite weights with a finite loss: the last epoch's)
-            raise ValueError(NON_FINITE)
         self._optimizer_state = (engine.state, engine.step)
         if self.early_stopping:
             net._params[:] = self._best_params
+        if not np.isfinite(net._params).all():  # (non-finite weights with a finite loss: the last epoch's)
+            raise ValueError(NON_FINITE)
 
     def _train_lbfgs(self, X, Y, sample_weight) -> None:
-        """scikit-learn's lbfgs: scipy's L-BFGS-B (max_iter, max_fun, tol as gtol) over the whole data set's
-        loss and gradient, both from one call of fastbp's compiled gradient kernel per evaluation."""
-        net = self.network_
-        layout, params, record = net._layout, net._params, net.record()  # (the record holds params itself)
-        weights = np.empty(0, net.dtype) if sample_weight is None else sample_weight
-        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        # scikit-learn's loss: the (weighted) mean over samples of the error (its squared error also over outputs),
-        # plus alpha / 2 ||W||^2 / total; its gradient: (sum of the samples' gradients + alpha W) / total.
-        scale = 1.0 / self.n_outputs_ if catalogue.loss(self._loss).per_output_mean else 1.0
-        code = catalogue.code(catalogue.LOSSES, self._loss)
-        grad = np.empty(layout.n_params, net.dtype)
-        W_of, G_of = [W.ravel() for W in layout.weights(params)], [G.ravel() for G in layout.weights(grad)]
-        alpha = float(self.alpha)
-
-        def loss_and_gradient(packed: np.ndarray) -> tuple[float, np.ndarray]:
-            params[:] = packed
-            E_sum = _kernels.gradient_sum(record, grad, X, Y, weights, _dispatch.BLOCK, code)
-            penalty = 0.0
-            for W, G in zip(W_of, G_of):
-                penalty += float(np.dot(W, W))
-                G += alpha * W
-            return (E_sum * scale + 0.5 * alpha * penalty) / total, grad.astype(np.float64) / total
-
+        """scikit-learn's lbfgs: scipy's L-BFGS-B (max_iter, max_fun, tol as gtol) over _loss_grad_lbfgs, in
+        scikit-learn's packing of the parameters (so that its steps are scikit-learn's, rounding included)."""
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
         if self.verbose:
             options.update(_lbfgs_verbose())
-        result = scipy.optimize.minimize(loss_and_gradient, params.astype(np.float64), method="L-BFGS-B", jac=True,
-                                         options=options)  # fmt: skip
+        order = self._packing()
+        start = self.network_._params[order].astype(np.float64)
+        result = scipy.optimize.minimize(self._loss_grad_lbfgs, start, method="L-BFGS-B", jac=True, options=options,
+                                         args=(X, Y, sample_weight))  # fmt: skip
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
-        params[:] = result.x
-        if not np.isfinite(params).all():
+        self.network_._params[order] = result.x
+        if not np.isfinite(self.network_._params).all():
             raise ValueError(NON_FINITE)
 
-    def _update_no_improvement_count(self, X_val, y_val) -> None:
+    def _packing(self) -> np.ndarray:
+        """Where each value of scikit-learn's packing (every coefs_ raveled, then every intercepts_) sits in the
+        network's parameters."""
+        layout = self.network_._layout
+        index = np.arange(layout.n_params)
+        return np.concatenate([W.T.ravel() for W in layout.weights(index)] + list(layout.biases(index)))
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight=None, *_buffers) -> tuple[float, np.ndarray]:
+        """scikit-learn's loss and gradient at the packed parameters (as its private method of that name; the
+        buffers it passes are not needed): the (weighted) mean over samples of the error (the squared error also
+        over outputs) plus alpha / 2 ||W||^2, over the total weight; the gradient of the error summed over
+        outputs plus alpha W, over the total weight. One call of the compiled gradient kernel."""
+        net = self.network_
+        dtype, order = net.dtype, self._packing()
+        X = np.ascontiguousarray(X, dtype)
+        Y = np.ascontiguousarray(np.reshape(y, (len(y), -1)), dtype)
+        weights = np.empty(0, dtype) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype)
+        total = X.shape[0] if sample_weight is None else float(weights.sum())
+        net._params[order] = packed_coef_inter
+        grad = np.empty(net._layout.n_params, dtype)
+        loss = catalogue.loss(self._loss)
+        kernel = _dispatch.gradient_kernel(net._layout, X.shape[0])
+        E_sum = kernel(net.record(), grad, X, Y, weights, _dispatch.BLOCK, catalogue.code(catalogue.LOSSES, loss.name))
+        penalty, alpha = 0.0, float(self.alpha)
+        for W, G in zip(net._layout.weights(net._params), net._layout.weights(grad)):
+            penalty += float(np.vdot(W, W))
+            G += alpha * W
+        scale = 1.0 / Y.shape[1] if loss.per_output_mean else 1.0
+        return (E_sum * scale + 0.5 * alpha * penalty) / total, grad[order].astype(np.float64) / total
+
+    def _update_no_improvement_count(self, held_out) -> None:
         """scikit-learn's rule: count epochs that fail to beat the best by tol (validation score or training loss)."""
         if self.early_stopping:
-            score = self._score_for_stopping(X_val, y_val)
+            score = self._score_for_stopping(*held_out)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -479,11 +502,13 @@ class _BaseMLP(BaseEstimator):
         for arr, view in zip(arrays, views):
             view[...] = arr
 
-    def _forward(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
-        if hasattr(X, "toarray"):
-            X = X.toarray()
+    def _forward(self, X, check_input: bool = True) -> np.ndarray:
+        """The network's outputs for X (checked as scikit-learn checks it, unless it is the fit's own data)."""
+        if check_input:
+            check_is_fitted(self)
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
+            if hasattr(X, "toarray"):
+                X = X.toarray()
         return self.network_.forward(X)
 
     def __sklearn_tags__(self):
@@ -530,8 +555,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class labels: the most probable class (the 0.5 threshold for two classes and for each label)."""
         return self._predict(X)
 
-    def _predict(self, X) -> np.ndarray:
-        out = self._forward(X)
+    def _predict(self, X, check_input: bool = True) -> np.ndarray:
+        out = self._forward(X, check_input)
         return self._label_binarizer.inverse_transform(out.ravel() if self.n_outputs_ == 1 else out)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -547,8 +572,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
 
-    def _score_for_stopping(self, X_val, y_val) -> float:
-        return accuracy_score(y_val, self._predict(X_val))
+    def _score_for_stopping(self, X_val, y_val, sample_weight) -> float:
+        return accuracy_score(y_val, self._predict(X_val, check_input=False), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -619,6 +644,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 
-    def _score_for_stopping(self, X_val, y_val) -> float:
-        pred = self.predict(X_val)
-        return r2_score(y_val, pred) if np.isfinite(pred).all() else np.nan
+    def _score_for_stopping(self, X_val, y_val, sample_weight) -> float:
+        out = self._forward(X_val, check_input=False)
+        pred = out.ravel() if out.shape[1] == 1 else out
+        return r2_score(y_val, pred, sample_weight=sample_weight) if np.isfinite(pred).all() else np.nan

@@ -217,7 +217,7 @@ class _Threads:
         _dispatch.ready(_kernels.train_many_epochs, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0))))
 
     def _arguments(self, orders, count, errors) -> tuple:
-        data = _kernels.Data(self.X, self.Y, orders)
+        data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
         done = np.empty(len(self.nets), dtype=np.int64)
         lrs = self.lrs.astype(self.params.dtype)
         run = run_record(self.opts, count, self.params.dtype, step=self.step)
@@ -285,7 +285,7 @@ class _Lanes:
         L, first = self.nets[0]._layout, self.nets[0]
         net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts,
                            *first._uses)  # fmt: skip
-        data = _kernels.Data(self.X, self.Y, orders)
+        data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
         run = run_record(self.opts, count, self.params.dtype)
         return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block()
 

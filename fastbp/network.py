@@ -238,7 +238,9 @@ class Network:
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
-        _kernels.gradient_sum(self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, code)
+        _dispatch.gradient_kernel(L, X.shape[0])(
+            self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, code
+        )
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)
 

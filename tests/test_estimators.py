@@ -1,8 +1,10 @@
 """fastbp.MLPClassifier and MLPRegressor: scikit-learn's own estimator checks, its tools, and parity with its MLP."""
 
+import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,16 +45,38 @@ def digits():
 
 
 def both(name: str, **params):
-    """The fastbp estimator and scikit-learn's, with the same parameters (scikit-learn's momentum classical)."""
-    extra = {"nesterovs_momentum": False} if params.get("solver") == "sgd" else {}
-    return getattr(fastbp, name)(**params), getattr(neural_network, name)(**params, **extra)
+    """The fastbp estimator and scikit-learn's, with the same parameters."""
+    return getattr(fastbp, name)(**params), getattr(neural_network, name)(**params)
 
 
 @pytest.mark.parametrize(
     "params",
     [
         dict(hidden_layer_sizes=(64,), activation="relu", solver="adam"),
-        dict(hidden_layer_sizes=(32,), activation="logistic", solver="sgd", learning_rate_init=0.1),
+        dict(
+            hidden_layer_sizes=(32,),
+            activation="logistic",
+            solver="sgd",
+            learning_rate_init=0.1,
+            nesterovs_momentum=False,
+        ),
+        dict(
+            hidden_layer_sizes=(32,),
+            activation="tanh",
+            solver="sgd",
+            learning_rate_init=0.1,
+            learning_rate="invscaling",
+            power_t=0.25,
+        ),
+        dict(
+            hidden_layer_sizes=(16,),
+            activation="relu",
+            solver="sgd",
+            learning_rate_init=0.5,
+            tol=0.05,
+            learning_rate="adaptive",
+            n_iter_no_change=2,
+        ),
     ],
 )
 def test_classifier_matches_scikit_learn(digits, params):
@@ -145,7 +169,11 @@ def test_binary_multilabel_multioutput_and_float32():
 def test_bad_parameters_name_themselves():
     X, y = np.zeros((10, 2)), np.arange(10) % 2
     with pytest.raises(ValueError, match="solver"):
-        fastbp.MLPClassifier(solver="lbfgs").fit(X, y)
+        fastbp.MLPClassifier(solver="newton").fit(X, y)
+    with pytest.raises(ValueError, match="learning_rate"):
+        fastbp.MLPClassifier(learning_rate="cosine").fit(X, y)
+    with pytest.raises(ValueError, match="n_iter_no_change"):
+        fastbp.MLPClassifier(n_iter_no_change=0).fit(X, y)
     with pytest.raises(ValueError, match="activation"):
         fastbp.MLPClassifier(activation="softmax").fit(X, y)
     with pytest.raises(ValueError, match="momentum"):
@@ -158,3 +186,95 @@ def test_import_fastbp_does_not_import_scikit_learn():
     code = ("import sys, fastbp; assert 'sklearn' not in sys.modules; "
             "fastbp.MLPClassifier; assert 'sklearn' in sys.modules")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name, data", [("MLPClassifier", "digits"), ("MLPRegressor", "friedman")])
+def test_lbfgs_is_scikit_learns(name, data, digits):
+    """The same L-BFGS-B steps over the same loss and gradient: the same fit to rounding, sample weights too."""
+    if data == "digits":
+        X, _, y, _ = digits
+        params = dict(hidden_layer_sizes=(16,), activation="logistic")
+    else:
+        X, y = make_friedman1(n_samples=300, random_state=0)
+        params = dict(hidden_layer_sizes=(8, 4), activation="tanh")
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    for sample_weight in (None, weights):
+        ours, theirs = both(name, solver="lbfgs", max_iter=30, alpha=1e-3, random_state=0, **params)
+        ours.fit(X, y, sample_weight=sample_weight)
+        theirs.fit(X, y, sample_weight=sample_weight)
+        assert ours.n_iter_ == theirs.n_iter_
+        np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-6)
+        for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+            np.testing.assert_allclose(mine, sk, rtol=1e-5, atol=1e-7)
+
+
+def test_the_gradient_is_the_loss_s_derivative(digits):
+    """_loss_grad_lbfgs's gradient against central differences of its loss, in scikit-learn's packing."""
+    X, _, y, _ = digits
+    X, y = X[:40], y[:40]
+    clf = fastbp.MLPClassifier((6,), activation="tanh", solver="lbfgs", max_iter=1, alpha=0.1, random_state=0)
+    clf.fit(X, y)
+    Y = clf._label_binarizer.transform(y)
+    theta = np.hstack([a.ravel() for a in clf.coefs_ + clf.intercepts_])
+    weights = np.linspace(0.5, 1.5, len(y))
+    _, grad = clf._loss_grad_lbfgs(theta, X, Y, weights)
+    for i in np.random.default_rng(1).choice(theta.size, 25, replace=False):
+        step = np.zeros_like(theta)
+        step[i] = 1e-6
+        numeric = (clf._loss_grad_lbfgs(theta + step, X, Y, weights)[0] -
+                   clf._loss_grad_lbfgs(theta - step, X, Y, weights)[0]) / 2e-6  # fmt: skip
+        assert numeric == pytest.approx(grad[i], rel=1e-5, abs=1e-8)
+
+
+def test_partial_fit_only_for_stochastic_solvers():
+    assert hasattr(fastbp.MLPClassifier(solver="adam"), "partial_fit")
+    assert not hasattr(fastbp.MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(fastbp.MLPRegressor(solver="rprop"), "partial_fit")
+
+
+# What scikit-learn's own test file still finds different (docs/design.md, "scikit-learn estimators"): the
+# poisson loss.
+NOT_YET = {"test_mlp_vs_poisson_glm_equivalent[42]"}
+
+
+def test_scikit_learns_own_mlp_tests(tmp_path):
+    """sklearn/neural_network/tests/test_mlp.py of the installed scikit-learn, only its import changed: every
+    test passes but those listed in NOT_YET, which must still fail (so that the list is kept true)."""
+    text = (Path(neural_network.__file__).parent / "tests" / "test_mlp.py").read_text()
+    line = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
+    assert text.count(line) == 1
+    (tmp_path / "test_mlp_fastbp.py").write_text(text.replace(line, "from fastbp import MLPClassifier, MLPRegressor\n"))
+    (tmp_path / "conftest.py").write_text(  # scikit-learn's own conftest draws the seed; one seed here
+        "def pytest_generate_tests(metafunc):\n"
+        "    if 'global_random_seed' in metafunc.fixturenames:\n"
+        "        metafunc.parametrize('global_random_seed', [42])\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "test_mlp_fastbp.py"], cwd=tmp_path,
+                            capture_output=True, text=True)  # fmt: skip
+    failed = set(re.findall(r"^FAILED test_mlp_fastbp\.py::(\S+)", result.stdout, re.MULTILINE))
+    assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:] + result.stderr[-3000:]
+    assert failed == NOT_YET, result.stdout[-5000:]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_sample_weight_is_scikit_learns(solver, digits):
+    """Weighted minibatches (and batches of one) take scikit-learn's steps: (sum_s w_s grad_s + alpha W) / sum(w)."""
+    X, _, y, _ = digits
+    X, y = X[:300], y[:300]
+    X = X[:, X.std(axis=0) > 0.5]  # (a constant pixel's weights see gradients near Adam's eps, placed differently)
+    weights = np.random.default_rng(2).uniform(0.2, 3.0, len(y))
+    for batch_size in (30, 1):  # (batches of one size: the last batch of another size takes alpha / batch_size)
+        params = dict(hidden_layer_sizes=(12,), solver=solver, batch_size=batch_size, max_iter=3, alpha=0.01,
+                      learning_rate_init=(0.05 if solver == "sgd" else 0.005) / (10 if batch_size == 1 else 1),
+                      random_state=0)  # fmt: skip
+        ours, theirs = both("MLPClassifier", **params)
+        ours.fit(X, y, sample_weight=weights)
+        theirs.fit(X, y, sample_weight=weights)
+        for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+            # (Adam's eps sits elsewhere in scikit-learn's step: units that rarely fire differ in the 1e-3s.)
+            np.testing.assert_allclose(
+                mine, sk, rtol=1e-6 if solver == "sgd" else 5e-3, atol=1e-7 if solver == "sgd" else 1e-6
+            )
+        unweighted = getattr(fastbp, "MLPClassifier")(**params).fit(X, y)
+        assert not np.allclose(unweighted.coefs_[0], ours.coefs_[0])

@@ -11,6 +11,7 @@ KERNEL_NAMES = (
     "train_epochs",
     "evaluate",
     "gradient_sum",
+    "gradient_sum_blas",
     "train_epochs_blas",
     "evaluate_blas",
     "train_many_epochs",

@@ -53,7 +53,9 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
         run_opts = opts._replace(lr=lr, momentum=momentum)
         run = run_record(run_opts, epochs, np.float64)
         markers = _dispatch.kernel_arguments(kernel, run_opts)
-        done = kernel(net, _kernels.State(v, np.zeros_like(v)), _kernels.Data(X, Y, orders), run, errors, *markers)
+        done = kernel(
+            net, _kernels.State(v, np.zeros_like(v)), _kernels.Data(X, Y, orders, np.empty(0)), run, errors, *markers
+        )
         results.append((done, p, v, errors))
     return results
 

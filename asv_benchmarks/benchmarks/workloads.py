@@ -91,16 +91,24 @@ def digits_online_relu():
     return digits_online() | dict(model=dict(activations=("relu", "logistic")))
 
 
-# scikit-learn parity (issue 14): fastbp's MLPClassifier/MLPRegressor against scikit-learn's, the same
-# parameters in both, 100 epochs with convergence stopping off. name -> (estimator, data set, parameters).
+# scikit-learn parity (issue 14): fastbp's MLPClassifier/MLPRegressor against scikit-learn's, the same parameters
+# in both, 100 epochs (lbfgs: 200 iterations), convergence stopping off. name -> (estimator, data set, parameters).
 ESTIMATOR_CASES = {
     "digits-adam-relu-64": ("MLPClassifier", "digits", dict(hidden_layer_sizes=(64,), activation="relu")),
     "digits-sgd-logistic-32": (
         "MLPClassifier", "digits",
-        dict(hidden_layer_sizes=(32,), activation="logistic", solver="sgd", learning_rate_init=0.1),
+        dict(hidden_layer_sizes=(32,), activation="logistic", solver="sgd", learning_rate_init=0.1,
+             nesterovs_momentum=False),
     ),
     "friedman-adam-tanh-32-16": (
         "MLPRegressor", "friedman", dict(hidden_layer_sizes=(32, 16), activation="tanh", learning_rate_init=0.01),
+    ),
+    # issue 24: scikit-learn's L-BFGS-B, 200 iterations
+    "digits-lbfgs-relu-64": (
+        "MLPClassifier", "digits", dict(hidden_layer_sizes=(64,), activation="relu", solver="lbfgs", max_iter=200),
+    ),
+    "friedman-lbfgs-tanh-32-16": (
+        "MLPRegressor", "friedman", dict(hidden_layer_sizes=(32, 16), activation="tanh", solver="lbfgs", max_iter=200),
     ),
 }  # fmt: skip
 ESTIMATOR_COMMON = dict(max_iter=100, tol=0.0, n_iter_no_change=10**9, random_state=0)
@@ -124,15 +132,13 @@ def estimator_data(name: str):
 
 
 def estimator(library: str, case: str):
-    """A fresh estimator of the case from "fastbp" or "sklearn" (scikit-learn's momentum made classical,
-    as fastbp's is, so that both compute the same thing)."""
+    """A fresh estimator of the case from "fastbp" or "sklearn", the same parameters in both."""
     kind, _, params = ESTIMATOR_CASES[case]
     if library == "fastbp":
         import fastbp as module
     else:
         from sklearn import neural_network as module
-    extra = {"nesterovs_momentum": False} if library == "sklearn" and params.get("solver") == "sgd" else {}
-    return getattr(module, kind)(**params, **ESTIMATOR_COMMON, **extra)
+    return getattr(module, kind)(**(ESTIMATOR_COMMON | params))
 
 
 WORKLOADS = {

@@ -72,7 +72,7 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 
 # The BLAS kernel multiplies by a layer of at most this many units from a transposed copy of its weights.
 NARROW = 16
-SQUARED, CROSS_ENTROPY = 0, 1  # catalogue.LOSSES' order
+SQUARED, CROSS_ENTROPY, POISSON = 0, 1, 2  # catalogue.LOSSES' order
 SGD, ADAM, RPROP, ADAMW = 0, 1, 2, 3  # catalogue.OPTIMIZERS' order
 # The catalogue's table lengths: a code outside them is refused when a kernel starts (_check_codes).
 N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = (len(table) for table in (catalogue.ACTIVATIONS, catalogue.LOSSES,
@@ -394,6 +394,18 @@ def _elu_slope(out):
 
 
 @primitive
+def _exp(net):
+    """out = e^net (inf past the largest float)."""
+    return math.exp(net)
+
+
+@primitive
+def _exp_slope(out):
+    """dout/dnet of e^net: out."""
+    return out
+
+
+@primitive
 def _identity(net):
     """out = net."""
     return net
@@ -412,18 +424,29 @@ def _squared_error(target, out):
 
 
 @primitive
+def _poisson_error(target, out):
+    """One output's share of half the Poisson deviance: t log(t / out) - t + out (0 log 0 = 0)."""
+    term = target * math.log(target / out) if target != 0.0 else 0.0 * target
+    return term - target + out
+
+
+@primitive
 def _unit_error(loss, target, out, net):
-    """One output unit's share of the error: squared, or binary cross-entropy from its net input
-    (max(net, 0) - net t + log(1 + e^-|net|), finite where out rounds to 0 or 1)."""
+    """One output unit's share of the error: squared, half the Poisson deviance (e^net units), or binary
+    cross-entropy from its net input (max(net, 0) - net t + log(1 + e^-|net|), finite where out rounds to
+    0 or 1)."""
     if loss == SQUARED:
         return _squared_error(target, out)
+    if loss == POISSON:
+        return _poisson_error(target, out)
     return max(net, 0.0) - net * target + math.log1p(_exp_nonpositive(-abs(net)))
 
 
 @primitive
 def _unit_delta(loss, target, out, slope):
     """delta_o of an element-wise output unit whose dout/dnet is slope: -(target - out) slope (the article's
-    delta_o for a logistic unit), or out - target for cross-entropy on a logistic unit."""
+    delta_o for a logistic unit), or out - target for cross-entropy on a logistic unit and for the Poisson
+    loss on an e^net unit."""
     if loss == SQUARED:
         return (-(target - out)) * slope
     return out - target

@@ -98,12 +98,16 @@ ACTIVATIONS = (
         "elu", oracle.elu, oracle.elu_derivative, "net_{u} if net_{u} > 0, else e^(net_{u}) - 1",
         "1 if net_{u} > 0, else out_{u} + 1", ("ELU", {}), "Elu",
     ),
+    # torch.nn has no e^x module: fastbp.export.Exp is one (torch_module finds it).
+    Activation("exp", oracle.exp, oracle.exp_derivative, "e^(net_{u})", "out_{u}", ("Exp", {}), "Exp"),
 )  # fmt: skip
 
 LOSSES = (
     Loss("squared", oracle.squared_error, oracle.squared_delta, outputs=None, per_output_mean=True),
     Loss("cross_entropy", oracle.cross_entropy, oracle.cross_entropy_delta, outputs=("softmax", "logistic"),
          per_output_mean=False),
+    # scikit-learn's MLPRegressor(loss="poisson"): half the Poisson deviance of e^net outputs.
+    Loss("poisson", oracle.poisson, oracle.poisson_delta, outputs=("exp",), per_output_mean=False),
 )  # fmt: skip
 
 OPTIMIZERS = (

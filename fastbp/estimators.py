@@ -40,7 +40,8 @@ NON_FINITE = (
 )  # scikit-learn's words
 HIDDEN_ACTIVATIONS = catalogue.hidden_activations()
 SOLVERS = ("lbfgs", *_options.OPTIMIZERS)  # lbfgs: scipy's L-BFGS-B over the compiled loss and gradient
-REGRESSION_LOSSES = {"squared_error": "squared"}  # scikit-learn's names, fastbp's
+# The regressor's loss: scikit-learn's name -> (fastbp's loss, the output activation it takes).
+REGRESSION_LOSSES = {"squared_error": ("squared", "identity"), "poisson": ("poisson", "exp")}
 # What a fit leaves for the next warm start or partial_fit to go on from (a fresh start forgets it).
 FIT_STATE = ("_optimizer_state", "_optimizer", "loss_curve_", "best_loss_", "validation_scores_",
              "best_validation_score_", "_no_improvement_count")  # fmt: skip
@@ -188,6 +189,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
         if not isinstance(self.nesterovs_momentum, (bool, np.bool_)):
             raise ValueError(f"nesterovs_momentum must be True or False; got {self.nesterovs_momentum!r}")
+        catalogue.loss(self._loss)  # (the regressor's loss parameter, checked before any work)
         # momentum, beta_1, beta_2 are checked by fastbp's own option table when training starts.
 
     def _check_stochastic(self) -> bool:
@@ -582,7 +584,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """scikit-learn's MLPRegressor on fastbp: an identity output layer and the squared error."""
+    """scikit-learn's MLPRegressor on fastbp: an identity output layer and the squared error, or (loss="poisson")
+    an e^net output layer and half the Poisson deviance."""
 
     def __init__(
         self,
@@ -627,11 +630,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """fastbp's loss for scikit-learn's name."""
         if self.loss not in REGRESSION_LOSSES:
             raise ValueError(f"loss must be one of {tuple(REGRESSION_LOSSES)}; got {self.loss!r}")
-        return REGRESSION_LOSSES[self.loss]
+        return REGRESSION_LOSSES[self.loss][0]
 
     def _targets(self, y, first_pass, incremental):
         if first_pass or "out_activation_" not in self.__dict__:
-            self.out_activation_ = "identity"
+            self.out_activation_ = REGRESSION_LOSSES[self.loss][1]
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError("loss='poisson' needs non-negative targets y (counts or rates); y has negative values")
         return y.reshape(len(y), -1)
 
     @available_if(_BaseMLP._check_stochastic)

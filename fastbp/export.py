@@ -23,6 +23,37 @@ def _require(module: str, extra: str):
         raise ImportError(f"this needs {module.split('.')[0]}: pip install 'fastbp[{extra}]'") from None
 
 
+def torch_module(record):
+    """A fresh torch module of an activation's record: torch.nn's of that name, or fastbp.export's own where
+    torch.nn has none (Exp)."""
+    torch = _require("torch", "torch")
+    name, kwargs = record.torch
+    return (getattr(torch.nn, name) if hasattr(torch.nn, name) else _own_module(name))(**kwargs)
+
+
+def _own_module(name: str):
+    """fastbp.export.<name>, a torch module class made on first use (torch is optional): pickles of modules
+    holding one load in any process, through the module __getattr__ below."""
+    if name != "Exp":
+        raise AttributeError(f"module 'fastbp.export' has no attribute {name!r}")
+    if "Exp" not in globals():
+        torch = _require("torch", "torch")
+
+        class Exp(torch.nn.Module):
+            """out = e^x element-wise (torch.nn has no such module): fastbp's "exp" units."""
+
+            def forward(self, x):
+                return torch.exp(x)
+
+        Exp.__module__, Exp.__qualname__ = __name__, "Exp"
+        globals()["Exp"] = Exp
+    return globals()["Exp"]
+
+
+def __getattr__(name: str):
+    return _own_module(name)
+
+
 def to_torch(net):
     """``net`` as a ``torch.nn.Sequential`` of Linear and activation modules, same dtype, same outputs."""
     torch = _require("torch", "torch")
@@ -33,8 +64,7 @@ def to_torch(net):
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W))
             linear.bias.copy_(torch.from_numpy(b))  # a tied bias: its value repeated, an ordinary vector from now on
-        name, kwargs = catalogue.activation(activation).torch
-        layers += [linear, getattr(torch.nn, name)(**kwargs)]
+        layers += [linear, torch_module(catalogue.activation(activation))]
     return torch.nn.Sequential(*layers)
 
 
@@ -61,7 +91,11 @@ def from_torch(module, network_class):
             W = layer.weight.detach().cpu().numpy()
             weights.append(W)
             biases.append(np.zeros(W.shape[0], W.dtype) if layer.bias is None else layer.bias.detach().cpu().numpy())
-        elif kind in by_module and type(layer).__module__.startswith("torch.nn") and len(activations) < len(weights):
+        elif (
+            kind in by_module
+            and type(layer).__module__.startswith(("torch.nn", __name__))
+            and len(activations) < len(weights)
+        ):
             record = by_module[kind]
             for key, value in record.torch[1].items():  # the module's settings must be fastbp's
                 got = getattr(layer, key)

@@ -119,6 +119,19 @@ def elu_derivative(out: float) -> float:
     return 1.0 if out > 0.0 else out + 1.0
 
 
+def exp(net: float) -> float:
+    """out = e^net (scikit-learn's output for the Poisson loss: a positive mean); inf past the largest float."""
+    try:
+        return math.exp(net)
+    except OverflowError:
+        return math.inf
+
+
+def exp_derivative(out: float) -> float:
+    """dout/dnet of e^net: out itself."""
+    return out
+
+
 def softmax(nets: Vector) -> Vector:
     """out_j = e^net_j / sum_k e^net_k over the layer, computed as e^(net_j - max) / sum_k e^(net_k - max)."""
     top = nets[0]
@@ -207,6 +220,19 @@ def cross_entropy(target: Vector, out: Vector, net: Vector, activation) -> float
     return cross_entropy_logistic(target, net)
 
 
+def poisson_term(target: float, out: float) -> float:
+    """Half the Poisson deviance of one output, scikit-learn's: t log(t / out) - t + out (0 log 0 = 0)."""
+    return (target * math.log(target / out) if target != 0.0 else 0.0) - target + out
+
+
+def poisson(target: Vector, out: Vector, net: Vector, activation) -> float:
+    """E = sum_k [t_k log(t_k / out_k) - t_k + out_k], the Poisson deviance over 2 (out_k > 0: e^net_k)."""
+    E = 0.0
+    for t, o in zip(target, out):
+        E += poisson_term(t, o)
+    return E
+
+
 def sample_error(target: Vector, out: Vector, net: Vector, activation, loss) -> float:
     """One sample's error under the loss (a catalogue record) for the output activation (a record)."""
     return loss.error(target, out, net, activation)
@@ -244,6 +270,12 @@ def cross_entropy_delta(target: Vector, out: Vector, activation) -> Vector:
         for t in target:
             total += t
         return [o * total - t for t, o in zip(target, out)]
+    return [o - t for t, o in zip(target, out)]
+
+
+def poisson_delta(target: Vector, out: Vector, activation) -> Vector:
+    """Output deltas of the Poisson loss on e^net units: dE/dout (1 - t / out) times dout/dnet (out), so
+    out_o - target_o."""
     return [o - t for t, o in zip(target, out)]
 
 

@@ -219,6 +219,11 @@ def _error_lines(t: Trace, out_units, output: str):
             E = oracle.error([t.targets[j]], [outs[j]])
             yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = {values} = {fmt(E)}"
         yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
+    elif t.loss == "poisson":
+        for j, u in enumerate(out_units):
+            E = oracle.poisson_term(t.targets[j], outs[j])
+            yield f"  E_{u} = target_{u} log(target_{u} / out_{u}) - target_{u} + out_{u} = {fmt(E)}"
+        yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
     elif output == "softmax":
         terms = " + ".join(f"target_{u} log out_{u}" for u in out_units)
         yield f"  E_total = -({terms}) (cross-entropy, from the net inputs) = {fmt(t.total_error)}"
@@ -234,6 +239,9 @@ def _output_delta_lines(t: Trace, out_units, output: str):
     outs, deltas = t.outputs[-1], t.deltas[-1]
     for j, u in enumerate(out_units):
         o = outs[j]
+        if t.loss == "poisson":
+            yield f"  delta_{u} = dE_total/dnet_{u} = out_{u} - target_{u} = {fmt(deltas[j])}"
+            continue
         if t.loss == "cross_entropy":
             form = (
                 f"out_{u} - target_{u}"

@@ -18,7 +18,7 @@ def test_each_activation_has_its_compiled_primitives():
 
 def test_the_kernels_codes_follow_the_catalogues_order():
     codes = [
-        (catalogue.LOSSES, ("SQUARED", "CROSS_ENTROPY")),
+        (catalogue.LOSSES, ("SQUARED", "CROSS_ENTROPY", "POISSON")),
         (catalogue.OPTIMIZERS, ("SGD", "ADAM", "RPROP", "ADAMW")),
     ]
     for table, constants in codes:
@@ -121,7 +121,8 @@ def test_export_tables_come_from_the_records():
     torch = pytest.importorskip("torch")
     for record in catalogue.ACTIVATIONS:
         name, kwargs = record.torch
-        module = getattr(torch.nn, name)(**kwargs)
+        module = export.torch_module(record)  # torch.nn's module of that name, or fastbp.export's own (Exp)
+        assert type(module).__name__ == name and isinstance(module, torch.nn.Module)
         sizes = (3, 4, 2)
         net = fastbp.Network.random(sizes, seed=1, activations=("tanh", record.name))
         assert type(export.to_torch(net)[3]) is type(module)

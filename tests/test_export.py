@@ -110,3 +110,15 @@ def test_cli_export_without_torch_names_the_extra(tmp_path, monkeypatch, capsys)
     monkeypatch.setitem(sys.modules, "torch", None)
     assert cli.main(["export", str(tmp_path / "model.npz"), "--to", "torch"]) == 2
     assert "pip install 'fastbp[torch]'" in capsys.readouterr().err
+
+
+def test_an_exp_module_pickles_and_loads_in_a_fresh_process(tmp_path):
+    """torch.nn has no e^x module: fastbp.export.Exp, made on first use, still unpickles in a new process."""
+    torch = pytest.importorskip("torch")
+    net = network(activations=("tanh", "exp"))
+    torch.save(net.to_torch(), tmp_path / "m.pt")
+    code = (f"import torch, numpy as np, fastbp; m = torch.load({str(tmp_path / 'm.pt')!r}, weights_only=False); "
+            "print(type(m[3]).__module__, type(m[3]).__name__)")  # fmt: skip
+    from reference import run_python
+
+    assert run_python(code).stdout.split() == ["fastbp.export", "Exp"]

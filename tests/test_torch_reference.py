@@ -5,7 +5,7 @@ import pytest
 from reference import model_problem as problem
 
 import fastbp
-from fastbp import catalogue
+from fastbp import catalogue, export
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -15,8 +15,7 @@ RTOL = 1e-10
 
 def torch_activation(name):
     """The activation's torch.nn module, as its catalogue record names it (what export writes too)."""
-    module, kwargs = catalogue.activation(name).torch
-    return getattr(torch.nn, module)(**kwargs)
+    return export.torch_module(catalogue.activation(name))
 
 
 def torch_parameters(net):
@@ -40,6 +39,9 @@ def torch_loss(net, z, out, Y, loss):
     Y = torch.tensor(Y)
     if loss == "squared":
         return (0.5 * (Y - out) ** 2).sum(dim=1).mean()
+    if loss == "poisson":  # torch's leaves out the constant t log t - t of half the deviance
+        constant = torch.special.xlogy(Y, Y) - Y
+        return (F.poisson_nll_loss(z, Y, log_input=True, full=False, reduction="none") + constant).sum(dim=1).mean()
     if net.activations[-1] == "softmax":
         return F.cross_entropy(z, Y, reduction="none").mean()
     return F.binary_cross_entropy_with_logits(z, Y, reduction="none").sum(dim=1).mean()
@@ -53,6 +55,7 @@ CASES = (
         (("logistic", "tanh"), "squared", False),
         (("identity", "softmax"), "squared", True),
         (("tanh", "relu", "logistic"), "squared", False),
+        (("tanh", "exp"), "poisson", False),
     ]
     + [  # every activation of the catalogue in a hidden layer where it may stand, and as the output
         ((record.name, "tanh", "identity"), "squared", False) for record in catalogue.ACTIVATIONS if record.hidden

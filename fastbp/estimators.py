@@ -255,9 +255,10 @@ class _BaseMLP(BaseEstimator):
         for now (scikit-learn's forward pass reads ``activation`` at every fit)."""
         activations = (self.activation,) * len(hidden) + (self.out_activation_,)
         if "network_" not in self.__dict__:
-            weights = [np.asarray(W).T for W in self.__dict__.pop("_assigned_coefs")]
-            biases = [np.asarray(b).ravel() for b in self.__dict__.pop("_assigned_intercepts")]
+            weights = [np.asarray(W).T for W in self.__dict__["_assigned_coefs"]]
+            biases = [np.asarray(b).ravel() for b in self.__dict__["_assigned_intercepts"]]
             self.network_ = Network.from_arrays(weights, biases, dtype=dtype, activations=activations)
+            del self.__dict__["_assigned_coefs"], self.__dict__["_assigned_intercepts"]  # (kept if refused)
             self._start_counters()
         net = self.network_
         if list(net.sizes[1:-1]) != hidden:

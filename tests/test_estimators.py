@@ -248,7 +248,15 @@ def test_scikit_learns_own_mlp_tests(tmp_path):
     line = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
     assert text.count(line) == 1
     (tmp_path / "test_mlp_fastbp.py").write_text(text.replace(line, "from fastbp import MLPClassifier, MLPRegressor\n"))
-    (tmp_path / "conftest.py").write_text(  # scikit-learn's own conftest draws the seed; one seed here
+    (tmp_path / "conftest.py").write_text(
+        # As this suite's own tests: one compiled specialisation marking every activation (the same bits as the
+        # users' own, tests/test_pinned_bits.py), loaded from the cache this session's tests filled, instead of
+        # one per activation set scikit-learn's tests sweep (6 minutes of compiling on 2 cores);
+        # ../shared/tools/sklearn_suite.sh runs the file with the users' specialisations.
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from reference import every_activation_marked\n"
+        "every_activation_marked().start()\n\n\n"
+        # scikit-learn's own conftest draws the seed; one seed here.
         "def pytest_generate_tests(metafunc):\n"
         "    if 'global_random_seed' in metafunc.fixturenames:\n"
         "        metafunc.parametrize('global_random_seed', [42])\n"

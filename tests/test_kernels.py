@@ -36,7 +36,7 @@ SPECIALISATIONS = textwrap.dedent(
     wide.forward(Xw[0]); wide.error(Xw, Yw); wide.gradients(Xw, Yw)
     wider = fastbp.Network.random((64, 48, 10), seed=1)
     fastbp.train(wider, Xw, Yw, batch_size=8); fastbp.train(wider, Xw[::2], Yw[::2], batch_size=10, momentum=0.5)
-    wider.error(np.tile(Xw, (5, 1)), np.tile(Yw, (5, 1)))
+    wider.error(np.tile(Xw, (5, 1)), np.tile(Yw, (5, 1))); wider.gradients(np.tile(Xw, (5, 1)), np.tile(Yw, (5, 1)))
     fastbp.train_many([small, fastbp.Network.random((2, 5, 2), seed=2)], X, Y, epochs=2)
     fastbp.train_many([fastbp.Network.random((2, 3, 3, 2), seed=3)], X.tolist(), Y, epochs=1, lr=[0.3])
     fastbp.train_many([fastbp.Network.random((2, 4, 2), seed=s) for s in range(9)], X, Y, epochs=2)

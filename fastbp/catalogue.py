@@ -52,6 +52,7 @@ class Loss:
     delta: Callable  # oracle: dE/dnet of the output units = delta(target, out, output activation record)
     outputs: tuple[str, ...] | None  # the output activations it takes (None: any)
     per_output_mean: bool  # scikit-learn reports it as a mean over outputs (its squared error), not a sum
+    targets_low: float | None = None  # the smallest target it takes (None: any)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ LOSSES = (
     Loss("cross_entropy", oracle.cross_entropy, oracle.cross_entropy_delta, outputs=("softmax", "logistic"),
          per_output_mean=False),
     # scikit-learn's MLPRegressor(loss="poisson"): half the Poisson deviance of e^net outputs.
-    Loss("poisson", oracle.poisson, oracle.poisson_delta, outputs=("exp",), per_output_mean=False),
+    Loss("poisson", oracle.poisson, oracle.poisson_delta, outputs=("exp",), per_output_mean=False, targets_low=0.0),
 )  # fmt: skip
 
 OPTIMIZERS = (
@@ -159,6 +160,14 @@ def optimizer(name: str) -> Optimizer:
 def hidden_activations() -> tuple[str, ...]:
     """The activations that may stand in hidden layers."""
     return tuple(record.name for record in ACTIVATIONS if record.hidden)
+
+
+def check_targets(loss_name: str, Y, name: str = "Y") -> None:
+    """A loss that takes only targets from some value up (the Poisson loss: counts or rates, >= 0) refuses
+    the others before any work."""
+    low = loss(loss_name).targets_low
+    if low is not None and len(Y) and not (Y >= low).all():
+        raise ValueError(f"loss={loss_name!r} takes targets >= {low:g} (counts or rates); {name} has smaller ones")
 
 
 def check_output(activations: tuple[str, ...], loss_name: str) -> None:

@@ -636,8 +636,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _targets(self, y, first_pass, incremental):
         if first_pass or "out_activation_" not in self.__dict__:
             self.out_activation_ = REGRESSION_LOSSES[self.loss][1]
-        if self.loss == "poisson" and (y < 0).any():
-            raise ValueError("loss='poisson' needs non-negative targets y (counts or rates); y has negative values")
+        catalogue.check_targets(self._loss, y, "y")
         return y.reshape(len(y), -1)
 
     @available_if(_BaseMLP._check_stochastic)

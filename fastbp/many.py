@@ -84,6 +84,7 @@ def train_many(
         except ValueError as error:
             raise ValueError(f"nets[{k}]: {error}") from None
         checked.add(codes)
+    catalogue.check_targets(opts.loss, Y)
     how = _dispatch.many_choice(nets, opts, X.shape[0])
     group = {"lanes": _Lanes, "threads": _Threads, "one_by_one": _OneByOne}[how](nets, X, Y, opts, lrs)
     job = _Job(group, X, Y, opts, lrs)

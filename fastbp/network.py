@@ -226,6 +226,7 @@ class Network:
         or "cross_entropy" (softmax or logistic outputs), computed from the output layer's net inputs."""
         code = self._loss_code(loss)
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
+        catalogue.check_targets(loss, Y)
         return self._mean_error(X, Y, code)
 
     def gradients(self, X, Y, loss: str = "squared") -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -236,6 +237,7 @@ class Network:
         """
         code = self._loss_code(loss)
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
+        catalogue.check_targets(loss, Y)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
         _dispatch.gradient_kernel(L, X.shape[0])(

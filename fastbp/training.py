@@ -130,6 +130,7 @@ def train(
         validating=validation is not None, **periods,
     )  # fmt: skip
     catalogue.check_output(net.activations, opts.loss)
+    catalogue.check_targets(opts.loss, Y)
     job = _Job(net, X, Y, opts, validation)
     fingerprint = digests = None
     if checkpoint is not None or resume is not None:

@@ -151,3 +151,16 @@ def test_the_kernels_refuse_a_code_outside_the_catalogue():
     with pytest.raises(ValueError, match="optimizer code outside"):
         _kernels.train_epochs(*arguments)
     assert _dispatch.kernel_arguments(_kernels.train_epochs, opts) == (True, None, True, None)
+
+
+def test_a_loss_refuses_targets_below_what_it_takes():
+    """The Poisson loss takes counts or rates: a negative target is refused before any work, everywhere."""
+    net = fastbp.Network.random((2, 3, 1), seed=0, activations=("tanh", "exp"))
+    before = net.copy()
+    X, Y = [[0.1, 0.2], [0.3, 0.4]], [[2.0], [-1.0]]
+    for call in (lambda: fastbp.train(net, X, Y, loss="poisson"), lambda: net.error(X, Y, loss="poisson"),
+                 lambda: fastbp.train_many([net], X, Y, loss="poisson")):  # fmt: skip
+        with pytest.raises(ValueError, match="targets >= 0"):
+            call()
+    assert net == before
+    assert net.error(X, [[2.0], [0.0]], loss="poisson") > 0.0

@@ -73,8 +73,10 @@ def evaluation_kernel(layout: Layout, n_rows: int):
 
 
 def gradient_kernel(layout: Layout, n_rows: int):
-    """The kernel for the gradient summed over n_rows samples (Network.gradients, the estimators' lbfgs)."""
-    return _kernels.gradient_sum_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.gradient_sum
+    """The kernel for the gradient summed over n_rows samples (Network.gradients, the estimators' lbfgs): BLAS's
+    products once the rows times the widest layer's weights pay for them, as for a minibatch."""
+    pays = n_rows >= BLAS_MIN_ROWS and batch_pays(layout, min(n_rows, _kernels.GRADIENT_BLOCK))
+    return _kernels.gradient_sum_blas if pays else _kernels.gradient_sum
 
 
 def training_choice(net, opts, n_samples: int, weighted: bool = False) -> str:

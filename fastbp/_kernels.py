@@ -1900,21 +1900,24 @@ def gradient_sum(net, grad, X, Y, weights, block, loss):
     return E_sum
 
 
+GRADIENT_BLOCK = 1024  # rows per block of gradient_sum_blas: larger products run nearer BLAS's peak
+
+
 @kernel
 def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
-    """gradient_sum for wide layers: blocks of 256 rows through BLAS matrix products (the sums in BLAS's order,
-    so equal to gradient_sum to rounding). (block is unused; the signature matches gradient_sum.)"""
+    """gradient_sum through BLAS matrix products, GRADIENT_BLOCK rows at a time (the sums in BLAS's order, so
+    equal to gradient_sum to rounding). (block is unused; the signature matches gradient_sum.)"""
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), loss, SGD)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
-    nets = np.empty(256 * n_out, params.dtype)
-    log_sums = np.empty(256)
+    nets = np.empty(GRADIENT_BLOCK * n_out, params.dtype)
+    log_sums = np.empty(GRADIENT_BLOCK)
     part = np.empty(params.shape[0], params.dtype)
     grad[:] = 0.0
     E_sum = 0.0
-    for first in range(0, X.shape[0], 256):
-        k = min(256, X.shape[0] - first)
+    for first in range(0, X.shape[0], GRADIENT_BLOCK):
+        k = min(GRADIENT_BLOCK, X.shape[0] - first)
         layers = [X[first : first + k]]
         for l in range(n_layers):
             Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)

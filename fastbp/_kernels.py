@@ -1194,6 +1194,12 @@ def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction
             params[p], first[p], second[p] = _adam_step(
                 params[p] * shrink, first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
             )
+    elif run.optimizer == SGD and run.momentum != 0.0 and decay != 0.0:
+        # Momentum with weight decay, the general loop's steps with the rule chosen outside (it vectorises:
+        # scikit-learn's sgd, 15% of a digits epoch in the general loop).
+        for p in range(w, b):
+            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], decay) * scale
+            params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum, run.nesterov)
     else:
         for p in range(w, b):
             g = grad[p] if k == 1 else grad[p] / k

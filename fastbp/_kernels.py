@@ -1170,6 +1170,14 @@ def _hidden_deltas(net, l, outs, deltas, n):
 
 
 @helper
+def _weigh(E, deltas, first, n, w):
+    """A sample's error and its output deltas deltas[first:first + n], counted w times (its sample weight)."""
+    for j in range(first, first + n):
+        deltas[j] *= w
+    return E * w
+
+
+@helper
 def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction):
     """The optimiser's step on weight matrix l and its biases with the batch-mean gradient grad / k
     (plus weight decay on the weights), times scale (1 without sample weights: x * 1 is x exactly)."""
@@ -1261,9 +1269,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
             _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
             E = _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
             if weighted:
-                E *= data.weights[s]
-                for j in range(r * stride + top, r * stride + top + n_out):
-                    deltas[j] *= data.weights[s]
+                E = _weigh(E, deltas, r * stride + top, n_out, data.weights[s])
             E_sum += E
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
@@ -1787,10 +1793,8 @@ def train_epochs_blas(net, state, data, run, errors):
                                     orders[row, start + r], run.loss)  # fmt: skip
                 if weighted:  # (as _batch_step: the error and deltas count w times, the step k / sum(w))
                     w = data.weights[orders[row, start + r]]
-                    E *= w
+                    E = _weigh(E, deltas, r * n_out, n_out, w)
                     total += w
-                    for j in range(r * n_out, (r + 1) * n_out):
-                        deltas[j] *= w
                 E_epoch += E
             scale = params.dtype.type(k / total) if weighted else params.dtype.type(1.0)
             # Deltas divided by k here make every product below a batch mean at once
@@ -1894,10 +1898,7 @@ def gradient_sum(net, grad, X, Y, weights, block, loss):
             _forward(net, X, first + r, outs, r * stride, zero, None, None)
             E = _output_delta(net, outs, deltas, r * stride, Y, first + r, loss)
             if weights.shape[0] > 0:
-                w = weights[first + r]
-                E *= w
-                for j in range(r * stride + top, r * stride + top + n_out):
-                    deltas[j] *= w
+                E = _weigh(E, deltas, r * stride + top, n_out, weights[first + r])
             E_sum += E
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
@@ -1937,9 +1938,7 @@ def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
             E = _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y, first + r,
                                 loss)  # fmt: skip
             if weights.shape[0] > 0:
-                E *= weights[first + r]
-                for j in range(r * n_out, (r + 1) * n_out):
-                    deltas[j] *= weights[first + r]
+                E = _weigh(E, deltas, r * n_out, n_out, weights[first + r])
             E_sum += E
         for l in range(n_layers - 1, -1, -1):
             np.dot(D.T, layers[l], part[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))

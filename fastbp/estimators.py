@@ -8,6 +8,7 @@ scikit-learn: ``import fastbp`` does not, and reaches these classes lazily.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
@@ -32,6 +33,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 from . import _dispatch, _options, catalogue
 from ._engine import Engine
+from ._layout import Layout
 from .network import Network
 
 NON_FINITE = (
@@ -56,6 +58,17 @@ def _lbfgs_verbose() -> dict:
         return _get_additional_lbfgs_options_dict("iprint", 1)
     except ImportError:
         return {"iprint": 1}
+
+
+@functools.lru_cache(maxsize=64)
+def _packing_of(widths: tuple[int, ...]) -> np.ndarray:
+    """Where each value of scikit-learn's packing (every coefs_ raveled, then every intercepts_) sits in the
+    parameters of a network of these widths: once per architecture, not at every lbfgs evaluation."""
+    layout = Layout.of(widths)
+    index = np.arange(layout.n_params)
+    order = np.concatenate([W.T.ravel() for W in layout.weights(index)] + list(layout.biases(index)))
+    order.flags.writeable = False
+    return order
 
 
 class _Schedule:
@@ -336,7 +349,6 @@ class _BaseMLP(BaseEstimator):
             n, epochs=1, lr=float(self.learning_rate_init), batch_size=batch_size, optimizer=self.solver,
             weight_decay=float(self.alpha) / batch_size, loss=self._loss, **own,
         )  # fmt: skip
-        w_train = None if w_train is None else np.ascontiguousarray(w_train)
         engine = Engine(net, X_train, Y_train, opts, weights=w_train)
         if incremental and self._optimizer_state is not None:
             engine.state, engine.step = self._optimizer_state
@@ -411,11 +423,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(NON_FINITE)
 
     def _packing(self) -> np.ndarray:
-        """Where each value of scikit-learn's packing (every coefs_ raveled, then every intercepts_) sits in the
-        network's parameters."""
-        layout = self.network_._layout
-        index = np.arange(layout.n_params)
-        return np.concatenate([W.T.ravel() for W in layout.weights(index)] + list(layout.biases(index)))
+        """Where each value of scikit-learn's packing sits in the network's parameters (_packing_of)."""
+        return _packing_of(self.network_._layout.widths)
 
     def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight=None, *_buffers) -> tuple[float, np.ndarray]:
         """scikit-learn's loss and gradient at the packed parameters (as its private method of that name; the

@@ -50,6 +50,8 @@ def save(path, net, run: dict, fingerprint: dict, digests: dict) -> None:
     }  # fmt: skip
     if run["val_errors"] is not None:
         arrays["val_errors"] = np.asarray(run["val_errors"])
+    if run["diagnostics"] is not None:
+        arrays["diagnostics"] = np.asarray(run["diagnostics"])
     if best is not None:
         arrays["best_epoch"], arrays["best_val"] = np.array(best[0]), np.array(best[1])
         if best[2] is not None:
@@ -179,10 +181,13 @@ def _read_state(archive: Archive, net, version: int, epochs: int, shuffle: bool,
         best_params = _params(archive, "best_params", net) if "best_params" in archive else None
         best = (int(best_epoch), float(best_val), best_params)
     stopped = bool(archive.scalar("stopped", "b")) if "stopped" in archive else False
+    diagnosed = None  # (a run with diagnose=True: its statistics so far; NaN is a value they take)
+    if "diagnostics" in archive:
+        diagnosed = archive.array("diagnostics", "f", shape=(4, epoch, len(net.sizes) - 1), dtype=np.float64)
     return {
         "params": params, "state": state, "step": _count(archive, "step", 0, np.iinfo(np.int64).max),
         "epoch": int(epoch), "errors": errors, "rng_state": rng_state, "val_errors": val_errors,
-        "best": best, "waited": _count(archive, "waited", 0, epoch), "stopped": stopped,
+        "best": best, "waited": _count(archive, "waited", 0, epoch), "stopped": stopped, "diagnostics": diagnosed,
     }  # fmt: skip
 
 

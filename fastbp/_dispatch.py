@@ -12,6 +12,9 @@ as each other, except BLAS, whose products sum in BLAS's order (1e-15 relative).
   unrolled  a kernel written for one tiny architecture, every weight a local (_unrolled)
   lanes     train_many: networks of one architecture side by side, the loop over networks innermost
   threads   train_many: one network per Numba thread, each through the loops' kernel
+
+With diagnose=True the loops stand in for the unrolled kernels, and train_many trains its networks
+one by one (each as train would): the loops and BLAS record the diagnostics, the others do not.
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ def training_choice(net, opts, n_samples: int, weighted: bool = False) -> str:
     if opts.kernel != "auto":
         if opts.kernel == "blas" and not blas_available():
             raise ValueError("kernel='blas' needs SciPy (its BLAS serves np.dot inside Numba): pip install scipy")
+        if opts.kernel == "unrolled" and opts.diagnose:
+            raise ValueError("kernel='unrolled' records no diagnostics: with diagnose=True use kernel='auto' or "
+                             "'loops', which give the same bits")  # fmt: skip
         if opts.kernel == "unrolled" and (weighted or not unrolled_possible(net, opts)):
             raise ValueError(
                 f"kernel='unrolled' takes online training (batch_size=1) of float64 networks of at most "
@@ -98,7 +104,9 @@ def training_choice(net, opts, n_samples: int, weighted: bool = False) -> str:
         return opts.kernel
     if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and batch_pays(layout, opts.batch_size):
         return "blas"
-    if not weighted and unrolled_possible(net, opts) and opts.epochs * n_samples >= UNROLLED_MIN_STEPS:
+    # (diagnose: the loops, whose bits the unrolled kernels share, record the diagnostics)
+    long_enough = opts.epochs * n_samples >= UNROLLED_MIN_STEPS
+    if not (weighted or opts.diagnose) and unrolled_possible(net, opts) and long_enough:
         return "unrolled"
     return "loops"
 
@@ -143,14 +151,20 @@ def training_kernel(net, opts, n_samples: int, weighted: bool = False):
 
 
 def kernel_arguments(kernel, opts, weighted: bool = False) -> tuple:
-    """What a training kernel takes after (net, state, data, run, errors): the loops' markers, or nothing."""
-    return loops_markers(opts, weighted) if kernel is _kernels.train_epochs else ()
+    """What a training kernel takes after (net, state, data, run, errors): the loops' markers and the
+    diagnostics' record (None here: the engine puts a _kernels.Diag in its place), BLAS's record, or nothing."""
+    if kernel is _kernels.train_epochs:
+        return (*loops_markers(opts, weighted), None)
+    return (None,) if kernel is _kernels.train_epochs_blas else ()
 
 
 def many_choice(nets, opts, n_samples: int) -> str:
     """How train_many runs: 'lanes', 'threads' (one network per thread) or 'one_by_one' (each with
     its own kernel: the oracle, BLAS, which uses BLAS's threads, or a forced unrolled kernel)."""
-    if opts.engine == "python":
+    if opts.kernel == "lanes" and opts.diagnose:
+        raise ValueError("kernel='lanes' records no diagnostics: with diagnose=True use kernel='auto' or 'loops', "
+                         "which give the same bits")  # fmt: skip
+    if opts.engine == "python" or opts.diagnose:  # (each network's diagnostics from train's own kernels)
         return "one_by_one"
     if opts.kernel in ("blas", "unrolled"):
         for net in nets:  # refuse a forced kernel that does not fit, before any work

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import _dispatch, _kernels, catalogue, oracle
+from . import _dispatch, _kernels, catalogue, diagnostics, oracle
 from ._options import Options
 
 
@@ -64,19 +64,27 @@ class Engine:
 
     def ready(self) -> None:
         """Compile the kernel, or load it from the cache, before the clock starts."""
-        if self.kernel is not None and not _dispatch.is_ready(self.kernel, self.net.dtype, self.markers):
-            _dispatch.ready(self.kernel, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty(0)))
+        diagnosing = self.opts.diagnose and bool(self.markers)  # (a kernel that records them: the loops or BLAS)
+        key = self.markers[:-1] if diagnosing else self.markers  # (ready's key: the None and True markers)
+        if self.kernel is not None and not _dispatch.is_ready(self.kernel, self.net.dtype, key):
+            diag = diagnostics.kernel_record(self.net, 0) if diagnosing else None
+            _dispatch.ready(self.kernel, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty(0), diag))
 
-    def epochs(self, orders: np.ndarray, count: int, errors: np.ndarray) -> int:
+    def epochs(self, orders: np.ndarray, count: int, errors: np.ndarray, statistics: np.ndarray | None = None) -> int:
         """Train count epochs (sample orders as in _loop.sample_orders) into errors; returns the epochs run.
 
         Training stops after the first epoch whose mean error is not finite (returning
         its index) or is at most opts.target_error (returning the epochs run, it included).
+        With diagnose, ``statistics`` (diagnostics.Recorder.rows for these epochs) receives their diagnostics.
         """
+        diagnosing = self.opts.diagnose and statistics is not None
         if self.kernel is not None:
-            done = self.kernel(*self._arguments(orders, count, errors))
+            diag = diagnostics.kernel_record(self.net, count) if diagnosing else None
+            done = self.kernel(*self._arguments(orders, count, errors, diag))
+            if diagnosing:
+                diagnostics.fill(statistics, diag, done, self.net, self._per_epoch(), self.X.shape[0])
         else:
-            done = self._oracle(orders, count, errors)
+            done = self._oracle(orders, count, errors, statistics if diagnosing else None)
         self.step += (done if done == count or self.reached_target(errors, done) else done + 1) * self._per_epoch()
         return done
 
@@ -88,12 +96,13 @@ class Engine:
     def _per_epoch(self) -> int:
         return updates_per_epoch(self.opts, self.X.shape[0])
 
-    def _arguments(self, orders, count, errors) -> tuple:
+    def _arguments(self, orders, count, errors, diag=None) -> tuple:
         data = _kernels.Data(self.X, self.Y, orders, self.weights)
         run = run_record(self.opts, count, self.net.dtype, self.lr, self.step)
-        return self.net.record(), self.state, data, run, errors, *self.markers
+        markers = self.markers if diag is None else (*self.markers[:-1], diag)  # (the loops' and BLAS's last)
+        return self.net.record(), self.state, data, run, errors, *markers
 
-    def _oracle(self, orders, count, errors) -> int:
+    def _oracle(self, orders, count, errors, statistics=None) -> int:
         net, L, opts = self.net, self.net._layout, self.opts
         W = [W_l.tolist() for W_l in L.weights(net._params)]
         b = [b_l.tolist() for b_l in L.biases(net._params)]
@@ -111,10 +120,13 @@ class Engine:
             nesterov=opts.nesterov,
         )  # fmt: skip
         epoch_orders = [orders[min(e, len(orders) - 1)].tolist() for e in range(count)]
+        epochs: list = []  # (each epoch's diagnostics, when recorded)
         E = oracle.train(W, b, net._tied.tolist(), self.X.tolist(), self.Y.tolist(), epoch_orders, opts.batch_size,
                          rule, sW, sb, opts.train_biases, opts.layerwise,
                          [catalogue.activation(a) for a in net.activations], catalogue.loss(opts.loss),
-                         opts.target_error)  # fmt: skip
+                         opts.target_error, None if statistics is None else epochs)  # fmt: skip
+        if statistics is not None:
+            diagnostics.fill_from_oracle(statistics, epochs)
         net._params[:] = L.pack(W, b, net.dtype)
         for k, values in enumerate(self.state):
             values[:] = L.pack([[[pair[k] for pair in row] for row in s_l] for s_l in sW],

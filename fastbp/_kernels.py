@@ -142,6 +142,20 @@ class Data(NamedTuple):
     weights: np.ndarray
 
 
+class Diag(NamedTuple):
+    """What a training kernel records for diagnose=True (fastbp.diagnostics turns it into statistics):
+    per epoch of the call (rows) and weight layer (columns), in float64."""
+
+    gradient_sq: np.ndarray  # the sum over the epoch's updates of ||G_l||^2 (the batch-mean gradient, no decay)
+    change_sq: np.ndarray  # ||W_l(end) - W_l(start)||^2
+    weight_sq: np.ndarray  # ||W_l(start)||^2
+    saturated: np.ndarray  # outputs of layer l + 1 whose slope was below saturated_below[l], over the epoch's passes
+    dead: np.ndarray  # units of layer l + 1 whose output was never > 0 in the epoch's passes
+    saturated_below: np.ndarray  # (layers,) each layer's activation's threshold on its slope; NaN: not counted
+    start: np.ndarray  # (params,) in the parameters' dtype: the weights as the epoch starts
+    alive: np.ndarray  # (units,) uint8: 1 where a unit's output was > 0 in some pass of the epoch
+
+
 class Run(NamedTuple):
     """One kernel call's options; the real numbers in the parameters' dtype, target in float64."""
 
@@ -1231,7 +1245,7 @@ def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction
 
 
 @helper
-def _batch_step(net, state, data, run, row, start, stop, scratch, t):
+def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, e):
     """One minibatch, samples orders[row, start:stop], update number t: mean gradient, then update.
     Returns its summed error.
 
@@ -1267,6 +1281,8 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
         for r in range(n):
             s = data.orders[row, first + r]
             _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
+            if diag is not None:
+                _diag_pass(diag, net, outs, r * stride, e)
             E = _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
             if weighted:
                 E = _weigh(E, deltas, r * stride + top, n_out, data.weights[s])
@@ -1280,11 +1296,128 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t):
     if not run.layerwise:
         for l in range(n_layers):
             _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction)
+    if diag is not None:  # (the updates read grad and leave it)
+        _diag_batch_gradient(diag, net, grad, np.float64(scale) / k, e)
     return E_sum
 
 
+@helper
+def _layer_weights(net, first_t, l):
+    """Where weight matrix l lives during a call: (buffer, offset); the first one in first_t when it is held
+    transposed there (its entries in another order, which a norm does not mind)."""
+    if l == 0 and first_t.shape[0] > 0:
+        return first_t, np.uint64(0)
+    return net.params, np.uint64(net.w_off[l])
+
+
+@helper
+def _diag_epoch_start(diag, net, first_t):
+    """An epoch begins: its weights kept (for the update ratio), no unit alive yet."""
+    w_off, sizes = net.w_off, net.sizes
+    for l in range(sizes.shape[0] - 1):
+        weights, at = _layer_weights(net, first_t, l)
+        w = np.uint64(w_off[l])
+        for p in range(np.uint64(sizes[l] * sizes[l + 1])):
+            diag.start[w + p] = weights[at + p]
+    diag.alive[:] = 0
+
+
+@helper
+def _diag_epoch_end(diag, net, first_t, e):
+    """Epoch e ends: each layer's weight change against its start, and its units never alive."""
+    w_off, sizes, u_off = net.w_off, net.sizes, net.u_off
+    for l in range(sizes.shape[0] - 1):
+        weights, at = _layer_weights(net, first_t, l)
+        w = np.uint64(w_off[l])
+        change = 0.0
+        before = 0.0
+        for p in range(np.uint64(sizes[l] * sizes[l + 1])):
+            start = np.float64(diag.start[w + p])
+            d = np.float64(weights[at + p]) - start
+            change += d * d
+            before += start * start
+        diag.change_sq[e, l] = change
+        diag.weight_sq[e, l] = before
+        dead = 0.0
+        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+            if diag.alive[j] == 0:
+                dead += 1.0
+        diag.dead[e, l] = dead
+
+
+@helper
+def _diag_layer(diag, net, l, values, first, e):
+    """A forward pass's outputs of layer l + 1, at values[first:first + its width]: those on a flat spot
+    of their activation, and the units they show alive (output > 0, which for the activations that die
+    is net input > 0: catalogue.Activation.dies). (Counts and flags without branches: the loops vectorise.)"""
+    n = np.uint64(net.sizes[l + 1])
+    first = np.uint64(first)
+    below = diag.saturated_below[l]
+    if below == below:  # (NaN: not counted)
+        code = net.acts[l]
+        uses = _uses(net)
+        count = 0
+        for j in range(n):
+            count += np.int64(_slope(code, values[first + j], uses) < below)
+        diag.saturated[e, l] += count
+    unit = np.uint64(net.u_off[l + 1])
+    for j in range(n):
+        diag.alive[unit + j] |= np.uint8(values[first + j] > 0.0)
+
+
+@helper
+def _squares(values, lo, hi, factor):
+    """sum (factor values[p])^2 for p in [lo, hi), in float64, in four partial sums (a chain of dependent
+    additions would cost a diagnosed minibatch step more than BLAS's gradient itself)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    p = np.uint64(lo)
+    hi = np.uint64(hi)
+    while hi - p >= np.uint64(4):
+        g0 = np.float64(values[p]) * factor
+        g1 = np.float64(values[p + np.uint64(1)]) * factor
+        g2 = np.float64(values[p + np.uint64(2)]) * factor
+        g3 = np.float64(values[p + np.uint64(3)]) * factor
+        s0 += g0 * g0
+        s1 += g1 * g1
+        s2 += g2 * g2
+        s3 += g3 * g3
+        p += np.uint64(4)
+    while p < hi:
+        g = np.float64(values[p]) * factor
+        s0 += g * g
+        p += np.uint64(1)
+    return (s0 + s1) + (s2 + s3)
+
+
+@helper
+def _diag_pass(diag, net, out, base, e):
+    """_diag_layer for every layer of a forward pass left in out at base (as _forward leaves it)."""
+    for l in range(net.sizes.shape[0] - 1):
+        _diag_layer(diag, net, l, out, np.uint64(base) + np.uint64(net.u_off[l + 1]), e)
+
+
+@helper
+def _diag_online_gradient(diag, net, out, delta, e):
+    """An online step's gradients: G_l = delta_(l+1) out_l^T, whose squared norm is ||delta||^2 ||out||^2."""
+    sizes, u_off = net.sizes, net.u_off
+    for l in range(sizes.shape[0] - 1):
+        outs = _squares(out, u_off[l], u_off[l] + sizes[l], 1.0)
+        deltas = _squares(delta, u_off[l + 1], u_off[l + 1] + sizes[l + 1], 1.0)
+        diag.gradient_sq[e, l] += outs * deltas
+
+
+@helper
+def _diag_batch_gradient(diag, net, grad, factor, e):
+    """A minibatch's gradients: G_l = grad's weights of layer l times factor (what makes them the batch mean)."""
+    for l in range(net.sizes.shape[0] - 1):
+        diag.gradient_sq[e, l] += _squares(grad, net.w_off[l], net.b_off[l], factor)
+
+
 @kernel
-def train_epochs(net, state, data, run, errors, online, minibatch, plain, general):
+def train_epochs(net, state, data, run, errors, online, minibatch, plain, general, diag):
     """Train for run.n_epochs epochs; errors[e] = epoch e's mean error over its samples.
 
     Epoch e visits the samples data.orders[e], or orders[0] in every epoch when
@@ -1300,6 +1433,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     prunes every branch whose marker is None before typing it, so a call compiles (and loads)
     only its own path. (Numba prunes on a kernel's own None arguments, not on a True one, nor
     on constants passed into inlined helpers: hence one marker per path, tested here.)
+    ``diag``: a Diag to record the diagnostics in (row e for epoch e), or None, which compiles none of it.
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     _check_codes(net.acts, _uses(net), run.loss, run.optimizer)
@@ -1333,6 +1467,8 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
+        if diag is not None:
+            _diag_epoch_start(diag, net, first_t)
         if online is not None:
             step_size, root_correction = run.lr, 1.0
             for r in range(n_samples):
@@ -1345,11 +1481,16 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
                     _online_backward(net, out, delta, run, first_t)
                 if general is not None:
                     _online_backward_general(net, state, out, delta, run, step_size, root_correction)
+                if diag is not None:  # (the backward pass leaves out and every layer's deltas in place)
+                    _diag_pass(diag, net, out, 0, e)
+                    _diag_online_gradient(diag, net, out, delta, e)
         if minibatch is not None:
             for start in range(0, n_samples, run.batch_size):
                 t += 1
                 stop = min(start + run.batch_size, n_samples)
-                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t)
+                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, e)
+        if diag is not None:
+            _diag_epoch_end(diag, net, first_t, e)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             done = e
@@ -1384,7 +1525,7 @@ def train_many_epochs(nets, state, data, run, lrs, errors, done, markers):
                       run.nesterov)  # fmt: skip
         its_state = State(state.first[p0:p1], state.second[p0:p1])
         done[k] = train_epochs(one, its_state, data, its_run, errors[k], markers[0], markers[1], markers[2],
-                               markers[3])  # fmt: skip
+                               markers[3], None)  # fmt: skip
 
 
 @helper
@@ -1724,7 +1865,7 @@ def _bias_and_activate(Z, params, b, code, uses, nets, loss, log_sums):
 
 
 @kernel
-def train_epochs_blas(net, state, data, run, errors):
+def train_epochs_blas(net, state, data, run, errors, diag):
     """train_epochs for minibatches of wide layers: each layer's products as BLAS matrix products.
 
     Per batch of k samples: A_{l+1} = f(A_l W_l^T + b_l); output deltas; then from
@@ -1733,7 +1874,7 @@ def train_epochs_blas(net, state, data, run, errors):
     order rather than the oracle's, so results agree with the oracle to rounding
     (about 1e-15 relative per step), not bit for bit. np.dot inside Numba needs
     SciPy's BLAS: Python picks this kernel only when SciPy is importable.
-    (run.block is unused; the signature matches train_epochs.)
+    (run.block is unused.) ``diag``: as train_epochs's.
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), run.loss, run.optimizer)
@@ -1753,9 +1894,12 @@ def train_epochs_blas(net, state, data, run, errors):
     transposed = np.empty(params.shape[0], params.dtype)
     _transpose_narrow(net, transposed)
     t = run.step
+    no_first_t = grad[:0]  # (the diagnostics read every layer's weights from params)
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
+        if diag is not None:
+            _diag_epoch_start(diag, net, no_first_t)
         for start in range(0, n_samples, batch_size):
             t += 1
             step_size, root_correction = _update_scalars(run, t)
@@ -1783,6 +1927,10 @@ def train_epochs_blas(net, state, data, run, errors):
                 _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0],
                                    run.loss, log_sums)  # fmt: skip
                 layers.append(Z)
+                if diag is not None:
+                    flat = Z.reshape(Z.size)
+                    for r in range(k):
+                        _diag_layer(diag, net, l, flat, r * sizes[l + 1], e)
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)
@@ -1817,7 +1965,11 @@ def train_epochs_blas(net, state, data, run, errors):
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
+            if diag is not None:  # (the deltas were divided by k: grad holds the batch's mean)
+                _diag_batch_gradient(diag, net, grad, np.float64(scale), e)
             _transpose_narrow(net, transposed)
+        if diag is not None:
+            _diag_epoch_end(diag, net, no_first_t, e)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e

@@ -172,6 +172,7 @@ OPTIONS = (
         "online steps' logistic e^x from a table: faster, within 1e-12 of the default but not bit for bit",
         resumable=False,
     ),  # fmt: skip
+    Option("diagnose", "flag", False, "record each layer's statistics and give a verdict (history.diagnosis())"),
 )
 # The options train_many takes: the same for every network (no early stopping: that needs one validation each).
 MANY = tuple(name for name in (option.name for option in OPTIONS)
@@ -211,6 +212,7 @@ class Options(NamedTuple):
     restore_best: bool
     target_error: float | None
     fast_math: bool
+    diagnose: bool
     validating: bool = False  # a validation set was given
     callback_every: int = 0  # epochs between callbacks; 0: no callback
     checkpoint_every: int = 0  # epochs between checkpoints; 0: none

@@ -41,6 +41,12 @@ class Activation:
     min_units: int = 1  # the fewest units its layer may have
     loss: str = "squared"  # the loss an output layer of it is scored with unless one is named (the command line)
     init_factor: float = 6.0  # Glorot-uniform bound sqrt(factor / (fan_in + fan_out)), as scikit-learn draws
+    # Diagnostics (fastbp.diagnostics): an output whose slope dout/dnet is below this is on a flat spot
+    # (1% of the activation's largest slope; None: it has no flat spots worth counting) ...
+    saturated_below: float | None = None
+    # ... and a unit of it is dead when its net input is <= 0 for every sample (its slope is then 0 or nearly;
+    # True only where out > 0 exactly when net > 0, which the kernels test on the outputs they keep).
+    dies: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class Loss:
     outputs: tuple[str, ...] | None  # the output activations it takes (None: any)
     per_output_mean: bool  # scikit-learn reports it as a mean over outputs (its squared error), not a sum
     targets_low: float | None = None  # the smallest target it takes (None: any)
+    # Its output deltas hold no slope of the output activation (out - target): the output's flat spots
+    # do not stall it (diagnostics count saturated outputs as trouble only under the other losses).
+    slope_free: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,19 +81,22 @@ class Optimizer:
 ACTIVATIONS = (
     Activation(
         "logistic", oracle.logistic, oracle.logistic_derivative, "1 / (1 + e^(-net_{u}))", "out_{u} (1 - out_{u})",
-        ("Sigmoid", {}), "Sigmoid", init_factor=2.0,
+        ("Sigmoid", {}), "Sigmoid", init_factor=2.0, saturated_below=0.0025,
     ),
-    Activation("tanh", oracle.tanh, oracle.tanh_derivative, "tanh(net_{u})", "1 - out_{u}^2", ("Tanh", {}), "Tanh"),
+    Activation(
+        "tanh", oracle.tanh, oracle.tanh_derivative, "tanh(net_{u})", "1 - out_{u}^2", ("Tanh", {}), "Tanh",
+        saturated_below=0.01,
+    ),
     Activation(
         "relu", oracle.relu, oracle.relu_derivative, "max(0, net_{u})", "1 if net_{u} > 0, else 0", ("ReLU", {}),
-        "Relu",
+        "Relu", dies=True,
     ),
     # ONNX's LeakyRelu takes its slope as a float32 attribute (0.009999999776, 2e-8 off in float64):
     # Max(x, 0.01 x) with 0.01 in the network's dtype equals max(0, x) + 0.01 min(0, x) exactly.
     Activation(
         "leaky_relu", oracle.leaky_relu, oracle.leaky_relu_derivative, "net_{u} if net_{u} > 0, else 0.01 net_{u}",
         "1 if net_{u} > 0, else 0.01", ("LeakyReLU", {"negative_slope": oracle.LEAKY_SLOPE}), "Max",
-        onnx_slope=oracle.LEAKY_SLOPE,
+        onnx_slope=oracle.LEAKY_SLOPE, dies=True,
     ),
     Activation("identity", oracle.identity, oracle.identity_derivative, "net_{u}", "1", ("Identity", {}), None),
     Activation(
@@ -106,9 +118,10 @@ ACTIVATIONS = (
 LOSSES = (
     Loss("squared", oracle.squared_error, oracle.squared_delta, outputs=None, per_output_mean=True),
     Loss("cross_entropy", oracle.cross_entropy, oracle.cross_entropy_delta, outputs=("softmax", "logistic"),
-         per_output_mean=False),
+         per_output_mean=False, slope_free=True),
     # scikit-learn's MLPRegressor(loss="poisson"): half the Poisson deviance of e^net outputs.
-    Loss("poisson", oracle.poisson, oracle.poisson_delta, outputs=("exp",), per_output_mean=False, targets_low=0.0),
+    Loss("poisson", oracle.poisson, oracle.poisson_delta, outputs=("exp",), per_output_mean=False, targets_low=0.0,
+         slope_free=True),
 )  # fmt: skip
 
 OPTIMIZERS = (

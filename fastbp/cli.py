@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import os
 import sys
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name in ("min_delta", "target_error", "fast_math"):
         BY_NAME[name].add_to(train)
+    BY_NAME["diagnose"].add_to(
+        train,
+        help="print a verdict on why the run stalls, if it does (with --plot: "
+        "draw each layer's statistics beside the error curve)",
+    )
     train.add_argument("--val", type=_fraction, metavar="FRACTION", help="hold out this fraction for validation")
     train.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -125,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     BY_NAME["shuffle"].add_to(sweep, help="a new sample order every epoch (the same for all)")
     _model_options(sweep)
     BY_NAME["fast_math"].add_to(sweep)
+    BY_NAME["diagnose"].add_to(sweep, help="a verdict column: why each configuration's run stalls, if it does")
     sweep.add_argument("--val", type=_fraction, default=0.2, metavar="FRACTION", help="validation fraction (0.2)")
     sweep.add_argument("--scale", action="store_true", help="min-max scale the inputs to [0, 1]")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, like tcp://host:8786")
@@ -332,7 +339,7 @@ def run_train(args) -> None:
             weight_decay=args.weight_decay, nesterov=args.nesterov,
             validation=(val_set.X, val_set.Y) if val_set is not None else None,
             patience=args.patience, min_delta=args.min_delta, target_error=args.target_error,
-            fast_math=args.fast_math,
+            fast_math=args.fast_math, diagnose=args.diagnose,
         )  # fmt: skip
     except KeyboardInterrupt as stop:
         done = len(stop.history.errors) if hasattr(stop, "history") else 0
@@ -355,14 +362,18 @@ def run_train(args) -> None:
     print(_report("training", net, train_set, args.loss))
     if val_set is not None:
         print(_report("validation", net, val_set, args.loss))
+    if args.diagnose:
+        print("diagnosis:", history.diagnosis())
     if args.out is not None:
         net.save(args.out, input_bounds=bounds)
         print(f"saved the network to {args.out}")
     if args.plot is not None:
         from .plot import plot_errors
 
-        plot_errors(args.plot, history.errors, history.val_errors, title=f"fastbp train {args.data}")
-        print(f"wrote the error curve to {args.plot}")
+        plot_errors(args.plot, history.errors, history.val_errors, title=f"fastbp train {args.data}",
+                    diagnostics=history.diagnostics)  # fmt: skip
+        drawn = "the error curve and each layer's statistics" if args.diagnose else "the error curve"
+        print(f"wrote {drawn} to {args.plot}")
 
 
 def run_sweep(args) -> None:
@@ -400,7 +411,7 @@ def run_sweep(args) -> None:
             validation=(val_set.X, val_set.Y), client=client, progress=not args.quiet and sys.stderr.isatty(),
             activation=args.activation, output_activation=args.output_activation, loss=args.loss,
             optimizer=args.optimizer, betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
-            weight_decay=args.weight_decay, fast_math=args.fast_math, nesterov=args.nesterov,
+            weight_decay=args.weight_decay, fast_math=args.fast_math, nesterov=args.nesterov, diagnose=args.diagnose,
         )  # fmt: skip
     finally:
         if client is not None:
@@ -412,6 +423,10 @@ def run_sweep(args) -> None:
     print(f"trained in {seconds:.3g} s ({n / seconds:,.1f} configurations/s); wrote {args.out}")
     print(f"best: hidden {best['hidden']}, lr {best['lr']:g}, seed {best['seed']}: "
           f"validation error {best['val_error']:.6g}{accuracy}")  # fmt: skip
+    if args.diagnose:
+        counts = collections.Counter(record["verdict"] for record in result.records)
+        print("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common()) +
+              f" (the verdict column of {args.out})")  # fmt: skip
     if args.plot is not None:
         from .plot import plot_heat_map, sweep_table
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import diagnostics
+
 
 class History:
     """A training run's per-epoch errors, its final error and its wall time.
@@ -16,7 +18,8 @@ class History:
     training data (read it before changing that data in place).
     """
 
-    __slots__ = ("errors", "seconds", "val_errors", "best_epoch", "stopped_early", "_final_error", "_compute_final")
+    __slots__ = ("errors", "seconds", "val_errors", "best_epoch", "stopped_early", "diagnostics", "_final_error",
+                 "_compute_final")  # fmt: skip
 
     def __init__(
         self,
@@ -27,12 +30,14 @@ class History:
         val_errors: np.ndarray | None = None,
         best_epoch: int | None = None,
         stopped_early: bool = False,
+        diagnostics=None,
     ):
         self.errors = errors  # (epochs run,) each epoch's mean training loss, taken before each update
         self.seconds = seconds  # wall time of the training loop (not counting a first-use compile)
         self.val_errors = val_errors  # (epochs run,) the validation loss after each epoch, or None
         self.best_epoch = best_epoch  # epochs completed when the best validation loss was measured, or None
         self.stopped_early = stopped_early  # patience or target_error ended the run before `epochs`
+        self.diagnostics = diagnostics  # fastbp.diagnostics.Diagnostics with diagnose=True, else None
         self._final_error = final_error
         self._compute_final = compute_final
 
@@ -43,6 +48,12 @@ class History:
             self._final_error = float(self._compute_final())
             self._compute_final = None
         return self._final_error
+
+    def diagnosis(self) -> str:
+        """Why the run stalled, in plain words (or that no sign of trouble was found); needs diagnose=True."""
+        if self.diagnostics is None:
+            raise ValueError("this run was not diagnosed: train with diagnose=True to get a diagnosis")
+        return diagnostics.diagnosis(self.diagnostics, self.errors)
 
     def __repr__(self) -> str:
         final = "not computed yet" if self._final_error is None else f"{self._final_error:.6g}"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from . import _dispatch, _kernels, _loop, _options, _validate, catalogue
+from . import _dispatch, _kernels, _loop, _options, _validate, catalogue, diagnostics
 from ._engine import Engine, initial_state, run_record, updates_per_epoch
 from .history import History
 from .network import Network
@@ -39,6 +39,7 @@ def train_many(
     weight_decay: float = 0.0,
     fast_math: bool = False,
     kernel: str = "auto",
+    diagnose: bool = False,
 ) -> list[History]:
     """Train every network of ``nets`` in place on (X, Y); returns one History per network.
 
@@ -55,7 +56,9 @@ def train_many(
     next chunk boundary: every network holds the weights at the end of the last
     completed epoch, and the KeyboardInterrupt carries ``.histories``. If a network
     diverges, every network keeps the state it reached in that chunk of epochs and
-    FloatingPointError names the networks that diverged.
+    FloatingPointError names the networks that diverged. ``diagnose=True`` gives each history
+    its own diagnostics; the networks are then trained one after another, each through train's
+    own kernels (the same bits; lanes and threads record none).
     """
     nets = _check_nets(nets)
     X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1], dtype=nets[0].dtype)
@@ -73,7 +76,7 @@ def train_many(
         X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, nesterov=nesterov,
         shuffle=shuffle, seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress,
         kernel=kernel, loss=loss, fast_math=fast_math, optimizer=optimizer, betas=betas, eps=eps, etas=etas,
-        step_sizes=step_sizes, weight_decay=weight_decay,
+        step_sizes=step_sizes, weight_decay=weight_decay, diagnose=diagnose,
     )  # fmt: skip
     checked = set()  # each set of activations once
     for k, net in enumerate(nets):
@@ -123,6 +126,9 @@ class _Job:
         self.epoch = 0
         self.loss = catalogue.code(catalogue.LOSSES, opts.loss)
         self.final_sums = None  # each network's summed error after training, when the kernel computed it
+        self.recorders = None  # with diagnose: each network's statistics (diagnostics.Recorder)
+        if opts.diagnose:
+            self.recorders = [diagnostics.Recorder(net.activations, opts.loss, opts.epochs) for net in group.nets]
 
     def ready(self) -> None:
         self.group.ready()
@@ -132,7 +138,11 @@ class _Job:
         last = self.epoch + count == self.opts.epochs
         self.errors = _loop.grown(self.errors, self.epoch + count, self.opts.epochs)
         chunk_errors = self.errors[self.epoch : self.epoch + count]  # filled in place
-        done, self.final_sums = self.group.run(orders, count, chunk_errors, want_final=last)
+        if self.recorders is None:
+            done, self.final_sums = self.group.run(orders, count, chunk_errors, want_final=last)
+        else:  # (diagnose: always _OneByOne)
+            statistics = [recorder.rows(self.epoch, count) for recorder in self.recorders]
+            done, self.final_sums = self.group.run(orders, count, chunk_errors, statistics=statistics)
         diverged = self.group.diverged(done, count)
         if diverged:
             raise FloatingPointError(
@@ -151,12 +161,18 @@ class _Job:
         n = self.X.shape[0]
         # Each history's errors are a column of the one matrix (no copies of thousands of rows).
         columns = self.errors[: self.epoch].T
+        diagnosed = [None] * len(columns) if self.recorders is None else [r.result(self.epoch) for r in self.recorders]
         if self.final_sums is not None:
             finals = (self.final_sums / n).tolist()
             return [History(errors, seconds, final_error=final) for errors, final in zip(columns, finals)]
         return [
-            History(errors, seconds, compute_final=functools.partial(net.copy()._mean_error, self.X, self.Y, self.loss))
-            for errors, net in zip(columns, self.group.nets)
+            History(
+                errors,
+                seconds,
+                compute_final=functools.partial(net.copy()._mean_error, self.X, self.Y, self.loss),
+                diagnostics=d,
+            )  # fmt: skip
+            for errors, net, d in zip(columns, self.group.nets, diagnosed)
         ]
 
 
@@ -176,9 +192,12 @@ class _OneByOne:
         for engine in self.engines:
             engine.ready()
 
-    def run(self, orders, count, errors, want_final=False) -> tuple[np.ndarray, None]:
+    def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, None]:
+        """statistics: with diagnose, each network's diagnostics.Recorder rows for these epochs."""
         by_network = np.empty((len(self.nets), count))
-        done = np.array([engine.epochs(orders, count, by_network[k]) for k, engine in enumerate(self.engines)])
+        statistics = statistics or [None] * len(self.nets)
+        done = np.array([engine.epochs(orders, count, by_network[k], statistics[k])
+                         for k, engine in enumerate(self.engines)])  # fmt: skip
         errors[:] = by_network.T
         return done, None
 

@@ -397,7 +397,7 @@ def mean(values: Vector) -> float:
     return total / len(values)
 
 
-def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, activations, loss):
+def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, activations, loss, notes=None):
     """Train (W, b) in place on one batch; return the samples' errors (before the update).
 
     The gradient is the mean over the batch of each sample's gradient (plus
@@ -409,19 +409,23 @@ def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, ac
     by its units; it trains on the sum of the units' bias gradients. ``sW``, ``sb``
     hold each parameter's optimiser state ([velocity, 0] for sgd, [m, v] for Adam,
     [step, previous gradient] for RPROP). ``activations`` (one per layer) and ``loss``
-    are catalogue records.
+    are catalogue records. ``notes`` (a Notes, or None) records the step for the diagnostics.
     """
     rule.step += 1
     # The forward pass of every sample, before any weight changes.
     passes = [forward(W, b, x, activations) for x in batch_x]
     E = [sample_error(y, outs[-1], nets[-1], activations[-1], loss) for y, (nets, outs) in zip(batch_y, passes)]
     deltas = [delta_output(y, outs[-1], activations[-1], loss) for y, (_, outs) in zip(batch_y, passes)]
+    if notes is not None:
+        notes.forward_passes(passes)
     pending = []
     for l in reversed(range(len(W))):
         # Gradients of this layer, averaged over the batch.
         grads = [weight_gradient(d, outs[l]) for d, (_, outs) in zip(deltas, passes)]
         gW = [[mean([g[j][i] for g in grads]) for i in range(len(W[l][j]))] for j in range(len(W[l]))]
         gb = [mean([d[j] for d in deltas]) for j in range(len(b[l]))]
+        if notes is not None:
+            notes.gradient(l, gW)
         if rule.weight_decay != 0.0 and not rule.optimizer.decoupled:  # L2 on the weights only: g_W += wd * W
             gW = [[g + rule.weight_decay * w for g, w in zip(g_row, w_row)] for g_row, w_row in zip(gW, W[l])]
         if layerwise:
@@ -461,24 +465,98 @@ def initial_state(W, b, rule: Rule):
 
 
 def train(W, b, tied, X, Y, orders, batch_size, rule, sW, sb, train_biases, layerwise, activations, loss,
-          target=None):  # fmt: skip
+          target=None, diagnostics=None):  # fmt: skip
     """Train in place, one epoch per entry of ``orders``; return each epoch's mean error.
 
     ``orders[e]`` is the sample order of epoch e (every sample once). The optimiser
     state ``sW``, ``sb`` and ``rule.step`` are updated in place so that training can go
     on later. Training stops after an epoch whose mean error is not finite (it diverged)
-    or, with a target, at most the target (FANN's desired error).
+    or, with a target, at most the target (FANN's desired error). ``diagnostics``, a list
+    or None, receives each epoch's Notes.statistics().
     """
     errors = []
     for order in orders:
         E_epoch = 0.0
+        notes = None if diagnostics is None else Notes(W, activations)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             E = step(W, b, tied, [X[s] for s in batch], [Y[s] for s in batch], rule, sW, sb, train_biases, layerwise,
-                     activations, loss)  # fmt: skip
+                     activations, loss, notes)  # fmt: skip
             for E_s in E:
                 E_epoch += E_s
+        if notes is not None:
+            diagnostics.append(notes.statistics(W))
         errors.append(E_epoch / len(order))
         if not math.isfinite(errors[-1]) or (target is not None and errors[-1] <= target):
             break
     return errors
+
+
+# --- Diagnostics: why a run stalls ---------------------------------------------
+
+
+def squared_norm(M: Matrix) -> float:
+    """||M||^2, the squared Frobenius norm: every entry squared and summed, row by row."""
+    total = 0.0
+    for row in M:
+        for m in row:
+            total += m * m
+    return total
+
+
+def difference(A: Matrix, B: Matrix) -> Matrix:
+    """A - B entry by entry."""
+    return [[a - b_ for a, b_ in zip(row_a, row_b)] for row_a, row_b in zip(A, B)]
+
+
+def is_saturated(out: float, activation) -> bool:
+    """An output on a flat spot of its activation: its slope dout/dnet below the record's saturated_below."""
+    return activation.slope(out) < activation.saturated_below
+
+
+class Notes:
+    """One epoch's diagnostics of each weight layer, recorded as the epoch's steps run (see fastbp.diagnostics)."""
+
+    def __init__(self, W: list[Matrix], activations):
+        self.start = [[list(row) for row in W_l] for W_l in W]  # the weights as the epoch starts
+        self.activations = activations
+        self.gradient_sq = [0.0 for _ in W]  # the sum over the updates of ||G_l||^2
+        self.updates = [0 for _ in W]
+        self.saturated = [0 for _ in W]  # outputs on a flat spot, over every forward pass
+        self.outputs = [0 for _ in W]
+        self.alive = [[False for _ in W_l] for W_l in W]  # a unit whose net input was > 0 for some sample
+
+    def forward_passes(self, passes) -> None:
+        """The (nets, outs) of a step's forward passes: outputs on flat spots, units alive."""
+        for nets, outs in passes:
+            for l, activation in enumerate(self.activations):
+                self.outputs[l] += len(outs[l + 1])
+                if activation.saturated_below is not None:
+                    for out in outs[l + 1]:
+                        if is_saturated(out, activation):
+                            self.saturated[l] += 1
+                for j, net in enumerate(nets[l]):
+                    if net > 0.0:
+                        self.alive[l][j] = True
+
+    def gradient(self, l: int, gW: Matrix) -> None:
+        """G_l, the gradient of the batch's mean loss with respect to W_l, that an update takes."""
+        self.gradient_sq[l] += squared_norm(gW)
+        self.updates[l] += 1
+
+    def statistics(self, W: list[Matrix]) -> tuple[Vector, Vector, Vector, Vector]:
+        """(gradient_norm, update_ratio, saturated, dead), one value per weight layer, at the epoch's end."""
+        gradient_norm, update_ratio, saturated, dead = [], [], [], []
+        for l, activation in enumerate(self.activations):
+            gradient_norm.append(math.sqrt(self.gradient_sq[l] / self.updates[l]) if self.updates[l] else math.nan)
+            before = squared_norm(self.start[l])
+            change = squared_norm(difference(W[l], self.start[l]))
+            update_ratio.append(math.sqrt(change) / math.sqrt(before) if before > 0.0 else math.nan)
+            counted = activation.saturated_below is not None
+            saturated.append(self.saturated[l] / self.outputs[l] if counted else math.nan)
+            dead_units = 0
+            for alive in self.alive[l]:
+                if not alive:
+                    dead_units += 1
+            dead.append(dead_units / len(self.alive[l]) if activation.dies else math.nan)
+        return gradient_norm, update_ratio, saturated, dead

@@ -18,10 +18,14 @@ def _pyplot():
     return plt
 
 
-def plot_errors(path, errors, validation=None, title: str = "Training error", ylabel: str = "mean E") -> None:
-    """Draw the per-epoch error (and a validation curve) on a log scale into an image file."""
+def plot_errors(path, errors, validation=None, title: str = "Training error", ylabel: str = "mean E",
+                diagnostics=None) -> None:  # fmt: skip
+    """Draw the per-epoch error (and a validation curve) on a log scale into an image file; with a run's
+    diagnostics (fastbp.diagnostics.Diagnostics), each statistic per layer in a panel beside it."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    panels = 1 if diagnostics is None else 5
+    fig, axes = plt.subplots(1, panels, figsize=(6.4 if panels == 1 else 16.0, 4.0), dpi=100, squeeze=False)
+    ax = axes[0, 0]
     epochs = np.arange(1, len(errors) + 1)
     ax.plot(epochs, errors, label="training", color="tab:blue")
     if validation is not None:
@@ -32,9 +36,36 @@ def plot_errors(path, errors, validation=None, title: str = "Training error", yl
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    if diagnostics is not None:
+        _plot_statistics(axes[0, 1:], diagnostics)
     fig.tight_layout()
     fig.savefig(os.fspath(path))
     plt.close(fig)
+
+
+# Each statistic's panel: its title and whether its axis is logarithmic.
+_PANELS = {"gradient_norm": ("gradient norm", True), "update_ratio": ("update / weight ratio", True),
+           "saturated": ("saturated outputs (fraction)", False), "dead": ("dead units (fraction)", False)}  # fmt: skip
+
+
+def _plot_statistics(axes, d) -> None:
+    """One panel per statistic, one line per weight layer (layers whose activation has no such statistic
+    are left out: their values are NaN)."""
+    for ax, (name, (label, log)) in zip(axes, _PANELS.items()):
+        values = getattr(d, name)
+        epochs = np.arange(1, len(values) + 1)
+        for l in range(values.shape[1]):
+            if not np.isnan(values[:, l]).all():
+                ax.plot(epochs, values[:, l], label=f"layer {l + 1} ({d.activations[l]})")
+        if log and np.nanmax(values, initial=0.0) > 0.0:
+            ax.set_yscale("log")
+        if not log:
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize="small")
 
 
 def plot_heat_map(path, table, row_labels, column_labels, title: str, xlabel: str, ylabel: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _options, _validate, catalogue
+from . import _options, _validate, catalogue, diagnostics
 from .datasets import accuracy, is_classification
 from .many import train_many
 from .network import Network
@@ -53,7 +53,8 @@ class SweepResult:
 
     @property
     def records(self) -> list[dict]:
-        """hidden, lr, seed, train_error, val_error (and val_accuracy), seconds: one dict per configuration."""
+        """hidden, lr, seed, train_error, val_error (and val_accuracy), seconds, and with diagnose=True the
+        verdict (its words: history.diagnosis() names them; "no sign of trouble"): one dict per configuration."""
         rows = []
         for config, result in zip(self.configs, self._results):
             row = {"hidden": "-".join(map(str, config.hidden)), "lr": config.lr, "seed": config.seed,
@@ -63,12 +64,21 @@ class SweepResult:
             if "val_accuracy" in result:
                 row["val_accuracy"] = result["val_accuracy"]
             row["seconds"] = result["seconds"]
+            if "verdict" in result:
+                row["verdict"] = result["verdict"]
             rows.append(row)
         return rows
 
     def errors(self, index: int) -> np.ndarray:
         """Configuration index's per-epoch training error curve."""
         return self._results[index]["errors"]
+
+    def diagnosis(self, index: int) -> str:
+        """Configuration index's verdict in full (history.diagnosis()); the sweep needs diagnose=True."""
+        result = self._results[index]
+        if "diagnostics" not in result:
+            raise ValueError("this sweep was not diagnosed: run it with diagnose=True")
+        return diagnostics.diagnosis(result["diagnostics"], result["errors"])
 
     def network(self, index: int) -> Network:
         """Configuration index's trained network."""
@@ -126,7 +136,8 @@ def sweep(
     sample order (seeded 0). Every network has ``activation`` in its hidden layers
     and ``output_activation`` at its output; ``options`` are train_many's others
     (loss, optimizer, betas, eps, etas, step_sizes, weight_decay, train_biases,
-    update, fast_math, ...), the same for every configuration. ``validation=(Xv, Yv)``
+    update, fast_math, diagnose, ...), the same for every configuration; with ``diagnose=True``
+    each record has a verdict (and ``diagnosis(index)`` its full text). ``validation=(Xv, Yv)``
     adds each network's error in the training loss (and accuracy for one-hot
     targets) on held-out data. With ``client`` (a ``dask.distributed.Client``)
     batches of configurations run as Dask tasks on its workers, with the same
@@ -202,6 +213,9 @@ def train_batch(configs: list[Config], X, Y, validation, options: dict, one_hot:
     for net, history in zip(nets, histories):
         result = {"train_error": history.final_error, "errors": history.errors, "seconds": history.seconds,
                   "weights": net.weights, "biases": net.biases, "activations": net.activations}  # fmt: skip
+        if history.diagnostics is not None:
+            result["diagnostics"] = history.diagnostics
+            result["verdict"] = diagnostics.troubles(history.diagnostics, history.errors)
         if validation is not None:
             result["val_error"] = net.error(*validation, loss=options["loss"])
             if one_hot:

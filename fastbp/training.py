@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _checkpoint, _loop, _options, _validate, catalogue
+from . import _checkpoint, _loop, _options, _validate, catalogue, diagnostics
 from ._engine import Engine
 from .history import History
 from .network import Network
@@ -47,6 +47,7 @@ def train(
     target_error: float | None = None,
     fast_math: bool = False,
     kernel: str = "auto",
+    diagnose: bool = False,
 ) -> History:
     """Train ``net`` in place by backpropagation; by default the article's gradient descent on
     E = sum 1/2 (target - out)^2.
@@ -102,6 +103,10 @@ def train(
     keep the default e^x.
     ``kernel`` forces one of the compiled kernels ("loops", "blas", "unrolled";
     see docs/design.md), for tests and benchmarks; "auto" picks the fastest.
+    ``diagnose=True`` records each weight layer's gradient norm, update ratio and saturated
+    and dead fractions per epoch in ``history.diagnostics``, and ``history.diagnosis()``
+    tells in plain words why a run stalls (fastbp.diagnostics); the training is the same,
+    bit for bit.
     Bad arguments raise ValueError/TypeError and leave ``net`` untouched.
     """
     if not isinstance(net, Network):
@@ -124,7 +129,7 @@ def train(
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, nesterov=nesterov, shuffle=shuffle,
         seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
-        fast_math=fast_math,
+        fast_math=fast_math, diagnose=diagnose,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
         patience=patience, min_delta=min_delta, restore_best=restore_best, target_error=target_error,
         validating=validation is not None, **periods,
@@ -174,6 +179,7 @@ class _Job:
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.best = None  # (epoch, validation loss, parameters or None)
         self.waited = 0  # epochs since the best
+        self.recorder = diagnostics.Recorder(net.activations, opts.loss, opts.epochs) if opts.diagnose else None
 
     def ready(self) -> None:
         self.engine.ready()
@@ -188,6 +194,8 @@ class _Job:
         self.errors[: self.epoch] = state["errors"]
         if self.rng is not None:
             self.rng.bit_generator.state = state["rng_state"]
+        if self.recorder is not None and state["diagnostics"] is not None:
+            self.recorder.rows(0, self.epoch)[:] = state["diagnostics"]
         if self.val_errors is not None and state["val_errors"] is not None:
             self.val_errors[: self.epoch] = state["val_errors"]
             self.best, self.waited, self.stopped = state["best"], state["waited"], state["stopped"]
@@ -200,6 +208,7 @@ class _Job:
             "rng_state": None if self.rng is None else self.rng.bit_generator.state,
             "val_errors": None if self.val_errors is None else self.val_errors[: self.epoch],
             "best": self.best, "waited": self.waited, "stopped": self.stopped,
+            "diagnostics": None if self.recorder is None else self.recorder.rows(0, self.epoch),
         }  # fmt: skip
 
     def advance(self, count: int) -> None:
@@ -209,7 +218,8 @@ class _Job:
         before = (net._params.copy(), engine.state.first.copy(), engine.state.second.copy(), engine.step)
         self._make_room(self.epoch + count)
         errors = self.errors[self.epoch : self.epoch + count]
-        done = engine.epochs(orders, count, errors)
+        statistics = None if self.recorder is None else self.recorder.rows(self.epoch, count)
+        done = engine.epochs(orders, count, errors, statistics)
         if (done == count or engine.reached_target(errors, done)) and _validate.all_finite(net._params):
             self._epochs_done(done, stopped=done < count or engine.reached_target(errors, done))
             return
@@ -218,7 +228,8 @@ class _Job:
         for e in range(count):
             saved = (net._params.copy(), engine.state.first.copy(), engine.state.second.copy(), engine.step)
             one = orders[min(e, len(orders) - 1)].reshape(1, -1)
-            finite = engine.epochs(one, 1, errors[e : e + 1]) == 1
+            statistics = None if self.recorder is None else self.recorder.rows(self.epoch + e, 1)
+            finite = engine.epochs(one, 1, errors[e : e + 1], statistics) == 1
             if not (finite and _validate.all_finite(net._params)):
                 self._restore(saved)
                 what = f"the mean error became {errors[e]}" if not finite else "a weight or bias became non-finite"
@@ -267,5 +278,6 @@ class _Job:
         val = None if self.val_errors is None else self.val_errors[: self.epoch].copy()
         compute = functools.partial(self.net.copy()._mean_error, self.X, self.Y, self.loss)
         best_epoch = None if self.best is None else self.best[0]
+        diagnosed = None if self.recorder is None else self.recorder.result(self.epoch)
         return History(errors, seconds, compute_final=compute, val_errors=val, best_epoch=best_epoch,
-                       stopped_early=self.stopped)  # fmt: skip
+                       stopped_early=self.stopped, diagnostics=diagnosed)  # fmt: skip

@@ -1,0 +1,252 @@
+"""Why a run stalls: each weight layer's statistics per epoch, recorded inside the kernels, and a verdict.
+
+train(..., diagnose=True) records, per epoch and weight layer (layer 0 the first above the input):
+  gradient_norm  sqrt of the mean over the epoch's updates of ||G_l||^2, G_l the gradient of the batch's
+                 mean loss alone with respect to W_l (no weight decay)
+  update_ratio   ||W_l(end of epoch) - W_l(start)|| / ||W_l(start)|| (NaN where ||W_l(start)|| is 0)
+  saturated      the fraction of the layer's outputs, over the epoch's forward passes, on a flat spot of
+                 its activation: slope below 1% of its largest (catalogue.Activation.saturated_below)
+  dead           the fraction of the layer's units whose net input was <= 0 for every sample of the epoch
+                 (activations that die: catalogue.Activation.dies)
+The kernels (_kernels.Diag) count and sum; this module turns the sums into these statistics and the
+statistics into a verdict in plain words. The oracle computes the same (oracle.Notes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels, catalogue
+
+# The verdict's thresholds (each a statement about the last epoch unless said otherwise).
+SATURATED = 0.5  # at least this fraction of a layer's outputs on flat spots, in a run that is slow (below):
+# a trained network's outputs sit on flat spots when they are right, which is no trouble
+SLOW = 0.1  # slow: the error fell by less than this fraction over the second half of the run
+DEAD = 0.5  # at least this fraction of a layer's units dead
+VANISHING = 1e-3  # a layer's gradient norm below this fraction of the largest layer's
+EXPLODING = 100.0  # a layer's gradient norm grown this many times over its first epoch's (or not finite)
+STALLED = 0.01  # no progress: the error fell by less than this fraction over the second half of the run ...
+STALLED_MIN_EPOCHS = 10  # ... of at least this many epochs ...
+SOLVED = 1e-3  # ... while it stays above this fraction of the first epoch's error
+
+STATISTICS = ("gradient_norm", "update_ratio", "saturated", "dead")
+
+
+@dataclass
+class Diagnostics:
+    """history.diagnostics: each statistic an array of shape (epochs run, weight layers)."""
+
+    gradient_norm: np.ndarray
+    update_ratio: np.ndarray
+    saturated: np.ndarray
+    dead: np.ndarray
+    activations: tuple[str, ...]  # each weight layer's activation (what the verdict names)
+    loss: str
+
+    def __repr__(self) -> str:
+        epochs, layers = self.gradient_norm.shape
+        return f"Diagnostics(epochs={epochs}, layers={layers}: {', '.join(STATISTICS)})"
+
+
+class Recorder:
+    """The statistics of a run as it goes: rows for the epochs so far, grown like the errors."""
+
+    def __init__(self, activations: tuple[str, ...], loss: str, epochs: int):
+        self.activations, self.loss = activations, loss
+        self.values = np.full((len(STATISTICS), min(epochs, 1024), len(activations)), math.nan)
+
+    def rows(self, first: int, count: int) -> np.ndarray:
+        """The rows of epochs first .. first + count - 1 (a view, shape (statistics, count, layers)), made room for."""
+        if first + count > self.values.shape[1]:
+            grown = np.full((len(STATISTICS), max(first + count, 2 * self.values.shape[1]), self.values.shape[2]),
+                            math.nan)  # fmt: skip
+            grown[:, : self.values.shape[1]] = self.values
+            self.values = grown
+        return self.values[:, first : first + count]
+
+    def result(self, epochs: int) -> Diagnostics:
+        """The statistics of the first `epochs` epochs (copies)."""
+        return Diagnostics(*(self.values[k, :epochs].copy() for k in range(len(STATISTICS))), self.activations,
+                           self.loss)  # fmt: skip
+
+
+def kernel_record(net, count: int) -> _kernels.Diag:
+    """The record a training kernel fills for count epochs of net."""
+    layers = len(net.sizes) - 1
+    below = [catalogue.activation(name).saturated_below for name in net.activations]
+    return _kernels.Diag(
+        *(np.zeros((count, layers)) for _ in range(5)),
+        np.array([math.nan if b is None else b for b in below]),
+        np.empty(net._layout.n_params, net.dtype),
+        np.zeros(int(net._layout.u_off[-1]) + net.sizes[-1], np.uint8),
+    )  # fmt: skip
+
+
+def fill(rows: np.ndarray, diag: _kernels.Diag, done: int, net, updates: int, samples: int) -> None:
+    """The statistics of the first `done` epochs of a kernel's record into rows (as Recorder.rows gives them),
+    for epochs of `updates` updates over `samples` samples."""
+    units = np.array(net.sizes[1:], dtype=np.float64)
+    records = [catalogue.activation(name) for name in net.activations]
+    d = slice(0, done)
+    rows[0, d] = np.sqrt(diag.gradient_sq[d] / updates)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows[1, d] = np.where(diag.weight_sq[d] > 0.0, np.sqrt(diag.change_sq[d]) / np.sqrt(diag.weight_sq[d]),
+                              math.nan)  # fmt: skip
+    saturates = np.array([r.saturated_below is not None for r in records])
+    dies = np.array([r.dies for r in records])
+    rows[2, d] = np.where(saturates, diag.saturated[d] / (samples * units), math.nan)
+    rows[3, d] = np.where(dies, diag.dead[d] / units, math.nan)
+
+
+def fill_from_oracle(rows: np.ndarray, epochs: list) -> None:
+    """The oracle's statistics (oracle.Notes.statistics, one tuple per epoch) into rows."""
+    for e, statistics in enumerate(epochs):
+        for k, values in enumerate(statistics):
+            rows[k, e] = values
+
+
+# --- The verdict ---------------------------------------------------------------------------------
+
+
+TROUBLES = ("exploding", "saturated", "dead", "vanishing", "no progress")  # the verdict's words, in its order
+NO_TROUBLE = "no sign of trouble"
+
+
+def diagnosis(d: Diagnostics, errors: np.ndarray) -> str:
+    """A verdict in plain words: each trouble found, the layers, epochs and fractions behind it, what to try."""
+    if len(errors) == 0:
+        return "No epoch was run: nothing to diagnose."
+    found = _findings(d, errors)
+    if not found:
+        epochs = len(errors)
+        return (f"{NO_TROUBLE.capitalize()} in {epochs} epoch{'s' if epochs > 1 else ''}: the gradients kept a "
+                "healthy size in every layer and the error went down.")  # fmt: skip
+    return "\n".join(found.values())
+
+
+def troubles(d: Diagnostics, errors: np.ndarray) -> str:
+    """The verdict's words alone, for a table's column: "saturated; no progress", or "no sign of trouble"."""
+    return "; ".join(_findings(d, errors)) or NO_TROUBLE
+
+
+def _findings(d: Diagnostics, errors: np.ndarray) -> dict[str, str]:
+    """Each trouble found (its word from TROUBLES) and its sentence."""
+    if len(errors) == 0:
+        return {}
+    texts = (_exploding(d), _saturated(d, errors), _dead(d), _vanishing(d), _stalled(errors))
+    return {word: text for word, text in zip(TROUBLES, texts) if text}
+
+
+def _layer(l: int, d: Diagnostics) -> str:
+    return f"layer {l + 1} ({d.activations[l]})"
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _first_epoch_from(flags: np.ndarray) -> int:
+    """The first epoch (counted from 1) from which flags hold to the end."""
+    k = len(flags)
+    while k > 0 and flags[k - 1]:
+        k -= 1
+    return k + 1
+
+
+def _saturated(d: Diagnostics, errors: np.ndarray) -> str:
+    if not _slow(errors):
+        return ""
+    last = d.saturated[-1]
+    output = len(d.activations) - 1
+    harmless = catalogue.loss(d.loss).slope_free  # (the output's slope cancels out of its deltas)
+    layers = [l for l in range(len(last)) if last[l] >= SATURATED and not (l == output and harmless)]
+    if not layers:
+        return ""
+    parts = [f"{_layer(l, d)} {_percent(last[l])} of its outputs (from epoch "
+             f"{_first_epoch_from(d.saturated[:, l] >= SATURATED)} on)" for l in layers]  # fmt: skip
+    advice = "scale the inputs to mean 0 and variance 1, start from smaller weights"
+    if output in layers:
+        advice += (
+            ", or give the output softmax (or logistic) units with loss='cross_entropy', whose deltas "
+            "have no flat spots"
+        )
+    return (
+        f"saturated: {'; '.join(parts)} sit on the flat spots of their activation in the last epoch, where its "
+        f"slope is below 1% of its largest, while the error fell by less than {_percent(SLOW)} over the second "
+        f"half of the run: their gradients are nearly zero and they barely learn. Try: {advice}."
+    )
+
+
+def _dead(d: Diagnostics) -> str:
+    last = d.dead[-1]
+    layers = [l for l in range(len(last)) if last[l] >= DEAD]
+    if not layers:
+        return ""
+    parts = [f"{_layer(l, d)} {_percent(last[l])} of its units (from epoch "
+             f"{_first_epoch_from(d.dead[:, l] >= DEAD)} on)" for l in layers]  # fmt: skip
+    return (
+        f"dead: {'; '.join(parts)} had a net input <= 0 for every sample of the last epoch: their slope is "
+        "0, so they no longer learn. Try: a smaller learning rate, leaky_relu units, or another initialisation "
+        "(another seed, smaller weights)."
+    )
+
+
+def _vanishing(d: Diagnostics) -> str:
+    last = d.gradient_norm[-1]
+    if len(last) < 2 or not np.isfinite(last).all():
+        return ""
+    top = last.max()
+    dead = np.nan_to_num(d.dead[-1]) >= DEAD  # (a dead layer's small gradient is told as dead)
+    layers = [l for l in range(len(last)) if last[l] < VANISHING * top and not dead[l]]
+    if not layers or top == 0.0:
+        return ""
+    parts = [f"{_layer(l, d)} {last[l]:.2g}" for l in layers]
+    return (
+        f"vanishing gradient: in the last epoch the gradient norm of {', '.join(parts)} is below "
+        f"{VANISHING:g} of the largest layer's ({top:.2g}), so those layers barely move. Try: fewer layers, "
+        "relu or tanh units instead of logistic ones, or scaled inputs."
+    )
+
+
+def _exploding(d: Diagnostics) -> str:
+    g = d.gradient_norm
+    if not np.isfinite(g).all():
+        e, l = np.argwhere(~np.isfinite(g))[0]
+        return (
+            f"exploding: the gradient of {_layer(l, d)} became {g[e, l]} in epoch {e + 1}. "
+            "Try: a smaller learning rate, or scaled inputs."
+        )
+    parts = []
+    for l in range(g.shape[1]):
+        first = g[0, l]
+        grown = np.flatnonzero(g[:, l] >= EXPLODING * first) if first > 0.0 else []
+        if len(grown):
+            e = grown[0]
+            parts.append(f"the gradient norm of {_layer(l, d)} grew {g[e, l] / first:.3g}x from epoch 1 to "
+                         f"epoch {e + 1}")  # fmt: skip
+    if not parts:
+        return ""
+    return f"exploding: {'; '.join(parts)}. Try: a smaller learning rate, or scaled inputs."
+
+
+def _slow(errors: np.ndarray) -> bool:
+    """The error fell by less than SLOW over the second half of the run, and is not near 0."""
+    half, last = errors[len(errors) // 2], errors[-1]
+    return bool(last > SOLVED * errors[0] and last >= half * (1.0 - SLOW))
+
+
+def _stalled(errors: np.ndarray) -> str:
+    epochs = len(errors)
+    if epochs < STALLED_MIN_EPOCHS or not np.isfinite(errors).all():
+        return ""
+    half, last = errors[epochs // 2], errors[-1]
+    if last <= SOLVED * errors[0] or last < half * (1.0 - STALLED):
+        return ""
+    return (
+        f"no progress: the error went from {half:.4g} in epoch {epochs // 2 + 1} to {last:.4g} in epoch "
+        f"{epochs}, less than {_percent(STALLED)} lower over the second half of the run. Try: a larger or "
+        "smaller learning rate, another optimiser (adam), or more hidden units."
+    )

@@ -13,8 +13,9 @@ as each other, except BLAS, whose products sum in BLAS's order (1e-15 relative).
   lanes     train_many: networks of one architecture side by side, the loop over networks innermost
   threads   train_many: one network per Numba thread, each through the loops' kernel
 
-With diagnose=True the loops stand in for the unrolled kernels, and train_many trains its networks
-one by one (each as train would): the loops and BLAS record the diagnostics, the others do not.
+The loops, BLAS and the lanes record the diagnostics (diagnose=True); there the loops stand in for the
+unrolled kernels, and train_many trains one network after another (each as train would) instead of
+one per thread.
 """
 
 from __future__ import annotations
@@ -161,10 +162,13 @@ def kernel_arguments(kernel, opts, weighted: bool = False) -> tuple:
 def many_choice(nets, opts, n_samples: int) -> str:
     """How train_many runs: 'lanes', 'threads' (one network per thread) or 'one_by_one' (each with
     its own kernel: the oracle, BLAS, which uses BLAS's threads, or a forced unrolled kernel)."""
-    if opts.kernel == "lanes" and opts.diagnose:
-        raise ValueError("kernel='lanes' records no diagnostics: with diagnose=True use kernel='auto' or 'loops', "
-                         "which give the same bits")  # fmt: skip
-    if opts.engine == "python" or opts.diagnose:  # (each network's diagnostics from train's own kernels)
+    how = _many_choice(nets, opts, n_samples)
+    # (the threads' kernel records no diagnostics: each network through train's own kernels instead)
+    return "one_by_one" if how == "threads" and opts.diagnose else how
+
+
+def _many_choice(nets, opts, n_samples: int) -> str:
+    if opts.engine == "python":
         return "one_by_one"
     if opts.kernel in ("blas", "unrolled"):
         for net in nets:  # refuse a forced kernel that does not fit, before any work

@@ -67,7 +67,8 @@ class Engine:
         diagnosing = self.opts.diagnose and bool(self.markers)  # (a kernel that records them: the loops or BLAS)
         key = self.markers[:-1] if diagnosing else self.markers  # (ready's key: the None and True markers)
         if self.kernel is not None and not _dispatch.is_ready(self.kernel, self.net.dtype, key):
-            diag = diagnostics.kernel_record(self.net, 0) if diagnosing else None
+            rows = np.empty((0, len(diagnostics.STATISTICS), len(self.net.sizes) - 1))
+            diag = diagnostics.kernel_record(self.net, rows) if diagnosing else None
             _dispatch.ready(self.kernel, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty(0), diag))
 
     def epochs(self, orders: np.ndarray, count: int, errors: np.ndarray, statistics: np.ndarray | None = None) -> int:
@@ -79,10 +80,8 @@ class Engine:
         """
         diagnosing = self.opts.diagnose and statistics is not None
         if self.kernel is not None:
-            diag = diagnostics.kernel_record(self.net, count) if diagnosing else None
+            diag = diagnostics.kernel_record(self.net, statistics) if diagnosing else None
             done = self.kernel(*self._arguments(orders, count, errors, diag))
-            if diagnosing:
-                diagnostics.fill(statistics, diag, done, self.net, self._per_epoch(), self.X.shape[0])
         else:
             done = self._oracle(orders, count, errors, statistics if diagnosing else None)
         self.step += (done if done == count or self.reached_target(errors, done) else done + 1) * self._per_epoch()

@@ -143,16 +143,16 @@ class Data(NamedTuple):
 
 
 class Diag(NamedTuple):
-    """What a training kernel records for diagnose=True (fastbp.diagnostics turns it into statistics):
-    per epoch of the call (rows) and weight layer (columns), in float64."""
+    """What a training kernel records for diagnose=True (fastbp.diagnostics): the statistics of each epoch,
+    and the running sums and flags they come from. For train_many's lanes every per-layer and per-unit array
+    has one more axis, the networks, last."""
 
-    gradient_sq: np.ndarray  # the sum over the epoch's updates of ||G_l||^2 (the batch-mean gradient, no decay)
-    change_sq: np.ndarray  # ||W_l(end) - W_l(start)||^2
-    weight_sq: np.ndarray  # ||W_l(start)||^2
-    saturated: np.ndarray  # outputs of layer l + 1 whose slope was below saturated_below[l], over the epoch's passes
-    dead: np.ndarray  # units of layer l + 1 whose output was never > 0 in the epoch's passes
-    saturated_below: np.ndarray  # (layers,) each layer's activation's threshold on its slope; NaN: not counted
-    start: np.ndarray  # (params,) in the parameters' dtype: the weights as the epoch starts
+    statistics: np.ndarray  # (epochs of the call, 4, layers): gradient_norm, update_ratio, saturated, dead
+    saturated_below: np.ndarray  # (layers,) float64: each layer's activation's threshold on its slope; NaN: none
+    dies: np.ndarray  # (layers,) uint8: 1 where its activation dies (its dead fraction is counted)
+    gradient_sq: np.ndarray  # (layers,) float64: the sum over the epoch's updates of ||G_l||^2 so far
+    saturated: np.ndarray  # (layers,) float64: the epoch's outputs on a flat spot so far
+    start: np.ndarray  # (params,) in the parameters' dtype: the weights as the epoch started
     alive: np.ndarray  # (units,) uint8: 1 where a unit's output was > 0 in some pass of the epoch
 
 
@@ -552,6 +552,17 @@ def _update_scalars(run, step):
 
 
 PLAIN, MOMENTUM, ADAM_RULE, OTHER_RULE = 0, 1, 2, 3  # the update rules the online loops treat apart
+
+
+@primitive
+def _diagnostics(gradient_sq, updates, change_sq, weight_sq, saturated, outputs, below, dead, units, dies):
+    """One layer's statistics at an epoch's end (fastbp.diagnostics defines them): gradient_norm,
+    update_ratio, saturated, dead; NaN where the activation has no such statistic (below NaN, dies 0)."""
+    gradient_norm = math.sqrt(gradient_sq / updates)
+    update_ratio = math.sqrt(change_sq) / math.sqrt(weight_sq) if weight_sq > 0.0 else math.nan
+    saturated_fraction = saturated / outputs if below == below else math.nan
+    dead_fraction = dead / units if dies else math.nan
+    return gradient_norm, update_ratio, saturated_fraction, dead_fraction
 
 
 @primitive
@@ -1245,7 +1256,7 @@ def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction
 
 
 @helper
-def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, e):
+def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag):
     """One minibatch, samples orders[row, start:stop], update number t: mean gradient, then update.
     Returns its summed error.
 
@@ -1282,7 +1293,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, e):
             s = data.orders[row, first + r]
             _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
             if diag is not None:
-                _diag_pass(diag, net, outs, r * stride, e)
+                _diag_pass(diag, net, outs, r * stride)
             E = _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
             if weighted:
                 E = _weigh(E, deltas, r * stride + top, n_out, data.weights[s])
@@ -1297,7 +1308,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, e):
         for l in range(n_layers):
             _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction)
     if diag is not None:  # (the updates read grad and leave it)
-        _diag_batch_gradient(diag, net, grad, np.float64(scale) / k, e)
+        _diag_batch_gradient(diag, net, grad, np.float64(scale) / k)
     return E_sum
 
 
@@ -1312,7 +1323,7 @@ def _layer_weights(net, first_t, l):
 
 @helper
 def _diag_epoch_start(diag, net, first_t):
-    """An epoch begins: its weights kept (for the update ratio), no unit alive yet."""
+    """An epoch begins: its weights kept (for the update ratio), its sums at 0, no unit alive yet."""
     w_off, sizes = net.w_off, net.sizes
     for l in range(sizes.shape[0] - 1):
         weights, at = _layer_weights(net, first_t, l)
@@ -1320,11 +1331,13 @@ def _diag_epoch_start(diag, net, first_t):
         for p in range(np.uint64(sizes[l] * sizes[l + 1])):
             diag.start[w + p] = weights[at + p]
     diag.alive[:] = 0
+    diag.gradient_sq[:] = 0.0
+    diag.saturated[:] = 0.0
 
 
 @helper
-def _diag_epoch_end(diag, net, first_t, e):
-    """Epoch e ends: each layer's weight change against its start, and its units never alive."""
+def _diag_epoch_end(diag, net, first_t, e, updates, samples):
+    """Epoch e (of `updates` updates over `samples` samples) ends: each layer's statistics into row e."""
     w_off, sizes, u_off = net.w_off, net.sizes, net.u_off
     for l in range(sizes.shape[0] - 1):
         weights, at = _layer_weights(net, first_t, l)
@@ -1336,17 +1349,18 @@ def _diag_epoch_end(diag, net, first_t, e):
             d = np.float64(weights[at + p]) - start
             change += d * d
             before += start * start
-        diag.change_sq[e, l] = change
-        diag.weight_sq[e, l] = before
         dead = 0.0
         for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
-            if diag.alive[j] == 0:
-                dead += 1.0
-        diag.dead[e, l] = dead
+            dead += np.float64(diag.alive[j] == 0)
+        units = np.float64(sizes[l + 1])
+        values = _diagnostics(diag.gradient_sq[l], updates, change, before, diag.saturated[l], samples * units,
+                              diag.saturated_below[l], dead, units, diag.dies[l])  # fmt: skip
+        for k in range(4):
+            diag.statistics[e, k, l] = values[k]
 
 
 @helper
-def _diag_layer(diag, net, l, values, first, e):
+def _diag_layer(diag, net, l, values, first):
     """A forward pass's outputs of layer l + 1, at values[first:first + its width]: those on a flat spot
     of their activation, and the units they show alive (output > 0, which for the activations that die
     is net input > 0: catalogue.Activation.dies). (Counts and flags without branches: the loops vectorise.)"""
@@ -1359,7 +1373,7 @@ def _diag_layer(diag, net, l, values, first, e):
         count = 0
         for j in range(n):
             count += np.int64(_slope(code, values[first + j], uses) < below)
-        diag.saturated[e, l] += count
+        diag.saturated[l] += count
     unit = np.uint64(net.u_off[l + 1])
     for j in range(n):
         diag.alive[unit + j] |= np.uint8(values[first + j] > 0.0)
@@ -1393,27 +1407,27 @@ def _squares(values, lo, hi, factor):
 
 
 @helper
-def _diag_pass(diag, net, out, base, e):
+def _diag_pass(diag, net, out, base):
     """_diag_layer for every layer of a forward pass left in out at base (as _forward leaves it)."""
     for l in range(net.sizes.shape[0] - 1):
-        _diag_layer(diag, net, l, out, np.uint64(base) + np.uint64(net.u_off[l + 1]), e)
+        _diag_layer(diag, net, l, out, np.uint64(base) + np.uint64(net.u_off[l + 1]))
 
 
 @helper
-def _diag_online_gradient(diag, net, out, delta, e):
+def _diag_online_gradient(diag, net, out, delta):
     """An online step's gradients: G_l = delta_(l+1) out_l^T, whose squared norm is ||delta||^2 ||out||^2."""
     sizes, u_off = net.sizes, net.u_off
     for l in range(sizes.shape[0] - 1):
         outs = _squares(out, u_off[l], u_off[l] + sizes[l], 1.0)
         deltas = _squares(delta, u_off[l + 1], u_off[l + 1] + sizes[l + 1], 1.0)
-        diag.gradient_sq[e, l] += outs * deltas
+        diag.gradient_sq[l] += outs * deltas
 
 
 @helper
-def _diag_batch_gradient(diag, net, grad, factor, e):
+def _diag_batch_gradient(diag, net, grad, factor):
     """A minibatch's gradients: G_l = grad's weights of layer l times factor (what makes them the batch mean)."""
     for l in range(net.sizes.shape[0] - 1):
-        diag.gradient_sq[e, l] += _squares(grad, net.w_off[l], net.b_off[l], factor)
+        diag.gradient_sq[l] += _squares(grad, net.w_off[l], net.b_off[l], factor)
 
 
 @kernel
@@ -1433,7 +1447,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     prunes every branch whose marker is None before typing it, so a call compiles (and loads)
     only its own path. (Numba prunes on a kernel's own None arguments, not on a True one, nor
     on constants passed into inlined helpers: hence one marker per path, tested here.)
-    ``diag``: a Diag to record the diagnostics in (row e for epoch e), or None, which compiles none of it.
+    ``diag``: a Diag to record the diagnostics in (statistics[e] for epoch e), or None, which compiles none of it.
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     _check_codes(net.acts, _uses(net), run.loss, run.optimizer)
@@ -1467,6 +1481,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
+        t_start = t
         if diag is not None:
             _diag_epoch_start(diag, net, first_t)
         if online is not None:
@@ -1482,15 +1497,15 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
                 if general is not None:
                     _online_backward_general(net, state, out, delta, run, step_size, root_correction)
                 if diag is not None:  # (the backward pass leaves out and every layer's deltas in place)
-                    _diag_pass(diag, net, out, 0, e)
-                    _diag_online_gradient(diag, net, out, delta, e)
+                    _diag_pass(diag, net, out, 0)
+                    _diag_online_gradient(diag, net, out, delta)
         if minibatch is not None:
             for start in range(0, n_samples, run.batch_size):
                 t += 1
                 stop = min(start + run.batch_size, n_samples)
-                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, e)
+                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t, diag)
         if diag is not None:
-            _diag_epoch_end(diag, net, first_t, e)
+            _diag_epoch_end(diag, net, first_t, e, t - t_start, n_samples)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             done = e
@@ -1542,8 +1557,75 @@ def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum, neste
             )
 
 
+@helper
+def _diag_lanes_epoch_start(diag, net, k0, n):
+    """_diag_epoch_start for networks k0..k0+n-1 side by side (diag.start[p, k], diag.alive[unit, k], ...)."""
+    for l in range(net.sizes.shape[0] - 1):
+        for p in range(np.uint64(net.w_off[l]), np.uint64(net.b_off[l])):
+            for k in range(n):
+                diag.start[p, k0 + k] = net.params[p, k0 + k]
+        for k in range(n):
+            diag.gradient_sq[l, k0 + k] = 0.0
+            diag.saturated[l, k0 + k] = 0.0
+    for u in range(diag.alive.shape[0]):
+        for k in range(n):
+            diag.alive[u, k0 + k] = 0
+
+
+@helper
+def _diag_lanes_epoch_end(diag, net, e, k0, n, sums, updates, samples):
+    """_diag_epoch_end for networks side by side (statistics[e, statistic, l, k])."""
+    sizes, u_off = net.sizes, net.u_off
+    for l in range(sizes.shape[0] - 1):
+        sums[:] = 0.0
+        for p in range(np.uint64(net.w_off[l]), np.uint64(net.b_off[l])):
+            for k in range(n):
+                start = np.float64(diag.start[p, k0 + k])
+                d = np.float64(net.params[p, k0 + k]) - start
+                sums[0, k] += d * d
+                sums[1, k] += start * start
+        for u in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+            for k in range(n):
+                sums[2, k] += np.float64(diag.alive[u, k0 + k] == 0)
+        units = np.float64(sizes[l + 1])
+        for k in range(n):
+            values = _diagnostics(diag.gradient_sq[l, k0 + k], updates, sums[0, k], sums[1, k],
+                                  diag.saturated[l, k0 + k], samples * units, diag.saturated_below[l], sums[2, k],
+                                  units, diag.dies[l])  # fmt: skip
+            diag.statistics[e, 0, l, k0 + k] = values[0]
+            diag.statistics[e, 1, l, k0 + k] = values[1]
+            diag.statistics[e, 2, l, k0 + k] = values[2]
+            diag.statistics[e, 3, l, k0 + k] = values[3]
+
+
+@helper
+def _diag_lanes_step(diag, net, out, delta, k0, n, sums):
+    """_diag_pass and _diag_online_gradient for an online step of networks side by side (out[unit, k])."""
+    sizes, u_off, acts, uses = net.sizes, net.u_off, net.acts, _uses(net)
+    for l in range(sizes.shape[0] - 1):
+        sums[:2] = 0.0
+        for i in range(u_off[l], u_off[l] + sizes[l]):
+            for k in range(n):
+                sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
+        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+            for k in range(n):
+                sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
+        for k in range(n):
+            diag.gradient_sq[l, k0 + k] += sums[0, k] * sums[1, k]
+        below = diag.saturated_below[l]
+        code = acts[l]
+        for mark in literal_unroll(_code_marks(uses)):  # (a loop per activation, which vectorises)
+            if below == below and code == len(mark):
+                for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+                    for k in range(n):
+                        diag.saturated[l, k0 + k] += np.float64(_slope(mark, out[j, k], uses) < below)
+        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+            for k in range(n):
+                diag.alive[j, k0 + k] |= np.uint8(out[j, k] > 0.0)
+
+
 @kernel
-def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
+def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
     """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
 
     params[p, k] is parameter p of network k (likewise the state). Every step is
@@ -1556,6 +1638,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     the samples in order puts each network's summed E_total in final[k], the sum
     evaluate() would return (the final error without a call per network). The lanes take
     plain gradient descent and momentum (other optimisers train one network per thread).
+    ``diag``: a Diag whose per-layer and per-unit arrays have the networks last, or None.
     """
     params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
     u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
@@ -1576,11 +1659,14 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
     E_sample = np.empty(n)
     E_epoch = np.empty(n)
     g_tied = np.empty(n)
+    sums = np.empty((3, n))  # (the diagnostics' per-network sums)
     for e in range(n_epochs + (1 if final.shape[0] > 0 else 0)):
         evaluating = e == n_epochs  # the extra pass for the final error: forward only
         fast = run.fast_math and not evaluating  # (evaluation keeps the default e^x, as evaluate does)
         row = min(e, orders.shape[0] - 1)
         E_epoch[:] = 0.0
+        if diag is not None and not evaluating:
+            _diag_lanes_epoch_start(diag, net, k0, n)
         for r in range(n_samples):
             s = np.uint64(r) if evaluating else np.uint64(orders[row, r])
             for i in range(np.uint64(sizes[0])):
@@ -1770,6 +1856,10 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
                     if not (fuse and momentum == 0.0):  # (there the last row did it)
                         for i in range(n_in):
                             _times_slope(code, delta[below + i], out[below + i], 0, n, uses)
+            if diag is not None:  # (as in train_epochs: out and every layer's deltas are still in place)
+                _diag_lanes_step(diag, net, out, delta, k0, n, sums)
+        if diag is not None and not evaluating:
+            _diag_lanes_epoch_end(diag, net, e, k0, n, sums, n_samples, n_samples)
         if evaluating:
             for k in range(n):
                 final[k0 + k] = E_epoch[k]
@@ -1786,7 +1876,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1):
 
 
 @parallel_kernel
-def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
+def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block, diag):
     """train_lane_block over blocks of lane_block networks, the blocks spread over Numba's threads.
 
     Returns, per block, the epochs after which all its networks were finite.
@@ -1796,7 +1886,7 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block):
     for block in prange(n_blocks):
         k0 = block * lane_block
         k1 = min(net.params.shape[1], k0 + lane_block)
-        done[block] = train_lane_block(net, state, data, run, lrs, errors, final, k0, k1)
+        done[block] = train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag)
     return done
 
 
@@ -1898,6 +1988,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
+        t_start = t
         if diag is not None:
             _diag_epoch_start(diag, net, no_first_t)
         for start in range(0, n_samples, batch_size):
@@ -1930,7 +2021,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                 if diag is not None:
                     flat = Z.reshape(Z.size)
                     for r in range(k):
-                        _diag_layer(diag, net, l, flat, r * sizes[l + 1], e)
+                        _diag_layer(diag, net, l, flat, r * sizes[l + 1])
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)
@@ -1966,10 +2057,10 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
             if diag is not None:  # (the deltas were divided by k: grad holds the batch's mean)
-                _diag_batch_gradient(diag, net, grad, np.float64(scale), e)
+                _diag_batch_gradient(diag, net, grad, np.float64(scale))
             _transpose_narrow(net, transposed)
         if diag is not None:
-            _diag_epoch_end(diag, net, no_first_t, e)
+            _diag_epoch_end(diag, net, no_first_t, e, t - t_start, n_samples)
         errors[e] = E_epoch / n_samples
         if not math.isfinite(errors[e]):
             return e

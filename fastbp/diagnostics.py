@@ -52,60 +52,56 @@ class Diagnostics:
 
 
 class Recorder:
-    """The statistics of a run as it goes: rows for the epochs so far, grown like the errors."""
+    """The statistics of a run as it goes, rows of epochs (epoch, statistic, layer[, network]) grown like the
+    errors; the kernels write their rows in place (rows() of consecutive epochs is contiguous)."""
 
-    def __init__(self, activations: tuple[str, ...], loss: str, epochs: int):
+    def __init__(self, activations: tuple[str, ...], loss: str, epochs: int, n_nets: int | None = None):
         self.activations, self.loss = activations, loss
-        self.values = np.full((len(STATISTICS), min(epochs, 1024), len(activations)), math.nan)
+        networks = () if n_nets is None else (n_nets,)
+        # (no NaN fill: rows are exposed only once an epoch has written them)
+        self.values = np.empty((min(epochs, 1024), len(STATISTICS), len(activations), *networks))
 
     def rows(self, first: int, count: int) -> np.ndarray:
-        """The rows of epochs first .. first + count - 1 (a view, shape (statistics, count, layers)), made room for."""
-        if first + count > self.values.shape[1]:
-            grown = np.full((len(STATISTICS), max(first + count, 2 * self.values.shape[1]), self.values.shape[2]),
-                            math.nan)  # fmt: skip
-            grown[:, : self.values.shape[1]] = self.values
+        """The rows of epochs first .. first + count - 1 (a view), made room for."""
+        if first + count > len(self.values):
+            grown = np.empty((max(first + count, 2 * len(self.values)), *self.values.shape[1:]))
+            grown[:first] = self.values[:first]
             self.values = grown
-        return self.values[:, first : first + count]
+        return self.values[first : first + count]
 
     def result(self, epochs: int) -> Diagnostics:
         """The statistics of the first `epochs` epochs (copies)."""
-        return Diagnostics(*(self.values[k, :epochs].copy() for k in range(len(STATISTICS))), self.activations,
+        return Diagnostics(*(self.values[:epochs, k].copy() for k in range(len(STATISTICS))), self.activations,
                            self.loss)  # fmt: skip
 
-
-def kernel_record(net, count: int) -> _kernels.Diag:
-    """The record a training kernel fills for count epochs of net."""
-    layers = len(net.sizes) - 1
-    below = [catalogue.activation(name).saturated_below for name in net.activations]
-    return _kernels.Diag(
-        *(np.zeros((count, layers)) for _ in range(5)),
-        np.array([math.nan if b is None else b for b in below]),
-        np.empty(net._layout.n_params, net.dtype),
-        np.zeros(int(net._layout.u_off[-1]) + net.sizes[-1], np.uint8),
-    )  # fmt: skip
+    def results(self, epochs: int) -> list[Diagnostics]:
+        """Each network's statistics (views of one array, as train_many's errors), for a recorder of networks."""
+        done = self.values[:epochs]
+        return [Diagnostics(*(done[:, k, :, n] for k in range(len(STATISTICS))), self.activations, self.loss)
+                for n in range(done.shape[3])]  # fmt: skip
 
 
-def fill(rows: np.ndarray, diag: _kernels.Diag, done: int, net, updates: int, samples: int) -> None:
-    """The statistics of the first `done` epochs of a kernel's record into rows (as Recorder.rows gives them),
-    for epochs of `updates` updates over `samples` samples."""
-    units = np.array(net.sizes[1:], dtype=np.float64)
+def kernel_record(net, rows: np.ndarray) -> _kernels.Diag:
+    """The record a training kernel fills: the statistics into rows (Recorder.rows), with scratch for net."""
     records = [catalogue.activation(name) for name in net.activations]
-    d = slice(0, done)
-    rows[0, d] = np.sqrt(diag.gradient_sq[d] / updates)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rows[1, d] = np.where(diag.weight_sq[d] > 0.0, np.sqrt(diag.change_sq[d]) / np.sqrt(diag.weight_sq[d]),
-                              math.nan)  # fmt: skip
-    saturates = np.array([r.saturated_below is not None for r in records])
-    dies = np.array([r.dies for r in records])
-    rows[2, d] = np.where(saturates, diag.saturated[d] / (samples * units), math.nan)
-    rows[3, d] = np.where(dies, diag.dead[d] / units, math.nan)
+    networks = rows.shape[3:]  # (the lanes': one more axis)
+    layers = (len(records), *networks)
+    return _kernels.Diag(
+        rows,
+        np.array([math.nan if r.saturated_below is None else r.saturated_below for r in records]),
+        np.array([r.dies for r in records], np.uint8),
+        np.zeros(layers),
+        np.zeros(layers),
+        np.empty((net._layout.n_params, *networks), net.dtype),
+        np.zeros((int(net._layout.u_off[-1]) + net.sizes[-1], *networks), np.uint8),
+    )  # fmt: skip
 
 
 def fill_from_oracle(rows: np.ndarray, epochs: list) -> None:
     """The oracle's statistics (oracle.Notes.statistics, one tuple per epoch) into rows."""
     for e, statistics in enumerate(epochs):
         for k, values in enumerate(statistics):
-            rows[k, e] = values
+            rows[e, k] = values
 
 
 # --- The verdict ---------------------------------------------------------------------------------

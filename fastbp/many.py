@@ -57,8 +57,8 @@ def train_many(
     completed epoch, and the KeyboardInterrupt carries ``.histories``. If a network
     diverges, every network keeps the state it reached in that chunk of epochs and
     FloatingPointError names the networks that diverged. ``diagnose=True`` gives each history
-    its own diagnostics; the networks are then trained one after another, each through train's
-    own kernels (the same bits; lanes and threads record none).
+    its own diagnostics, from the lanes or, where the threads would train, from each network
+    trained in turn through train's own kernels (the same bits).
     """
     nets = _check_nets(nets)
     X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1], dtype=nets[0].dtype)
@@ -126,8 +126,11 @@ class _Job:
         self.epoch = 0
         self.loss = catalogue.code(catalogue.LOSSES, opts.loss)
         self.final_sums = None  # each network's summed error after training, when the kernel computed it
-        self.recorders = None  # with diagnose: each network's statistics (diagnostics.Recorder)
-        if opts.diagnose:
+        # With diagnose: the networks' statistics, one recorder for the lanes, one per network otherwise.
+        self.recorder = self.recorders = None
+        if opts.diagnose and isinstance(group, _Lanes):
+            self.recorder = diagnostics.Recorder(group.nets[0].activations, opts.loss, opts.epochs, len(group.nets))
+        elif opts.diagnose:
             self.recorders = [diagnostics.Recorder(net.activations, opts.loss, opts.epochs) for net in group.nets]
 
     def ready(self) -> None:
@@ -138,11 +141,12 @@ class _Job:
         last = self.epoch + count == self.opts.epochs
         self.errors = _loop.grown(self.errors, self.epoch + count, self.opts.epochs)
         chunk_errors = self.errors[self.epoch : self.epoch + count]  # filled in place
-        if self.recorders is None:
-            done, self.final_sums = self.group.run(orders, count, chunk_errors, want_final=last)
-        else:  # (diagnose: always _OneByOne)
+        statistics = None
+        if self.recorder is not None:
+            statistics = self.recorder.rows(self.epoch, count)
+        elif self.recorders is not None:
             statistics = [recorder.rows(self.epoch, count) for recorder in self.recorders]
-            done, self.final_sums = self.group.run(orders, count, chunk_errors, statistics=statistics)
+        done, self.final_sums = self.group.run(orders, count, chunk_errors, want_final=last, statistics=statistics)
         diverged = self.group.diverged(done, count)
         if diverged:
             raise FloatingPointError(
@@ -161,10 +165,15 @@ class _Job:
         n = self.X.shape[0]
         # Each history's errors are a column of the one matrix (no copies of thousands of rows).
         columns = self.errors[: self.epoch].T
-        diagnosed = [None] * len(columns) if self.recorders is None else [r.result(self.epoch) for r in self.recorders]
+        diagnosed = [None] * len(columns)
+        if self.recorder is not None:
+            diagnosed = self.recorder.results(self.epoch)
+        elif self.recorders is not None:
+            diagnosed = [recorder.result(self.epoch) for recorder in self.recorders]
         if self.final_sums is not None:
             finals = (self.final_sums / n).tolist()
-            return [History(errors, seconds, final_error=final) for errors, final in zip(columns, finals)]
+            return [History(errors, seconds, final_error=final, diagnostics=d)
+                    for errors, final, d in zip(columns, finals, diagnosed)]  # fmt: skip
         return [
             History(
                 errors,
@@ -243,8 +252,9 @@ class _Threads:
         run = run_record(self.opts, count, self.params.dtype, step=self.step)
         return self.nets_record, self.state, data, run, lrs, errors, done, _dispatch.loops_markers(self.opts)
 
-    def run(self, orders, count, errors, want_final=False) -> tuple[np.ndarray, None]:
-        """Train every network for one chunk of epochs: (epochs each completed, None: no final sums).
+    def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, None]:
+        """Train every network for one chunk of epochs: (epochs each completed, None: no final sums);
+        (no statistics: with diagnose, the threads' networks go one by one).
 
         errors[e, k] receives network k's mean error in epoch e (the kernel fills it network by network).
         """
@@ -292,8 +302,10 @@ class _Lanes:
         self.state = _kernels.State(np.zeros_like(self.params), np.zeros_like(self.params))  # (sgd: velocities)
 
     def ready(self) -> None:
+        rows = np.empty((0, len(diagnostics.STATISTICS), len(self.nets[0].sizes) - 1, len(self.nets)))
+        diag = diagnostics.kernel_record(self.nets[0], rows) if self.opts.diagnose else None
         _dispatch.ready(_kernels.train_lanes_epochs, self._arguments(np.zeros((1, 1), np.int64), 0,
-                                                                     np.empty((0, 0)), np.empty(0)))  # fmt: skip
+                                                                     np.empty((0, 0)), np.empty(0), diag))  # fmt: skip
 
     def block(self) -> int:
         """Networks per block: at most BLOCK, a multiple of 8, and as many blocks for every thread."""
@@ -301,20 +313,22 @@ class _Lanes:
         n_blocks = threads * -(-len(self.nets) // (threads * self.BLOCK))
         return max(8, -(-len(self.nets) // (n_blocks * 8)) * 8)
 
-    def _arguments(self, orders, count, errors, final) -> tuple:
+    def _arguments(self, orders, count, errors, final, diag=None) -> tuple:
         L, first = self.nets[0]._layout, self.nets[0]
         net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts,
                            *first._uses)  # fmt: skip
         data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
         run = run_record(self.opts, count, self.params.dtype)
-        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block()
+        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block(), diag
 
-    def run(self, orders, count, errors, want_final=False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Train every network for one chunk of epochs: (epochs each completed, final E sums or None)."""
+    def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Train every network for one chunk of epochs: (epochs each completed, final E sums or None);
+        statistics: with diagnose, the networks' diagnostics.Recorder rows for these epochs."""
         before = (self.params.copy(), self.state.first.copy())
         final = np.empty(len(self.nets) if want_final else 0)
+        diag = None if statistics is None else diagnostics.kernel_record(self.nets[0], statistics)
         with _PARALLEL_LAUNCH:
-            done = _kernels.train_lanes_epochs(*self._arguments(orders, count, errors, final))
+            done = _kernels.train_lanes_epochs(*self._arguments(orders, count, errors, final, diag))
         if done.min() == count and _validate.all_finite(self.params):
             return np.full(len(self.nets), count, dtype=np.int64), (final if want_final else None)
         # Some network diverged: again network by network, from the chunk's start.

@@ -1292,12 +1292,13 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag):
         for r in range(n):
             s = data.orders[row, first + r]
             _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
-            if diag is not None:
-                _diag_pass(diag, net, outs, r * stride)
             E = _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
             if weighted:
                 E = _weigh(E, deltas, r * stride + top, n_out, data.weights[s])
             E_sum += E
+        if diag is not None:
+            for l in range(n_layers):
+                _diag_outputs(diag, net, l, outs, net.u_off[l + 1], stride, n)
         for l in range(n_layers - 1, -1, -1):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             if run.layerwise:
@@ -1359,24 +1360,33 @@ def _diag_epoch_end(diag, net, first_t, e, updates, samples):
             diag.statistics[e, k, l] = values[k]
 
 
+@primitive
+def _counts_flat(code, out, below, uses):
+    """1 where an output is on a flat spot of its activation (its slope below `below`; NaN: never), else 0."""
+    return np.int64(_slope(code, out, uses) < below)
+
+
 @helper
-def _diag_layer(diag, net, l, values, first):
-    """A forward pass's outputs of layer l + 1, at values[first:first + its width]: those on a flat spot
-    of their activation, and the units they show alive (output > 0, which for the activations that die
-    is net input > 0: catalogue.Activation.dies). (Counts and flags without branches: the loops vectorise.)"""
+def _diag_outputs(diag, net, l, values, first, step, rows):
+    """The outputs of layer l + 1 in `rows` forward passes, pass r's at values[first + r * step:][:width]:
+    those on a flat spot of their activation, and the units they show alive (output > 0, which for the
+    activations that die is net input > 0: catalogue.Activation.dies). One call per layer and batch: a
+    helper taking arrays costs reference counts per call. (Counts and flags without branches: they vectorise.)"""
     n = np.uint64(net.sizes[l + 1])
-    first = np.uint64(first)
     below = diag.saturated_below[l]
-    if below == below:  # (NaN: not counted)
-        code = net.acts[l]
-        uses = _uses(net)
-        count = 0
-        for j in range(n):
-            count += np.int64(_slope(code, values[first + j], uses) < below)
-        diag.saturated[l] += count
+    code = net.acts[l]
+    uses = _uses(net)
     unit = np.uint64(net.u_off[l + 1])
-    for j in range(n):
-        diag.alive[unit + j] |= np.uint8(values[first + j] > 0.0)
+    count = 0
+    for r in range(np.uint64(rows)):
+        at = np.uint64(first) + r * np.uint64(step)
+        if below == below:  # (NaN: not counted)
+            for j in range(n):
+                count += _counts_flat(code, values[at + j], below, uses)
+        if diag.dies[l]:  # (the others' dead fraction is not counted)
+            for j in range(n):
+                diag.alive[unit + j] |= np.uint8(values[at + j] > 0.0)
+    diag.saturated[l] += count
 
 
 @helper
@@ -1404,23 +1414,6 @@ def _squares(values, lo, hi, factor):
         s0 += g * g
         p += np.uint64(1)
     return (s0 + s1) + (s2 + s3)
-
-
-@helper
-def _diag_pass(diag, net, out, base):
-    """_diag_layer for every layer of a forward pass left in out at base (as _forward leaves it)."""
-    for l in range(net.sizes.shape[0] - 1):
-        _diag_layer(diag, net, l, out, np.uint64(base) + np.uint64(net.u_off[l + 1]))
-
-
-@helper
-def _diag_online_gradient(diag, net, out, delta):
-    """An online step's gradients: G_l = delta_(l+1) out_l^T, whose squared norm is ||delta||^2 ||out||^2."""
-    sizes, u_off = net.sizes, net.u_off
-    for l in range(sizes.shape[0] - 1):
-        outs = _squares(out, u_off[l], u_off[l] + sizes[l], 1.0)
-        deltas = _squares(delta, u_off[l + 1], u_off[l + 1] + sizes[l + 1], 1.0)
-        diag.gradient_sq[l] += outs * deltas
 
 
 @helper
@@ -1478,6 +1471,13 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     _swap_first_layout(net, first_t, True)
     t = run.step
     done = run.n_epochs
+    n_layers = sizes.shape[0] - 1
+    inputs_sq = np.zeros(0)  # (diagnose, online: each sample's ||x||^2, the first layer's ||out_0||^2)
+    if diag is not None and online is not None:
+        inputs_sq = np.zeros(data.X.shape[0])
+        for s in range(data.X.shape[0]):
+            for i in range(sizes[0]):
+                inputs_sq[s] += np.float64(data.X[s, i]) * np.float64(data.X[s, i])
     for e in range(run.n_epochs):
         row = min(e, orders.shape[0] - 1)
         E_epoch = 0.0
@@ -1497,8 +1497,27 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
                 if general is not None:
                     _online_backward_general(net, state, out, delta, run, step_size, root_correction)
                 if diag is not None:  # (the backward pass leaves out and every layer's deltas in place)
-                    _diag_pass(diag, net, out, 0)
-                    _diag_online_gradient(diag, net, out, delta)
+                    # Written out here, not in helpers: each call of one taking arrays costs reference counts,
+                    # which per online step cost more than these loops (50% of a digits epoch).
+                    for l in range(n_layers):
+                        # G_l = delta_(l+1) out_l^T: ||G_l||^2 = ||out_l||^2 ||delta_(l+1)||^2, the inputs' known
+                        outs_sq = inputs_sq[s]
+                        if l > 0:
+                            outs_sq = 0.0
+                            for i in range(u_off[l], u_off[l] + sizes[l]):
+                                outs_sq += np.float64(out[i]) * np.float64(out[i])
+                        deltas_sq = 0.0
+                        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+                            deltas_sq += np.float64(delta[j]) * np.float64(delta[j])
+                        diag.gradient_sq[l] += outs_sq * deltas_sq
+                        below = diag.saturated_below[l]
+                        count = 0
+                        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+                            count += _counts_flat(net.acts[l], out[j], below, _uses(net))
+                        diag.saturated[l] += count
+                        if diag.dies[l]:
+                            for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+                                diag.alive[j] |= np.uint8(out[j] > 0.0)
         if minibatch is not None:
             for start in range(0, n_samples, run.batch_size):
                 t += 1
@@ -1600,13 +1619,20 @@ def _diag_lanes_epoch_end(diag, net, e, k0, n, sums, updates, samples):
 
 @helper
 def _diag_lanes_step(diag, net, out, delta, k0, n, sums):
-    """_diag_pass and _diag_online_gradient for an online step of networks side by side (out[unit, k])."""
+    """The diagnostics of an online step (as train_epochs records them) for networks side by side (out[unit, k])."""
     sizes, u_off, acts, uses = net.sizes, net.u_off, net.acts, _uses(net)
+    inputs = 0.0  # (the inputs are every network's: their squares once)
+    for i in range(sizes[0]):
+        inputs += np.float64(out[i, 0]) * np.float64(out[i, 0])
     for l in range(sizes.shape[0] - 1):
-        sums[:2] = 0.0
-        for i in range(u_off[l], u_off[l] + sizes[l]):
-            for k in range(n):
-                sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
+        for k in range(n):
+            sums[0, k] = inputs
+            sums[1, k] = 0.0
+        if l > 0:
+            sums[0, :] = 0.0
+            for i in range(u_off[l], u_off[l] + sizes[l]):
+                for k in range(n):
+                    sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
         for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
             for k in range(n):
                 sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
@@ -1619,9 +1645,10 @@ def _diag_lanes_step(diag, net, out, delta, k0, n, sums):
                 for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
                     for k in range(n):
                         diag.saturated[l, k0 + k] += np.float64(_slope(mark, out[j, k], uses) < below)
-        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
-            for k in range(n):
-                diag.alive[j, k0 + k] |= np.uint8(out[j, k] > 0.0)
+        if diag.dies[l]:  # (the others' dead fraction is not counted)
+            for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+                for k in range(n):
+                    diag.alive[j, k0 + k] |= np.uint8(out[j, k] > 0.0)
 
 
 @kernel
@@ -2019,9 +2046,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                                    run.loss, log_sums)  # fmt: skip
                 layers.append(Z)
                 if diag is not None:
-                    flat = Z.reshape(Z.size)
-                    for r in range(k):
-                        _diag_layer(diag, net, l, flat, r * sizes[l + 1])
+                    _diag_outputs(diag, net, l, Z.reshape(Z.size), 0, sizes[l + 1], k)
             out = Z.reshape(k * n_out)
             D = np.empty((k, n_out), params.dtype)
             deltas = D.reshape(k * n_out)

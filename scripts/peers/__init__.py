@@ -7,7 +7,7 @@ E; it raises NotImplementedError (or ImportError) where the peer cannot run that
 
 import importlib
 
-PEERS = ("fastbp", "fastbp_fast", "oracle", "numpy", "torch", "jax", "sklearn", "fann", "c")
+PEERS = ("fastbp", "fastbp_fast", "fastbp_diagnose", "oracle", "numpy", "torch", "jax", "sklearn", "fann", "c")
 
 
 def runner(peer: str, workload: dict):

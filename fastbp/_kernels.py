@@ -554,15 +554,25 @@ def _update_scalars(run, step):
 PLAIN, MOMENTUM, ADAM_RULE, OTHER_RULE = 0, 1, 2, 3  # the update rules the online loops treat apart
 
 
+# A layer's statistics at an epoch's end (fastbp.diagnostics defines them), NaN where its activation has none.
+
+
 @primitive
-def _diagnostics(gradient_sq, updates, change_sq, weight_sq, saturated, outputs, below, dead, units, dies):
-    """One layer's statistics at an epoch's end (fastbp.diagnostics defines them): gradient_norm,
-    update_ratio, saturated, dead; NaN where the activation has no such statistic (below NaN, dies 0)."""
-    gradient_norm = math.sqrt(gradient_sq / updates)
-    update_ratio = math.sqrt(change_sq) / math.sqrt(weight_sq) if weight_sq > 0.0 else math.nan
-    saturated_fraction = saturated / outputs if below == below else math.nan
-    dead_fraction = dead / units if dies else math.nan
-    return gradient_norm, update_ratio, saturated_fraction, dead_fraction
+def _gradient_norm(gradient_sq, updates):
+    """sqrt of the mean over the epoch's updates of ||G_l||^2."""
+    return math.sqrt(gradient_sq / updates)
+
+
+@primitive
+def _update_ratio(change_sq, weight_sq):
+    """||W(end) - W(start)|| / ||W(start)||; NaN where ||W(start)|| is 0."""
+    return math.sqrt(change_sq) / math.sqrt(weight_sq) if weight_sq > 0.0 else math.nan
+
+
+@primitive
+def _fraction(count, of, counted):
+    """count / of (the saturated or dead fraction), or NaN where the layer's activation has none (counted False)."""
+    return count / of if counted else math.nan
 
 
 @primitive
@@ -1354,10 +1364,11 @@ def _diag_epoch_end(diag, net, first_t, e, updates, samples):
         for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
             dead += np.float64(diag.alive[j] == 0)
         units = np.float64(sizes[l + 1])
-        values = _diagnostics(diag.gradient_sq[l], updates, change, before, diag.saturated[l], samples * units,
-                              diag.saturated_below[l], dead, units, diag.dies[l])  # fmt: skip
-        for k in range(4):
-            diag.statistics[e, k, l] = values[k]
+        below = diag.saturated_below[l]
+        diag.statistics[e, 0, l] = _gradient_norm(diag.gradient_sq[l], updates)
+        diag.statistics[e, 1, l] = _update_ratio(change, before)
+        diag.statistics[e, 2, l] = _fraction(diag.saturated[l], samples * units, below == below)
+        diag.statistics[e, 3, l] = _fraction(dead, units, diag.dies[l] != 0)
 
 
 @primitive
@@ -1577,25 +1588,34 @@ def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum, neste
 
 
 @helper
-def _diag_lanes_epoch_start(diag, net, k0, n):
-    """_diag_epoch_start for networks k0..k0+n-1 side by side (diag.start[p, k], diag.alive[unit, k], ...)."""
-    for l in range(net.sizes.shape[0] - 1):
-        for p in range(np.uint64(net.w_off[l]), np.uint64(net.b_off[l])):
+def _diag_lanes_epoch_start(diag, net, k0, n, snapshot):
+    """_diag_epoch_start for networks k0..k0+n-1 side by side (diag.start[p, k], diag.alive[unit, k], ...);
+    the weights are kept only with snapshot (a call's first epoch: each epoch's end keeps them for the next)."""
+    n_layers = np.uint64(net.sizes.shape[0] - 1)
+    if snapshot:
+        for p in range(np.uint64(net.w_off[0]), np.uint64(net.b_off[n_layers - np.uint64(1)])):
             for k in range(n):
                 diag.start[p, k0 + k] = net.params[p, k0 + k]
+    for l in range(n_layers):
         for k in range(n):
             diag.gradient_sq[l, k0 + k] = 0.0
-            diag.saturated[l, k0 + k] = 0.0
-    for u in range(diag.alive.shape[0]):
         for k in range(n):
-            diag.alive[u, k0 + k] = 0
+            diag.saturated[l, k0 + k] = 0.0
+        if diag.dies[l]:
+            for u in range(
+                np.uint64(net.u_off[l + np.uint64(1)]),
+                np.uint64(net.u_off[l + np.uint64(1)] + net.sizes[l + np.uint64(1)]),
+            ):
+                for k in range(n):
+                    diag.alive[u, k0 + k] = 0
 
 
 @helper
 def _diag_lanes_epoch_end(diag, net, e, k0, n, sums, updates, samples):
-    """_diag_epoch_end for networks side by side (statistics[e, statistic, l, k])."""
+    """_diag_epoch_end for networks side by side (statistics[e, statistic, l, k]), each statistic's loop of its
+    own (they vectorise); the weights kept as the next epoch's start."""
     sizes, u_off = net.sizes, net.u_off
-    for l in range(sizes.shape[0] - 1):
+    for l in range(np.uint64(sizes.shape[0] - 1)):
         sums[:] = 0.0
         for p in range(np.uint64(net.w_off[l]), np.uint64(net.b_off[l])):
             for k in range(n):
@@ -1603,18 +1623,24 @@ def _diag_lanes_epoch_end(diag, net, e, k0, n, sums, updates, samples):
                 d = np.float64(net.params[p, k0 + k]) - start
                 sums[0, k] += d * d
                 sums[1, k] += start * start
-        for u in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
-            for k in range(n):
-                sums[2, k] += np.float64(diag.alive[u, k0 + k] == 0)
-        units = np.float64(sizes[l + 1])
+                diag.start[p, k0 + k] = net.params[p, k0 + k]
+        if diag.dies[l]:
+            for u in range(
+                np.uint64(u_off[l + np.uint64(1)]), np.uint64(u_off[l + np.uint64(1)] + sizes[l + np.uint64(1)])
+            ):
+                for k in range(n):
+                    sums[2, k] += np.float64(diag.alive[u, k0 + k] == 0)
+        units = np.float64(sizes[l + np.uint64(1)])
+        below = diag.saturated_below[l]
+        dies = diag.dies[l] != 0
         for k in range(n):
-            values = _diagnostics(diag.gradient_sq[l, k0 + k], updates, sums[0, k], sums[1, k],
-                                  diag.saturated[l, k0 + k], samples * units, diag.saturated_below[l], sums[2, k],
-                                  units, diag.dies[l])  # fmt: skip
-            diag.statistics[e, 0, l, k0 + k] = values[0]
-            diag.statistics[e, 1, l, k0 + k] = values[1]
-            diag.statistics[e, 2, l, k0 + k] = values[2]
-            diag.statistics[e, 3, l, k0 + k] = values[3]
+            diag.statistics[e, 0, l, k0 + k] = _gradient_norm(diag.gradient_sq[l, k0 + k], updates)
+        for k in range(n):
+            diag.statistics[e, 1, l, k0 + k] = _update_ratio(sums[0, k], sums[1, k])
+        for k in range(n):
+            diag.statistics[e, 2, l, k0 + k] = _fraction(diag.saturated[l, k0 + k], samples * units, below == below)
+        for k in range(n):
+            diag.statistics[e, 3, l, k0 + k] = _fraction(sums[2, k], units, dies)
 
 
 @helper
@@ -1622,31 +1648,36 @@ def _diag_lanes_step(diag, net, out, delta, k0, n, sums):
     """The diagnostics of an online step (as train_epochs records them) for networks side by side (out[unit, k])."""
     sizes, u_off, acts, uses = net.sizes, net.u_off, net.acts, _uses(net)
     inputs = 0.0  # (the inputs are every network's: their squares once)
-    for i in range(sizes[0]):
+    for i in range(np.uint64(sizes[0])):
         inputs += np.float64(out[i, 0]) * np.float64(out[i, 0])
-    for l in range(sizes.shape[0] - 1):
+    for l in range(np.uint64(sizes.shape[0] - 1)):
+        above = np.uint64(u_off[l + np.uint64(1)])
+        width = np.uint64(sizes[l + np.uint64(1)])
         for k in range(n):
-            sums[0, k] = inputs
             sums[1, k] = 0.0
-        if l > 0:
-            sums[0, :] = 0.0
-            for i in range(u_off[l], u_off[l] + sizes[l]):
-                for k in range(n):
-                    sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
-        for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+        for j in range(above, above + width):
             for k in range(n):
                 sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
-        for k in range(n):
-            diag.gradient_sq[l, k0 + k] += sums[0, k] * sums[1, k]
+        if l == 0:
+            for k in range(n):
+                diag.gradient_sq[l, k0 + k] += inputs * sums[1, k]
+        else:
+            for k in range(n):
+                sums[0, k] = 0.0
+            for i in range(np.uint64(u_off[l]), np.uint64(u_off[l] + sizes[l])):
+                for k in range(n):
+                    sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
+            for k in range(n):
+                diag.gradient_sq[l, k0 + k] += sums[0, k] * sums[1, k]
         below = diag.saturated_below[l]
         code = acts[l]
         for mark in literal_unroll(_code_marks(uses)):  # (a loop per activation, which vectorises)
             if below == below and code == len(mark):
-                for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+                for j in range(above, above + width):
                     for k in range(n):
                         diag.saturated[l, k0 + k] += np.float64(_slope(mark, out[j, k], uses) < below)
         if diag.dies[l]:  # (the others' dead fraction is not counted)
-            for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
+            for j in range(above, above + width):
                 for k in range(n):
                     diag.alive[j, k0 + k] |= np.uint8(out[j, k] > 0.0)
 
@@ -1693,7 +1724,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
         row = min(e, orders.shape[0] - 1)
         E_epoch[:] = 0.0
         if diag is not None and not evaluating:
-            _diag_lanes_epoch_start(diag, net, k0, n)
+            _diag_lanes_epoch_start(diag, net, k0, n, e == 0)
         for r in range(n_samples):
             s = np.uint64(r) if evaluating else np.uint64(orders[row, r])
             for i in range(np.uint64(sizes[0])):

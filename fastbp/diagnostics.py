@@ -22,8 +22,8 @@ import numpy as np
 from . import _kernels, catalogue
 
 # The verdict's thresholds (each a statement about the last epoch unless said otherwise).
-SATURATED = 0.5  # at least this fraction of a layer's outputs on flat spots, in a run that is slow (below):
-# a trained network's outputs sit on flat spots when they are right, which is no trouble
+SATURATED = 0.5  # at least this fraction of a layer's outputs on flat spots: a hidden layer's in a run not solved,
+# the output layer's in a slow one (a trained network's outputs sit on flat spots when they are right)
 SLOW = 0.1  # slow: the error fell by less than this fraction over the second half of the run
 DEAD = 0.5  # at least this fraction of a layer's units dead
 VANISHING = 1e-3  # a layer's gradient norm below this fraction of the largest layer's
@@ -153,17 +153,18 @@ def _first_epoch_from(flags: np.ndarray) -> int:
 
 
 def _saturated(d: Diagnostics, errors: np.ndarray) -> str:
-    if not _slow(errors):
-        return ""
+    """Hidden layers on flat spots in a run not solved; the output's, under a loss whose deltas hold its slope,
+    in a slow run (right outputs sit on flat spots too: only a run that stalls shows the wrong ones)."""
     last = d.saturated[-1]
     output = len(d.activations) - 1
     harmless = catalogue.loss(d.loss).slope_free  # (the output's slope cancels out of its deltas)
-    layers = [l for l in range(len(last)) if last[l] >= SATURATED and not (l == output and harmless)]
+    hidden = [l for l in range(output) if last[l] >= SATURATED and not _solved(errors)]
+    layers = hidden + ([output] if last[output] >= SATURATED and not harmless and _slow(errors) else [])
     if not layers:
         return ""
     parts = [f"{_layer(l, d)} {_percent(last[l])} of its outputs (from epoch "
              f"{_first_epoch_from(d.saturated[:, l] >= SATURATED)} on)" for l in layers]  # fmt: skip
-    advice = "scale the inputs to mean 0 and variance 1, start from smaller weights"
+    advice = "scale the inputs to mean 0 and variance 1 (or to [0, 1]), start from smaller weights"
     if output in layers:
         advice += (
             ", or give the output softmax (or logistic) units with loss='cross_entropy', whose deltas "
@@ -171,8 +172,8 @@ def _saturated(d: Diagnostics, errors: np.ndarray) -> str:
         )
     return (
         f"saturated: {'; '.join(parts)} sit on the flat spots of their activation in the last epoch, where its "
-        f"slope is below 1% of its largest, while the error fell by less than {_percent(SLOW)} over the second "
-        f"half of the run: their gradients are nearly zero and they barely learn. Try: {advice}."
+        f"slope is below 1% of its largest: the error reaches them a hundredfold weaker, so they barely learn. "
+        f"Try: {advice}."
     )
 
 
@@ -228,10 +229,15 @@ def _exploding(d: Diagnostics) -> str:
     return f"exploding: {'; '.join(parts)}. Try: a smaller learning rate, or scaled inputs."
 
 
+def _solved(errors: np.ndarray) -> bool:
+    """The error fell to SOLVED of the first epoch's or below."""
+    return bool(errors[-1] <= SOLVED * errors[0])
+
+
 def _slow(errors: np.ndarray) -> bool:
     """The error fell by less than SLOW over the second half of the run, and is not near 0."""
     half, last = errors[len(errors) // 2], errors[-1]
-    return bool(last > SOLVED * errors[0] and last >= half * (1.0 - SLOW))
+    return not _solved(errors) and bool(last >= half * (1.0 - SLOW))
 
 
 def _stalled(errors: np.ndarray) -> str:
@@ -239,7 +245,7 @@ def _stalled(errors: np.ndarray) -> str:
     if epochs < STALLED_MIN_EPOCHS or not np.isfinite(errors).all():
         return ""
     half, last = errors[epochs // 2], errors[-1]
-    if last <= SOLVED * errors[0] or last < half * (1.0 - STALLED):
+    if _solved(errors) or last < half * (1.0 - STALLED):
         return ""
     return (
         f"no progress: the error went from {half:.4g} in epoch {epochs // 2 + 1} to {last:.4g} in epoch "

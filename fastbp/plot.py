@@ -66,6 +66,9 @@ def _plot_statistics(axes, d) -> None:
         ax.grid(True, which="both", alpha=0.3)
         if ax.lines:
             ax.legend(fontsize="small")
+        else:
+            ax.text(0.5, 0.5, "no layer's activation\nhas this statistic", ha="center", va="center",
+                    transform=ax.transAxes, color="gray")  # fmt: skip
 
 
 def plot_heat_map(path, table, row_labels, column_labels, title: str, xlabel: str, ylabel: str) -> None:

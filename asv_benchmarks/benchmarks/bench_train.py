@@ -142,3 +142,32 @@ class DigitsModels(Benchmark):
         return self.train().final_error
 
     track_final_error.unit = "loss"
+
+
+class Diagnose(Benchmark):
+    """diagnose=True against the same run without it (the same bits): digits online, digits in minibatches of
+    32 with Adam (the peer comparison's digits-adam-softmax) and the 1,000-network XOR ensemble."""
+
+    params = (["digits-online", "digits-adam-softmax", "xor-ensemble"], [False, True])
+    param_names = ["workload", "diagnose"]
+
+    def setup(self, workload, diagnose):
+        import inspect
+
+        from .workloads import WORKLOADS
+
+        if "diagnose" not in inspect.signature(fastbp.train).parameters:
+            raise NotImplementedError("this fastbp has no diagnostics")
+        self.w = WORKLOADS[workload]()
+        self.nets = networks(self.w)
+        self.options = train_options(self.w) | {"diagnose": diagnose}
+        self.train()  # compile / load the kernels
+
+    def train(self):
+        nets = [net.copy() for net in self.nets]
+        if len(nets) == 1:
+            return [fastbp.train(nets[0], self.w["X"], self.w["Y"], **self.options)]
+        return fastbp.train_many(nets, self.w["X"], self.w["Y"], **self.options)
+
+    def time_train(self, workload, diagnose):
+        self.train()

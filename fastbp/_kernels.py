@@ -1643,45 +1643,6 @@ def _diag_lanes_epoch_end(diag, net, e, k0, n, sums, updates, samples):
             diag.statistics[e, 3, l, k0 + k] = _fraction(sums[2, k], units, dies)
 
 
-@helper
-def _diag_lanes_step(diag, net, out, delta, k0, n, sums):
-    """The diagnostics of an online step (as train_epochs records them) for networks side by side (out[unit, k])."""
-    sizes, u_off, acts, uses = net.sizes, net.u_off, net.acts, _uses(net)
-    inputs = 0.0  # (the inputs are every network's: their squares once)
-    for i in range(np.uint64(sizes[0])):
-        inputs += np.float64(out[i, 0]) * np.float64(out[i, 0])
-    for l in range(np.uint64(sizes.shape[0] - 1)):
-        above = np.uint64(u_off[l + np.uint64(1)])
-        width = np.uint64(sizes[l + np.uint64(1)])
-        for k in range(n):
-            sums[1, k] = 0.0
-        for j in range(above, above + width):
-            for k in range(n):
-                sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
-        if l == 0:
-            for k in range(n):
-                diag.gradient_sq[l, k0 + k] += inputs * sums[1, k]
-        else:
-            for k in range(n):
-                sums[0, k] = 0.0
-            for i in range(np.uint64(u_off[l]), np.uint64(u_off[l] + sizes[l])):
-                for k in range(n):
-                    sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
-            for k in range(n):
-                diag.gradient_sq[l, k0 + k] += sums[0, k] * sums[1, k]
-        below = diag.saturated_below[l]
-        code = acts[l]
-        for mark in literal_unroll(_code_marks(uses)):  # (a loop per activation, which vectorises)
-            if below == below and code == len(mark):
-                for j in range(above, above + width):
-                    for k in range(n):
-                        diag.saturated[l, k0 + k] += np.float64(_slope(mark, out[j, k], uses) < below)
-        if diag.dies[l]:  # (the others' dead fraction is not counted)
-            for j in range(above, above + width):
-                for k in range(n):
-                    diag.alive[j, k0 + k] |= np.uint8(out[j, k] > 0.0)
-
-
 @kernel
 def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
     """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
@@ -1915,7 +1876,47 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                         for i in range(n_in):
                             _times_slope(code, delta[below + i], out[below + i], 0, n, uses)
             if diag is not None:  # (as in train_epochs: out and every layer's deltas are still in place)
-                _diag_lanes_step(diag, net, out, delta, k0, n, sums)
+                # The step's statistics written out here, as in train_epochs: a helper call per step costs
+                # its arrays' reference counts (a fifth of the XOR ensemble's time); per layer, one pass over
+                # its units for the deltas' squares and the flat spots together.
+                inputs_sq = 0.0  # (the inputs are every network's: their squares once)
+                for i in range(np.uint64(sizes[0])):
+                    inputs_sq += np.float64(out[i, 0]) * np.float64(out[i, 0])
+                for layer in range(np.uint64(sizes.shape[0] - 1)):
+                    unit0 = np.uint64(u_off[layer + np.uint64(1)])
+                    n_units = np.uint64(sizes[layer + np.uint64(1)])
+                    for k in range(n):
+                        sums[1, k] = 0.0
+                        sums[2, k] = 0.0
+                    flat_below = diag.saturated_below[layer]
+                    code = acts[layer]
+                    if flat_below == flat_below:
+                        for mark in literal_unroll(_code_marks(uses)):  # (a loop per activation, which vectorises)
+                            if code == len(mark):
+                                for j in range(unit0, unit0 + n_units):
+                                    for k in range(n):
+                                        sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
+                                        sums[2, k] += np.float64(_slope(mark, out[j, k], uses) < flat_below)
+                    else:
+                        for j in range(unit0, unit0 + n_units):
+                            for k in range(n):
+                                sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
+                    if layer == 0:
+                        for k in range(n):
+                            sums[0, k] = inputs_sq
+                    else:
+                        for k in range(n):
+                            sums[0, k] = 0.0
+                        for i in range(np.uint64(u_off[layer]), np.uint64(u_off[layer] + sizes[layer])):
+                            for k in range(n):
+                                sums[0, k] += np.float64(out[i, k]) * np.float64(out[i, k])
+                    for k in range(n):
+                        diag.gradient_sq[layer, k0 + k] += sums[0, k] * sums[1, k]
+                        diag.saturated[layer, k0 + k] += sums[2, k]
+                    if diag.dies[layer]:  # (the others' dead fraction is not counted)
+                        for j in range(unit0, unit0 + n_units):
+                            for k in range(n):
+                                diag.alive[j, k0 + k] |= np.uint8(out[j, k] > 0.0)
         if diag is not None and not evaluating:
             _diag_lanes_epoch_end(diag, net, e, k0, n, sums, n_samples, n_samples)
         if evaluating:

@@ -106,19 +106,23 @@ def test_the_statistics_are_what_their_definitions_say():
 
 
 def test_unrolled_and_lanes_runs_are_diagnosed_through_the_loops_with_the_same_bits():
+    """The unrolled kernel's bits are the loops' (tests/test_unrolled.py): a diagnosed run that takes the
+    loops instead gives the bits of the undiagnosed loops; the lanes record it themselves."""
     net = fastbp.Network.random((2, 2, 1), seed=1)
     options = dict(epochs=3000, lr=0.5)
     assert _dispatch.training_kernel(net, fastbp._options.check(4, **options), 4) is not fastbp._kernels.train_epochs
-    params, alone = trained(net, XOR_X, XOR_Y, **options)
+    diagnosing = fastbp._options.check(4, diagnose=True, **options)
+    assert _dispatch.training_kernel(net, diagnosing, 4) is fastbp._kernels.train_epochs
+    params, alone = trained(net, XOR_X, XOR_Y, kernel="loops", **options)
     diagnosed_params, diagnosed = trained(net, XOR_X, XOR_Y, diagnose=True, **options)
     assert np.array_equal(params, diagnosed_params) and np.array_equal(alone.errors, diagnosed.errors)
     nets = [fastbp.Network.random((2, 2, 1), seed=k) for k in range(10)]
+    alone = [trained(net, XOR_X, XOR_Y, kernel="loops", **options) for net in nets]  # (train_many's bits)
     for kernel in ("lanes", "loops"):  # (with diagnose, the threads' networks go one by one)
-        diagnosed_nets, plain_nets = [n.copy() for n in nets], [n.copy() for n in nets]
+        diagnosed_nets = [n.copy() for n in nets]
         histories = fastbp.train_many(diagnosed_nets, XOR_X, XOR_Y, diagnose=True, kernel=kernel, **options)
-        plain = fastbp.train_many(plain_nets, XOR_X, XOR_Y, kernel=kernel, **options)
-        for a, b, h, p in zip(diagnosed_nets, plain_nets, histories, plain):
-            assert np.array_equal(a._params, b._params) and np.array_equal(h.errors, p.errors)
+        for a, h, (params, history) in zip(diagnosed_nets, histories, alone):
+            assert np.array_equal(a._params, params) and np.array_equal(h.errors, history.errors)
         assert_same_statistics(histories[1].diagnostics, diagnosed.diagnostics, rtol=1e-12)
 
 

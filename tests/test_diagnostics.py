@@ -243,3 +243,10 @@ def test_the_command_line_prints_the_verdict_and_draws_the_statistics(tmp_path):
     plain = subprocess.run([sys.executable, "-m", "fastbp", "train", "xor", "--epochs", "5", "--quiet"],
                            capture_output=True, text=True, check=True)  # fmt: skip
     assert "diagnosis" not in plain.stdout
+    csv = tmp_path / "sweep.csv"
+    swept = subprocess.run(
+        [sys.executable, "-m", "fastbp", "sweep", "xor", "--hidden", "2", "--seeds", "3", "--epochs", "3000",
+         "--diagnose", "--quiet", "--val", "0.5", "--out", str(csv)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "verdicts: " in swept.stdout and csv.read_text().splitlines()[0].endswith(",verdict")

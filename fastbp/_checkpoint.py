@@ -183,7 +183,8 @@ def _read_state(archive: Archive, net, version: int, epochs: int, shuffle: bool,
     stopped = bool(archive.scalar("stopped", "b")) if "stopped" in archive else False
     diagnosed = None  # (a run with diagnose=True: its statistics so far; NaN is a value they take)
     if "diagnostics" in archive:
-        diagnosed = archive.array("diagnostics", "f", shape=(4, epoch, len(net.sizes) - 1), dtype=np.float64)
+        statistics = 4  # (diagnostics.STATISTICS)
+        diagnosed = archive.array("diagnostics", "f", shape=(epoch, statistics, len(net.sizes) - 1), dtype=np.float64)
     return {
         "params": params, "state": state, "step": _count(archive, "step", 0, np.iinfo(np.int64).max),
         "epoch": int(epoch), "errors": errors, "rng_state": rng_state, "val_errors": val_errors,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -194,8 +195,9 @@ class _Job:
         self.errors[: self.epoch] = state["errors"]
         if self.rng is not None:
             self.rng.bit_generator.state = state["rng_state"]
-        if self.recorder is not None and state["diagnostics"] is not None:
-            self.recorder.rows(0, self.epoch)[:] = state["diagnostics"]
+        if self.recorder is not None:  # (a checkpoint of a run without diagnose: NaN for its epochs)
+            diagnosed = state["diagnostics"]
+            self.recorder.rows(0, self.epoch)[:] = math.nan if diagnosed is None else diagnosed
         if self.val_errors is not None and state["val_errors"] is not None:
             self.val_errors[: self.epoch] = state["val_errors"]
             self.best, self.waited, self.stopped = state["best"], state["waited"], state["stopped"]

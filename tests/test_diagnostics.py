@@ -143,10 +143,15 @@ def test_a_resumed_run_keeps_the_statistics_of_its_first_part(tmp_path):
     net, X, Y = random_problem(5, (3, 4, 2), 9)
     whole_params, whole = trained(net, X, Y, epochs=10, diagnose=True)
     first = net.copy()
-    fastbp.train(first, X, Y, epochs=4, diagnose=True, checkpoint=tmp_path / "run.npz")
+    fastbp.train(first, X, Y, epochs=3, diagnose=True, checkpoint=tmp_path / "run.npz")
     history = fastbp.train(first, X, Y, epochs=10, diagnose=True, resume=tmp_path / "run.npz")
     assert np.array_equal(first._params, whole_params)
     assert_same_statistics(history.diagnostics, whole.diagnostics, rtol=0)
+    undiagnosed = net.copy()  # a checkpoint written without diagnose: NaN for the epochs before it
+    fastbp.train(undiagnosed, X, Y, epochs=3, checkpoint=tmp_path / "plain.npz")
+    history = fastbp.train(undiagnosed, X, Y, epochs=10, diagnose=True, resume=tmp_path / "plain.npz")
+    assert np.isnan(history.diagnostics.gradient_norm[:3]).all()
+    np.testing.assert_array_equal(history.diagnostics.gradient_norm[3:], whole.diagnostics.gradient_norm[3:])
 
 
 # --- The verdict -------------------------------------------------------------------------------------

@@ -58,7 +58,8 @@ def train_many(
     diverges, every network keeps the state it reached in that chunk of epochs and
     FloatingPointError names the networks that diverged. ``diagnose=True`` gives each history
     its own diagnostics, from the lanes or, where the threads would train, from each network
-    trained in turn through train's own kernels (the same bits).
+    trained in turn through train's own kernels (the same bits). They take 32 bytes per epoch,
+    weight layer and network (1,000 networks of 2 layers for 2,000 epochs: 128 MB).
     """
     nets = _check_nets(nets)
     X, Y = _validate.samples(X, Y, nets[0].sizes[0], nets[0].sizes[-1], dtype=nets[0].dtype)

@@ -78,12 +78,11 @@ class Engine:
         its index) or is at most opts.target_error (returning the epochs run, it included).
         With diagnose, ``statistics`` (diagnostics.Recorder.rows for these epochs) receives their diagnostics.
         """
-        diagnosing = self.opts.diagnose and statistics is not None
         if self.kernel is not None:
-            diag = diagnostics.kernel_record(self.net, statistics) if diagnosing else None
+            diag = None if statistics is None else diagnostics.kernel_record(self.net, statistics)
             done = self.kernel(*self._arguments(orders, count, errors, diag))
         else:
-            done = self._oracle(orders, count, errors, statistics if diagnosing else None)
+            done = self._oracle(orders, count, errors, statistics)
         self.step += (done if done == count or self.reached_target(errors, done) else done + 1) * self._per_epoch()
         return done
 

@@ -88,9 +88,13 @@ def run(job: Job, opts: Options, n_samples: int, n_params: int, after_chunk: Cal
 def record(epochs: int, width: int | None = None) -> np.ndarray:
     """Room for a run's per-epoch values (rows of `width` for many networks), for up to about a million values
     at first: a run with a large `epochs` and a target error or patience grows it as it goes (see grown)."""
-    per_row = 1 if width is None else width
-    rows = min(epochs, max(16, RECORD_VALUES // per_row))
+    rows = record_rows(epochs, 1 if width is None else width)
     return np.empty(rows if width is None else (rows, width))
+
+
+def record_rows(epochs: int, per_row: int) -> int:
+    """The rows record() starts with for rows of per_row values (the diagnostics' record starts as the errors')."""
+    return min(epochs, max(16, RECORD_VALUES // per_row))
 
 
 def grown(values: np.ndarray, rows: int, epochs: int) -> np.ndarray:

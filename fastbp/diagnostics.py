@@ -8,8 +8,8 @@ train(..., diagnose=True) records, per epoch and weight layer (layer 0 the first
                  its activation: slope below 1% of its largest (catalogue.Activation.saturated_below)
   dead           the fraction of the layer's units whose net input was <= 0 for every sample of the epoch
                  (activations that die: catalogue.Activation.dies)
-The kernels (_kernels.Diag) count and sum; this module turns the sums into these statistics and the
-statistics into a verdict in plain words. The oracle computes the same (oracle.Notes).
+The kernels write them (through a _kernels.Diag that this module builds) into a Recorder's rows; this
+module turns them into a verdict in plain words. The oracle computes the same (oracle.Notes).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels, catalogue
+from . import _kernels, _loop, catalogue
 
 # The verdict's thresholds (each a statement about the last epoch unless said otherwise).
 SATURATED = 0.5  # at least this fraction of a layer's outputs on flat spots: a hidden layer's in a run not solved,
@@ -56,17 +56,16 @@ class Recorder:
     errors; the kernels write their rows in place (rows() of consecutive epochs is contiguous)."""
 
     def __init__(self, activations: tuple[str, ...], loss: str, epochs: int, n_nets: int | None = None):
-        self.activations, self.loss = activations, loss
+        self.activations, self.loss, self.epochs = activations, loss, epochs
         networks = () if n_nets is None else (n_nets,)
-        # (no NaN fill: rows are exposed only once an epoch has written them)
-        self.values = np.empty((min(epochs, 1024), len(STATISTICS), len(activations), *networks))
+        # As many rows as the errors' record, growing with it; not filled with NaN: rows are exposed only
+        # once an epoch has written them.
+        rows = _loop.record_rows(epochs, n_nets or 1)
+        self.values = np.empty((rows, len(STATISTICS), len(activations), *networks))
 
     def rows(self, first: int, count: int) -> np.ndarray:
         """The rows of epochs first .. first + count - 1 (a view), made room for."""
-        if first + count > len(self.values):
-            grown = np.empty((max(first + count, 2 * len(self.values)), *self.values.shape[1:]))
-            grown[:first] = self.values[:first]
-            self.values = grown
+        self.values = _loop.grown(self.values, first + count, self.epochs)
         return self.values[first : first + count]
 
     def result(self, epochs: int) -> Diagnostics:
@@ -234,21 +233,20 @@ def _solved(errors: np.ndarray) -> bool:
     return bool(errors[-1] <= SOLVED * errors[0])
 
 
-def _slow(errors: np.ndarray) -> bool:
-    """The error fell by less than SLOW over the second half of the run, and is not near 0."""
+def _slow(errors: np.ndarray, fraction: float = SLOW) -> bool:
+    """The error fell by less than `fraction` over the second half of the run, and the run is not solved."""
     half, last = errors[len(errors) // 2], errors[-1]
-    return not _solved(errors) and bool(last >= half * (1.0 - SLOW))
+    return not _solved(errors) and bool(last >= half * (1.0 - fraction))
 
 
 def _stalled(errors: np.ndarray) -> str:
     epochs = len(errors)
-    if epochs < STALLED_MIN_EPOCHS or not np.isfinite(errors).all():
+    if epochs < STALLED_MIN_EPOCHS or not np.isfinite(errors).all() or not _slow(errors, STALLED):
         return ""
     half, last = errors[epochs // 2], errors[-1]
-    if _solved(errors) or last < half * (1.0 - STALLED):
-        return ""
+    change = "rose" if last > half else f"fell less than {_percent(STALLED)}"
     return (
         f"no progress: the error went from {half:.4g} in epoch {epochs // 2 + 1} to {last:.4g} in epoch "
-        f"{epochs}, less than {_percent(STALLED)} lower over the second half of the run. Try: a larger or "
-        "smaller learning rate, another optimiser (adam), or more hidden units."
+        f"{epochs}: it {change} over the second half of the run. Try: a smaller (or larger) learning rate, "
+        "another optimiser (adam), or more hidden units."
     )

@@ -195,5 +195,5 @@ def _read_state(archive: Archive, net, version: int, epochs: int, shuffle: bool,
 # What a checkpoint written before these options existed was trained with.
 _V1_DEFAULTS = {
     "loss": "squared", "optimizer": "sgd", "betas": [0.9, 0.999], "eps": 1e-8, "etas": [0.5, 1.2],
-    "step_sizes": [1e-6, 50.0], "weight_decay": 0.0, "fast_math": False, "nesterov": False,
+    "step_sizes": [1e-6, 50.0], "weight_decay": 0.0, "fast_math": False, "nesterov": False, "huber_delta": 1.0,
 }  # fmt: skip

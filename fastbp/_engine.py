@@ -17,12 +17,19 @@ def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = No
     target = math.nan if opts.target_error is None else opts.target_error
     return _kernels.Run(
         count, real(opts.lr if lr is None else lr), real(opts.momentum), opts.batch_size, _dispatch.block_size(opts),
-        opts.train_biases, opts.layerwise, catalogue.code(catalogue.LOSSES, opts.loss),
+        opts.train_biases, opts.layerwise, *loss_rule(opts.loss, opts, dtype),
         catalogue.code(catalogue.OPTIMIZERS, opts.optimizer),
         real(opts.betas[0]), real(opts.betas[1]), real(opts.eps), real(opts.etas[0]), real(opts.etas[1]),
         real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target), int(step),
         opts.fast_math, opts.nesterov,
     )  # fmt: skip
+
+
+def loss_rule(loss: str, options, dtype) -> _kernels.LossRule:
+    """The kernels' record of a loss: its code and its option's value from options (a mapping or an
+    Options; 0 for a loss without one), in dtype."""
+    return _kernels.LossRule(catalogue.code(catalogue.LOSSES, loss),
+                             np.dtype(dtype).type(catalogue.loss(loss).option_value(options)))  # fmt: skip
 
 
 def initial_state(n_params: int, dtype, opts: Options, lr: float | None = None) -> _kernels.State:
@@ -121,7 +128,7 @@ class Engine:
         epochs: list = []  # (each epoch's diagnostics, when recorded)
         E = oracle.train(W, b, net._tied.tolist(), self.X.tolist(), self.Y.tolist(), epoch_orders, opts.batch_size,
                          rule, sW, sb, opts.train_biases, opts.layerwise,
-                         [catalogue.activation(a) for a in net.activations], catalogue.loss(opts.loss),
+                         [catalogue.activation(a) for a in net.activations], catalogue.loss(opts.loss).bound(opts),
                          opts.target_error, None if statistics is None else epochs)  # fmt: skip
         if statistics is not None:
             diagnostics.fill_from_oracle(statistics, epochs)

@@ -72,7 +72,7 @@ parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=Tru
 
 # The BLAS kernel multiplies by a layer of at most this many units from a transposed copy of its weights.
 NARROW = 16
-SQUARED, CROSS_ENTROPY, POISSON = 0, 1, 2  # catalogue.LOSSES' order
+SQUARED, CROSS_ENTROPY, POISSON, HUBER = 0, 1, 2, 3  # catalogue.LOSSES' order
 SGD, ADAM, RPROP, ADAMW = 0, 1, 2, 3  # catalogue.OPTIMIZERS' order
 # The catalogue's table lengths: a code outside them is refused when a kernel starts (_check_codes).
 N_ACTIVATIONS, N_LOSSES, N_OPTIMIZERS = (len(table) for table in (catalogue.ACTIVATIONS, catalogue.LOSSES,
@@ -156,6 +156,14 @@ class Diag(NamedTuple):
     alive: np.ndarray  # (units,) uint8: 1 where a unit's output was > 0 in some pass of the epoch
 
 
+class LossRule(NamedTuple):
+    """The loss a kernel scores with: its code (catalogue.LOSSES' order) and the value of its option
+    (catalogue.Loss.option: the Huber loss's huber_delta; 0 for a loss without one), in the parameters' dtype."""
+
+    code: int
+    parameter: float
+
+
 class Run(NamedTuple):
     """One kernel call's options; the real numbers in the parameters' dtype, target in float64."""
 
@@ -166,7 +174,8 @@ class Run(NamedTuple):
     block: int  # samples the batch kernels hold at once
     train_biases: bool
     layerwise: bool
-    loss: int
+    loss: int  # the loss's code and its option's value (a LossRule's fields: a parallel kernel cannot pass a
+    loss_parameter: float  # nested record to its threads; _loss_of makes the record)
     optimizer: int
     beta1: float
     beta2: float
@@ -445,25 +454,56 @@ def _poisson_error(target, out):
 
 
 @primitive
+def _loss_of(run):
+    """The LossRule of a Run."""
+    return LossRule(run.loss, run.loss_parameter)
+
+
+@primitive
+def _huber_error(target, out, huber_delta):
+    """One output's Huber loss (torch's): d^2 / 2 where d = |target - out| <= huber_delta, else
+    huber_delta (d - huber_delta / 2)."""
+    d = abs(target - out)
+    return 0.5 * (d * d) if d <= huber_delta else huber_delta * (d - 0.5 * huber_delta)
+
+
+@primitive
+def _huber_gradient(target, out, huber_delta):
+    """dE/dout of one output's Huber loss: -(target - out), clipped to [-huber_delta, huber_delta]."""
+    return min(max(-(target - out), -huber_delta), huber_delta)
+
+
+@primitive
 def _unit_error(loss, target, out, net):
-    """One output unit's share of the error: squared, half the Poisson deviance (e^net units), or binary
-    cross-entropy from its net input (max(net, 0) - net t + log(1 + e^-|net|), finite where out rounds to
-    0 or 1)."""
-    if loss == SQUARED:
+    """One output unit's share of the error under loss (a LossRule): squared, Huber, half the Poisson
+    deviance (e^net units), or binary cross-entropy from its net input (max(net, 0) - net t +
+    log(1 + e^-|net|), finite where out rounds to 0 or 1)."""
+    if loss.code == SQUARED:
         return _squared_error(target, out)
-    if loss == POISSON:
+    if loss.code == HUBER:
+        return _huber_error(target, out, loss.parameter)
+    if loss.code == POISSON:
         return _poisson_error(target, out)
     return max(net, 0.0) - net * target + math.log1p(_exp_nonpositive(-abs(net)))
 
 
 @primitive
+def _unit_gradient(loss, target, out):
+    """dE/dout of one output unit under a loss whose deltas hold the output's slope: the squared error's
+    -(target - out), or the Huber loss's, clipped."""
+    if loss.code == HUBER:
+        return _huber_gradient(target, out, loss.parameter)
+    return -(target - out)
+
+
+@primitive
 def _unit_delta(loss, target, out, slope):
-    """delta_o of an element-wise output unit whose dout/dnet is slope: -(target - out) slope (the article's
-    delta_o for a logistic unit), or out - target for cross-entropy on a logistic unit and for the Poisson
-    loss on an e^net unit."""
-    if loss == SQUARED:
-        return (-(target - out)) * slope
-    return out - target
+    """delta_o of an element-wise output unit whose dout/dnet is slope: dE/dout times slope (the article's
+    -(target - out) out (1 - out) for a logistic unit), or out - target for cross-entropy on a logistic unit
+    and for the Poisson loss on an e^net unit (catalogue.Loss.slope_free)."""
+    if loss.code == CROSS_ENTROPY or loss.code == POISSON:
+        return out - target
+    return _unit_gradient(loss, target, out) * slope
 
 
 @primitive
@@ -766,7 +806,7 @@ def _check_codes(acts, uses, loss, optimizer):
             raise ValueError("an activation code outside fastbp.catalogue.ACTIVATIONS")
         if not _uses_code(acts[l], uses):
             raise ValueError("an activation code that Net.uses does not mark")
-    if loss < 0 or loss >= N_LOSSES:
+    if loss.code < 0 or loss.code >= N_LOSSES:
         raise ValueError("a loss code outside fastbp.catalogue.LOSSES")
     if optimizer < 0 or optimizer >= N_OPTIMIZERS:
         raise ValueError("an optimizer code outside fastbp.catalogue.OPTIMIZERS")
@@ -955,7 +995,7 @@ def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, uses, Y, s, loss):
         for j in range(n_out):
             E_total += _unit_error(loss, Y[s, j], out[o0 + j], nets[n0 + j])
             delta[d0 + j] = _unit_delta(loss, Y[s, j], out[o0 + j], _slope(code, out[o0 + j], uses))
-    elif loss == CROSS_ENTROPY:
+    elif loss.code == CROSS_ENTROPY:
         # E = -sum_k t_k log softmax_k, log softmax_k = net_k - (max + log sum_j e^(net_j - max));
         # dE/dnet_j = out_j sum_k t_k - t_j.
         m = nets[n0]
@@ -969,13 +1009,13 @@ def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, uses, Y, s, loss):
             total += delta[d0 + j]
         E_total = _softmax_cross_entropy(out, o0, nets, n0, delta, d0, n_out, Y, s, m + math.log(total))
     else:
-        # The squared error through softmax: delta_j = out_j (g_j - sum_k g_k out_k), g = dE/dout.
+        # The squared error (or Huber's) through softmax: delta_j = out_j (g_j - sum_k g_k out_k), g = dE/dout.
         dot = 0.0
         for j in range(n_out):
-            dot += (-(Y[s, j] - out[o0 + j])) * out[o0 + j]
+            dot += _unit_gradient(loss, Y[s, j], out[o0 + j]) * out[o0 + j]
         for j in range(n_out):
-            E_total += _squared_error(Y[s, j], out[o0 + j])
-            delta[d0 + j] = out[o0 + j] * ((-(Y[s, j] - out[o0 + j])) - dot)
+            E_total += _unit_error(loss, Y[s, j], out[o0 + j], nets[n0 + j])
+            delta[d0 + j] = out[o0 + j] * (_unit_gradient(loss, Y[s, j], out[o0 + j]) - dot)
     return E_total
 
 
@@ -989,11 +1029,11 @@ def _output_delta(net, out, delta, base, Y, s, loss):
     s = np.uint64(s)
     uses = _uses(net)
     # The article's (squared error, an element-wise output) without a nested helper (its arrays' reference counts).
-    if loss == SQUARED and not _whole_layer(code, uses):
+    if loss.code == SQUARED and not _whole_layer(code, uses):
         E_total = 0.0
         for j in range(n_out):
             E_total += _squared_error(Y[s, j], out[top + j])
-            delta[top + j] = _unit_delta(SQUARED, Y[s, j], out[top + j], _slope(code, out[top + j], uses))
+            delta[top + j] = _unit_delta(loss, Y[s, j], out[top + j], _slope(code, out[top + j], uses))
         return E_total
     return _loss_delta(out, top, out, top + n_out, delta, top, n_out, code, uses, Y, s, loss)
 
@@ -1302,7 +1342,7 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag):
         for r in range(n):
             s = data.orders[row, first + r]
             _forward(net, data.X, s, outs, r * stride, zero, None, None)  # (fast_math: online only)
-            E = _output_delta(net, outs, deltas, r * stride, data.Y, s, run.loss)
+            E = _output_delta(net, outs, deltas, r * stride, data.Y, s, _loss_of(run))
             if weighted:
                 E = _weigh(E, deltas, r * stride + top, n_out, data.weights[s])
             E_sum += E
@@ -1454,7 +1494,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     ``diag``: a Diag to record the diagnostics in (statistics[e] for epoch e), or None, which compiles none of it.
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
-    _check_codes(net.acts, _uses(net), run.loss, run.optimizer)
+    _check_codes(net.acts, _uses(net), _loss_of(run), run.optimizer)
     if (online is None) == (minibatch is None) or (online is not None and (plain is None) == (general is None)):
         raise ValueError("train_epochs takes one path: online (plain or general) or minibatch")
     if plain is not None and not _is_plain(run):
@@ -1502,7 +1542,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
                 t += 1
                 step_size, root_correction = _update_scalars(run, t)
                 _forward(net, data.X, s, out, 0, zero, first_t, run.fast_math)
-                E_epoch += _output_delta(net, out, delta, 0, data.Y, s, run.loss)
+                E_epoch += _output_delta(net, out, delta, 0, data.Y, s, _loss_of(run))
                 if plain is not None:
                     _online_backward(net, out, delta, run, first_t)
                 if general is not None:
@@ -1565,8 +1605,8 @@ def train_many_epochs(nets, state, data, run, lrs, errors, done, markers):
         l0, l1 = nets.layer_ptr[k], nets.layer_ptr[k + 1]
         one = _net_of(nets, p0, p1, u0, u1, l0, l1)
         its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise,
-                      run.loss, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus, run.eta_plus,
-                      run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math,
+                      run.loss, run.loss_parameter, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus,
+                      run.eta_plus, run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math,
                       run.nesterov)  # fmt: skip
         its_state = State(state.first[p0:p1], state.second[p0:p1])
         done[k] = train_epochs(one, its_state, data, its_run, errors[k], markers[0], markers[1], markers[2],
@@ -1661,9 +1701,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
     """
     params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
     u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
-    _check_codes(acts, uses, run.loss, run.optimizer)
+    _check_codes(acts, uses, _loss_of(run), run.optimizer)
     velocity = state.first
-    loss = run.loss
+    loss = _loss_of(run)
     X, Y, orders = data.X, data.Y, data.orders
     n_epochs, momentum, train_biases, layerwise = run.n_epochs, run.momentum, run.train_biases, run.layerwise
     nesterov = run.nesterov
@@ -1703,7 +1743,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                 last = n_in - np.uint64(1)
                 code = acts[l]
                 # The output layer's net inputs are kept for cross-entropy and softmax (which comes after).
-                keep_nets = l == n_layers - 1 and (loss == CROSS_ENTROPY or _whole_layer(code, uses))
+                keep_nets = l == n_layers - 1 and (loss.code == CROSS_ENTROPY or _whole_layer(code, uses))
                 for j in range(np.uint64(sizes[l + 1])):
                     weights = np.uint64(w_off[l]) + j * n_in
                     bias = np.uint64(b_off[l]) + j
@@ -1752,14 +1792,14 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                 for j in range(n_out):
                     for k in range(n):
                         out[top + j, k] = out[top + j, k] / g_tied[k]
-            if loss == SQUARED and not whole:  # the article's (the choice outside the loop)
+            if loss.code == SQUARED and not whole:  # the article's (the choice outside the loop)
                 for j in range(n_out):
                     t = Y[s, j]
                     for k in range(n):
                         o = out[top + j, k]
                         E_j = _squared_error(t, o)
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
-                        delta[top + j, k] = _unit_delta(SQUARED, t, o, _slope(code, o, uses))
+                        delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, uses))
             elif not whole:
                 for j in range(n_out):
                     t = Y[s, j]
@@ -1768,7 +1808,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                         E_j = _unit_error(loss, t, o, out[nets + j, k])
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
                         delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, uses))
-            elif loss == CROSS_ENTROPY:
+            elif loss.code == CROSS_ENTROPY:
                 targets = 0.0
                 for j in range(n_out):
                     targets += Y[s, j]
@@ -1784,14 +1824,14 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                 g_tied[:] = 0.0  # sum_k dE/dout_k out_k
                 for j in range(n_out):
                     for k in range(n):
-                        g_tied[k] += (-(Y[s, j] - out[top + j, k])) * out[top + j, k]
+                        g_tied[k] += _unit_gradient(loss, Y[s, j], out[top + j, k]) * out[top + j, k]
                 for j in range(n_out):
                     t = Y[s, j]
                     for k in range(n):
                         o = out[top + j, k]
-                        E_j = _squared_error(t, o)
+                        E_j = _unit_error(loss, t, o, out[nets + j, k])
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
-                        delta[top + j, k] = o * ((-(t - o)) - g_tied[k])
+                        delta[top + j, k] = o * (_unit_gradient(loss, t, o) - g_tied[k])
             for k in range(n):
                 E_epoch[k] += E_sample[k]
             if evaluating:
@@ -1954,7 +1994,7 @@ def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, uses, Y, s, los
     """Row r of a batch through BLAS against target Y[s]: its output deltas and error, a softmax's
     cross-entropy from the log-sum _bias_and_activate kept (the same bits as computing it again)."""
     o = r * n_out
-    if _whole_layer(code, uses) and loss == CROSS_ENTROPY:
+    if _whole_layer(code, uses) and loss.code == CROSS_ENTROPY:
         return _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])
     return _loss_delta(out, o, nets, o, deltas, o, n_out, code, uses, Y, s, loss)
 
@@ -2001,13 +2041,13 @@ def _bias_and_activate(Z, params, b, code, uses, nets, loss, log_sums):
         for j in range(n_u):
             flat[row + j] = flat[row + j] + params[b + j]
     whole = _whole_layer(code, uses)
-    if nets.shape[0] > 0 and (loss == CROSS_ENTROPY or whole):
+    if nets.shape[0] > 0 and (loss.code == CROSS_ENTROPY or whole):
         for p in range(np.uint64(k * n)):
             nets[p] = flat[p]
     if whole:  # softmax, row by row (and the log-sums the cross-entropy takes)
         for r in range(np.uint64(k)):
             top, total = _softmax(flat, r * n_u, n_u)
-            if loss == CROSS_ENTROPY:
+            if loss.code == CROSS_ENTROPY:
                 log_sums[r] = top + math.log(total)
     else:
         _activate_span(code, flat, 0, k * n, None, uses)
@@ -2026,7 +2066,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
     (run.block is unused.) ``diag``: as train_epochs's.
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
-    _check_codes(acts, _uses(net), run.loss, run.optimizer)
+    _check_codes(acts, _uses(net), _loss_of(run), run.optimizer)
     X, Y, orders = data.X, data.Y, data.orders
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
@@ -2075,7 +2115,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                 else:
                     Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
                 _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0],
-                                   run.loss, log_sums)  # fmt: skip
+                                   _loss_of(run), log_sums)  # fmt: skip
                 layers.append(Z)
                 if diag is not None:
                     _diag_outputs(diag, net, l, Z.reshape(Z.size), 0, sizes[l + 1], k)
@@ -2086,7 +2126,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
             total = 0.0
             for r in range(k):
                 E = _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y,
-                                    orders[row, start + r], run.loss)  # fmt: skip
+                                    orders[row, start + r], _loss_of(run))  # fmt: skip
                 if weighted:  # (as _batch_step: the error and deltas count w times, the step k / sum(w))
                     w = data.weights[orders[row, start + r]]
                     E = _weigh(E, deltas, r * n_out, n_out, w)

@@ -130,6 +130,15 @@ OPTIONS = (
         resumable=False,
     ),  # fmt: skip
     Option(
+        "huber_delta",
+        "real",
+        1.0,
+        "the Huber loss's threshold: squared within it of the target, linear beyond (> 0)",
+        low=0.0,
+        low_open=True,
+        resumable=False,
+    ),  # fmt: skip
+    Option(
         "optimizer",
         "choice",
         "sgd",
@@ -201,6 +210,7 @@ class Options(NamedTuple):
     progress: bool
     kernel: str
     loss: str
+    huber_delta: float
     optimizer: str
     betas: tuple[float, float]
     eps: float
@@ -251,6 +261,7 @@ def _check_together(opts: dict, validating: bool) -> None:
             users = [o.name for o in catalogue.OPTIMIZERS if name in o.options]
             raise ValueError(f"{name} applies to optimizer={' or '.join(map(repr, users))}, not "
                              f"optimizer={optimizer.name!r}; got {name}={opts[name]}")  # fmt: skip
+    _check_loss_options(opts)
     if opts["nesterov"] and opts["momentum"] == 0.0:
         raise ValueError("nesterov=True needs momentum > 0 (it is a kind of momentum); got momentum=0.0")
     if not optimizer.layerwise and opts["update"] == "layerwise":
@@ -259,6 +270,25 @@ def _check_together(opts: dict, validating: bool) -> None:
                          f"optimizer={optimizer.name!r}")  # fmt: skip
     if opts["patience"] is not None and not validating:
         raise ValueError("patience needs validation=(X_val, Y_val): it counts epochs without a better validation error")
+
+
+def _check_loss_options(opts: dict) -> None:
+    """A loss's own option (the Huber loss's huber_delta) is left at its default under the other losses."""
+    for other in catalogue.LOSSES:
+        name = other.option
+        if name is not None and other.name != opts["loss"] and opts[name] != BY_NAME[name].default:
+            raise ValueError(
+                f"{name} applies to loss={other.name!r}, not loss={opts['loss']!r}; got {name}={opts[name]}"
+            )
+
+
+def loss_options(loss: str, /, **values) -> dict:
+    """The losses' options (huber_delta) checked for a checked loss name, as train() checks them: what
+    Network.error and gradients take beside the loss."""
+    names = [other.option for other in catalogue.LOSSES if other.option is not None]
+    checked = {name: BY_NAME[name].check_or_default(values.get(name, BY_NAME[name].default)) for name in names}
+    _check_loss_options({"loss": loss, **checked})
+    return checked
 
 
 def fingerprint(opts: Options, n_samples: int) -> dict:

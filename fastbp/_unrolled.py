@@ -110,7 +110,7 @@ def _library_digest() -> bytes:
     return digest.digest()
 
 
-_PRIMITIVES = ["_descend", "_momentum_step", "_unit_delta", "_unit_error"] + [
+_PRIMITIVES = ["LossRule", "_descend", "_momentum_step", "_unit_delta", "_unit_error"] + [
     name for record in catalogue.ACTIVATIONS if not record.whole_layer
     for name in ("_" + record.name, f"_{record.name}_slope", f"_{record.name}_fast") if hasattr(_kernels, name)
 ]  # fmt: skip
@@ -137,6 +137,7 @@ def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss, fast_
     code.line(f'"""Online training of a {"-".join(map(str, widths))} network (see fastbp._unrolled)."""')
     code.line("params, X, Y, orders, lr, momentum = net.params, data.X, data.Y, data.orders, run.lr, run.momentum")
     code.line("nesterov = run.nesterov")
+    code.line(f"loss = LossRule({loss}, run.loss_parameter)  # (the code a constant)")
     code.line("velocity = state.first")
     # Parameter names, in the order of the flat buffer (_layout.py).
     names = []
@@ -156,7 +157,7 @@ def source_of(widths, tied, acts, momentum, train_biases, layerwise, loss, fast_
     code.indent += 1
     code.line("s = orders[row, r]")
     _forward(code, widths, acts, fast_math)
-    _output_delta(code, widths, acts, loss)
+    _output_delta(code, widths, acts)
     _backward(code, widths, tied, acts, momentum, train_biases, layerwise)
     code.indent -= 1
     code.line("errors[e] = E_epoch / orders.shape[1]")
@@ -203,15 +204,15 @@ def _forward(code: _Code, widths, acts, fast_math: bool) -> None:
             code.line(f"out{l + 1}_{j} = {_activation(acts[l], net, fast_math)}")
 
 
-def _output_delta(code: _Code, widths, acts, loss) -> None:
+def _output_delta(code: _Code, widths, acts) -> None:
     """The output deltas; E_epoch += this sample's error (the primitives of _kernels)."""
     top = len(widths) - 1
     terms = []
     for j in range(widths[top]):
         code.line(f"t_{j} = Y[s, {j}]")
-        terms.append(f"_unit_error({loss}, t_{j}, out{top}_{j}, z_{j})")
+        terms.append(f"_unit_error(loss, t_{j}, out{top}_{j}, z_{j})")
         slope = f"{_primitive(acts[top - 1])}_slope(out{top}_{j})"
-        code.line(f"delta{top}_{j} = _unit_delta({loss}, t_{j}, out{top}_{j}, {slope})")
+        code.line(f"delta{top}_{j} = _unit_delta(loss, t_{j}, out{top}_{j}, {slope})")
     code.line(f"E_epoch += 0.0 + {' + '.join(terms)}")
 
 

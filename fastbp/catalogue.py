@@ -17,8 +17,9 @@ codes against these tables' order).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import oracle
 
@@ -54,14 +55,39 @@ class Loss:
     """The per-sample error of the output layer."""
 
     name: str
-    error: Callable  # oracle: E = error(target, out, net, output activation record)
-    delta: Callable  # oracle: dE/dnet of the output units = delta(target, out, output activation record)
+    error: Callable  # oracle: E = error(target, out, net, output activation record[, its option])
+    delta: Callable  # oracle: dE/dnet of the output units = delta(target, out, output activation record[, its option])
     outputs: tuple[str, ...] | None  # the output activations it takes (None: any)
     per_output_mean: bool  # scikit-learn reports it as a mean over outputs (its squared error), not a sum
     targets_low: float | None = None  # the smallest target it takes (None: any)
     # Its output deltas hold no slope of the output activation (out - target): the output's flat spots
     # do not stall it (diagnostics count saturated outputs as trouble only under the other losses).
     slope_free: bool = False
+    # The walkthrough (fastbp.trace): one output's E_{u}, with {t}, {o} its target and output and {option} its
+    # option's value (None: the layer's error is one term, softmax's cross-entropy) ...
+    unit_text: str = ""
+    # ... and, for a loss whose deltas hold the output's slope, its dE/dout_{u} and that value from (t, o, option)
+    # (None: slope-free, its delta is out_{u} - target_{u}).
+    gradient_text: str | None = None
+    gradient: Callable | None = None
+    # Its hyper-parameter: a name in _options.OPTIONS, passed to error and delta by keyword (the Huber loss's
+    # huber_delta), and to the kernels as their loss record's parameter (at most one).
+    option: str | None = None
+
+    def option_value(self, options) -> float:
+        """Its option's value read from options (a mapping or an Options); 0.0 for a loss without one."""
+        if self.option is None:
+            return 0.0
+        return options[self.option] if isinstance(options, dict) else getattr(options, self.option)
+
+    def bound(self, options) -> Loss:
+        """The record with its option's value bound into its oracle functions: what oracle.step takes."""
+        if self.option is None:
+            return self
+        keyword = {self.option: self.option_value(options)}
+        return replace(
+            self, error=functools.partial(self.error, **keyword), delta=functools.partial(self.delta, **keyword)
+        )
 
 
 @dataclass(frozen=True)
@@ -116,12 +142,20 @@ ACTIVATIONS = (
 )  # fmt: skip
 
 LOSSES = (
-    Loss("squared", oracle.squared_error, oracle.squared_delta, outputs=None, per_output_mean=True),
+    Loss("squared", oracle.squared_error, oracle.squared_delta, outputs=None, per_output_mean=True,
+         unit_text="1/2 (target_{u} - out_{u})^2 = 1/2 ({t} - {o})^2", gradient_text="-(target_{u} - out_{u})",
+         gradient=lambda t, o, option: oracle.squared_gradient(t, o)),
     Loss("cross_entropy", oracle.cross_entropy, oracle.cross_entropy_delta, outputs=("softmax", "logistic"),
-         per_output_mean=False, slope_free=True),
+         per_output_mean=False, slope_free=True,
+         unit_text="-(target_{u} log out_{u} + (1 - target_{u}) log(1 - out_{u}))"),
     # scikit-learn's MLPRegressor(loss="poisson"): half the Poisson deviance of e^net outputs.
     Loss("poisson", oracle.poisson, oracle.poisson_delta, outputs=("exp",), per_output_mean=False, targets_low=0.0,
-         slope_free=True),
+         slope_free=True, unit_text="target_{u} log(target_{u} / out_{u}) - target_{u} + out_{u}"),
+    # torch.nn.HuberLoss(delta=huber_delta), summed over the outputs: squared near the target, linear beyond.
+    Loss("huber", oracle.huber, oracle.huber_loss_delta, outputs=None, per_output_mean=False, option="huber_delta",
+         unit_text="h(target_{u} - out_{u}) = h({t} - {o}), h(d) = d^2/2 where |d| <= {option}, else {option} (|d| - "
+         "{option}/2)",
+         gradient_text="-(target_{u} - out_{u}) clipped to [-{option}, {option}]", gradient=oracle.huber_gradient),
 )  # fmt: skip
 
 OPTIMIZERS = (

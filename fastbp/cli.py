@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(evaluate, targets=False)
     evaluate.add_argument("--loss", choices=LOSSES, help="the error to report (default: cross_entropy for a softmax "
                           "output, else squared)")  # fmt: skip
+    BY_NAME["huber_delta"].add_to(evaluate)
     return parser
 
 
@@ -178,7 +179,7 @@ def _model_options(parser) -> None:
     parser.add_argument(
         "--output-activation", choices=ACTIVATIONS, default=DEFAULT_ACTIVATION, help="output layer's activation"
     )
-    for name in ("loss", "optimizer", *OPTIMIZER_SETTINGS, "weight_decay"):
+    for name in ("loss", "huber_delta", "optimizer", *OPTIMIZER_SETTINGS, "weight_decay"):
         BY_NAME[name].add_to(parser)
 
 
@@ -285,10 +286,10 @@ def _warn_targets(data: datasets.Dataset, command: str) -> None:
         print(f"fastbp {command}: warning: {message}", file=sys.stderr)
 
 
-def _report(label: str, net: Network, data: datasets.Dataset, loss: str = "squared") -> str:
+def _report(label: str, net: Network, data: datasets.Dataset, loss: str = "squared", huber_delta: float = 1.0) -> str:
     """The error, and the accuracy for classes (one-hot targets, or one 0/1 output classified at 0.5)."""
     name = "" if loss == BY_NAME["loss"].default else f" ({loss})"
-    text = f"{label} error{name} {net.error(data.X, data.Y, loss=loss):.6g}"
+    text = f"{label} error{name} {net.error(data.X, data.Y, loss=loss, huber_delta=huber_delta):.6g}"
     if data.one_hot or datasets.is_classification(data.Y):
         text += f", accuracy {100 * datasets.accuracy(net.forward(data.X), data.Y):.1f}%"
     return text
@@ -334,7 +335,8 @@ def run_train(args) -> None:
             net, train_set.X, train_set.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
             momentum=args.momentum, shuffle=args.shuffle, seed=args.seed, train_biases=not args.freeze_biases,
             update=args.update, engine=args.engine, progress=progress, checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every, resume=args.resume, loss=args.loss, optimizer=args.optimizer,
+            checkpoint_every=args.checkpoint_every, resume=args.resume, loss=args.loss, huber_delta=args.huber_delta,
+            optimizer=args.optimizer,
             betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
             weight_decay=args.weight_decay, nesterov=args.nesterov,
             validation=(val_set.X, val_set.Y) if val_set is not None else None,
@@ -359,9 +361,9 @@ def run_train(args) -> None:
         print(f"stopped after epoch {len(history.errors)} of {args.epochs}: {why}")
     if history.best_epoch is not None and args.patience is not None:
         print(f"best validation error in epoch {history.best_epoch}: the network holds its weights")
-    print(_report("training", net, train_set, args.loss))
+    print(_report("training", net, train_set, args.loss, args.huber_delta))
     if val_set is not None:
-        print(_report("validation", net, val_set, args.loss))
+        print(_report("validation", net, val_set, args.loss, args.huber_delta))
     if args.diagnose:
         print("diagnosis:", history.diagnosis())
     if args.out is not None:
@@ -410,8 +412,9 @@ def run_sweep(args) -> None:
             batch_size=args.batch_size, momentum=args.momentum, shuffle=args.shuffle,
             validation=(val_set.X, val_set.Y), client=client, progress=not args.quiet and sys.stderr.isatty(),
             activation=args.activation, output_activation=args.output_activation, loss=args.loss,
-            optimizer=args.optimizer, betas=args.betas, eps=args.eps, etas=args.etas, step_sizes=args.step_sizes,
-            weight_decay=args.weight_decay, fast_math=args.fast_math, nesterov=args.nesterov, diagnose=args.diagnose,
+            huber_delta=args.huber_delta, optimizer=args.optimizer, betas=args.betas, eps=args.eps, etas=args.etas,
+            step_sizes=args.step_sizes, weight_decay=args.weight_decay, fast_math=args.fast_math,
+            nesterov=args.nesterov, diagnose=args.diagnose,
         )  # fmt: skip
     finally:
         if client is not None:
@@ -505,7 +508,7 @@ def run_evaluate(args) -> None:
         data = data.scaled(bounds)
     print(f"{data.name}: {len(data)} samples; network {'-'.join(map(str, net.sizes))}")
     loss = args.loss or catalogue.activation(net.activations[-1]).loss
-    print(_report("", net, data, loss).strip())
+    print(_report("", net, data, loss, args.huber_delta).strip())
 
 
 def main(argv: list[str] | None = None) -> int:

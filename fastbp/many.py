@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from . import _dispatch, _kernels, _loop, _options, _validate, catalogue, diagnostics
+from . import _dispatch, _engine, _kernels, _loop, _options, _validate, catalogue, diagnostics
 from ._engine import Engine, initial_state, run_record, updates_per_epoch
 from .history import History
 from .network import Network
@@ -31,6 +31,7 @@ def train_many(
     engine: str = "numba",
     progress: bool = False,
     loss: str = "squared",
+    huber_delta: float = 1.0,
     optimizer: str = "sgd",
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -76,7 +77,8 @@ def train_many(
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lrs[0], batch_size=batch_size, momentum=momentum, nesterov=nesterov,
         shuffle=shuffle, seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress,
-        kernel=kernel, loss=loss, fast_math=fast_math, optimizer=optimizer, betas=betas, eps=eps, etas=etas,
+        kernel=kernel, loss=loss, huber_delta=huber_delta,
+        fast_math=fast_math, optimizer=optimizer, betas=betas, eps=eps, etas=etas,
         step_sizes=step_sizes, weight_decay=weight_decay, diagnose=diagnose,
     )  # fmt: skip
     checked = set()  # each set of activations once
@@ -125,7 +127,7 @@ class _Job:
         self.errors = _loop.record(opts.epochs, len(group.nets))  # each chunk's rows are contiguous
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.epoch = 0
-        self.loss = catalogue.code(catalogue.LOSSES, opts.loss)
+        self.loss = _engine.loss_rule(opts.loss, opts, group.nets[0].dtype)
         self.final_sums = None  # each network's summed error after training, when the kernel computed it
         # With diagnose: the networks' statistics, one recorder for the lanes, one per network otherwise.
         self.recorder = self.recorders = None

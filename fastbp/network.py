@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _dispatch, _kernels, _options, _validate, catalogue, export, io
+from . import _dispatch, _engine, _kernels, _options, _validate, catalogue, export, io
 from ._layout import Layout
 
 
@@ -195,21 +195,26 @@ class Network:
         L = self._layout
         return _kernels.Net(self._params, L.sizes, L.w_off, L.b_off, L.u_off, self._tied, self._acts, *self._uses)
 
-    def _evaluate(self, X: np.ndarray, Y: np.ndarray, loss: int = _kernels.SQUARED) -> tuple[np.ndarray, float]:
-        """(outputs, summed error) for checked X and Y (Y with no rows: outputs only); loss as a code."""
+    def _evaluate(
+        self, X: np.ndarray, Y: np.ndarray, loss: _kernels.LossRule | None = None
+    ) -> tuple[np.ndarray, float]:
+        """(outputs, summed error) for checked X and Y (Y with no rows: outputs only); loss as the kernels' record
+        (None: the squared error)."""
+        loss = _engine.loss_rule("squared", {}, self.dtype) if loss is None else loss
         outputs = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
         E_sum = _dispatch.evaluation_kernel(self._layout, X.shape[0])(self.record(), X, Y, outputs, loss)
         return outputs, E_sum
 
-    def _mean_error(self, X: np.ndarray, Y: np.ndarray, loss: int = _kernels.SQUARED) -> float:
-        """error() for checked X and Y; loss as a code."""
+    def _mean_error(self, X: np.ndarray, Y: np.ndarray, loss: _kernels.LossRule | None = None) -> float:
+        """error() for checked X and Y; loss as the kernels' record (None: the squared error)."""
         return self._evaluate(X, Y, loss)[1] / X.shape[0]
 
-    def _loss_code(self, loss) -> int:
-        """The loss's code, checked against this network's output activation."""
+    def _loss_rule(self, loss, **options) -> _kernels.LossRule:
+        """The kernels' record of the loss and its options (huber_delta), checked against this network's output
+        activation."""
         loss = _validate.choice("loss", loss, _options.LOSSES)
         catalogue.check_output(self.activations, loss)
-        return catalogue.code(catalogue.LOSSES, loss)
+        return _engine.loss_rule(loss, _options.loss_options(loss, **options), self.dtype)
 
     def forward(self, X) -> np.ndarray:
         """Outputs for X of shape (n_samples, n_in); a 1-D X (n_in,) gives a 1-D result."""
@@ -221,27 +226,30 @@ class Network:
         outputs, _ = self._evaluate(X, np.empty((0, self.sizes[-1]), self.dtype))
         return outputs[0] if one else outputs
 
-    def error(self, X, Y, loss: str = "squared") -> float:
+    def error(self, X, Y, loss: str = "squared", huber_delta: float = 1.0) -> float:
         """Mean over samples of the loss: "squared", the article's E = sum over outputs of 1/2 (target - out)^2,
-        or "cross_entropy" (softmax or logistic outputs), computed from the output layer's net inputs."""
-        code = self._loss_code(loss)
+        "cross_entropy" (softmax or logistic outputs, computed from the output layer's net inputs), "poisson"
+        or "huber" (with huber_delta); the catalogue's formulas."""
+        rule = self._loss_rule(loss, huber_delta=huber_delta)
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         catalogue.check_targets(loss, Y)
-        return self._mean_error(X, Y, code)
+        return self._mean_error(X, Y, rule)
 
-    def gradients(self, X, Y, loss: str = "squared") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def gradients(
+        self, X, Y, loss: str = "squared", huber_delta: float = 1.0
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(dW per layer, db per layer): the gradient of :meth:`error` at (X, Y) for the loss.
 
         ``db[l][j]`` is the partial derivative for unit j's own bias; a tied layer's
         bias gradient is ``db[l].sum()``.
         """
-        code = self._loss_code(loss)
+        rule = self._loss_rule(loss, huber_delta=huber_delta)
         X, Y = _validate.samples(X, Y, self.sizes[0], self.sizes[-1], dtype=self.dtype)
         catalogue.check_targets(loss, Y)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
         _dispatch.gradient_kernel(L, X.shape[0])(
-            self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, code
+            self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, rule
         )
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)

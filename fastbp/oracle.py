@@ -233,6 +233,26 @@ def poisson(target: Vector, out: Vector, net: Vector, activation) -> float:
     return E
 
 
+def huber_term(target: float, out: float, huber_delta: float) -> float:
+    """One output's Huber loss, torch's: d^2 / 2 where |d| <= huber_delta, else huber_delta (|d| - huber_delta / 2),
+    with d = target - out."""
+    d = abs(target - out)
+    return 0.5 * (d * d) if d <= huber_delta else huber_delta * (d - 0.5 * huber_delta)
+
+
+def huber_gradient(target: float, out: float, huber_delta: float) -> float:
+    """dE/dout of one output's Huber loss: -(target - out), clipped to [-huber_delta, huber_delta]."""
+    return min(max(-(target - out), -huber_delta), huber_delta)
+
+
+def huber(target: Vector, out: Vector, net: Vector, activation, huber_delta: float) -> float:
+    """E = sum_k h(target_k - out_k): torch.nn.HuberLoss(delta=huber_delta), summed over the outputs."""
+    E = 0.0
+    for t, o in zip(target, out):
+        E += huber_term(t, o, huber_delta)
+    return E
+
+
 def sample_error(target: Vector, out: Vector, net: Vector, activation, loss) -> float:
     """One sample's error under the loss (a catalogue record) for the output activation (a record)."""
     return loss.error(target, out, net, activation)
@@ -253,13 +273,23 @@ def squared_delta(target: Vector, out: Vector, activation) -> Vector:
     dout_o/dnet_o = out_o * (1 - out_o)  (the logistic function's derivative, in the article).
     Through softmax, which couples the layer: delta_j = out_j (g_j - sum_k g_k out_k).
     """
+    return through_output([squared_gradient(t, o) for t, o in zip(target, out)], out, activation)
+
+
+def squared_gradient(target: float, out: float) -> float:
+    """dE/dout of one output's squared error: -(target - out)."""
+    return -(target - out)
+
+
+def through_output(g: Vector, out: Vector, activation) -> Vector:
+    """dE/dnet of the output units from g = dE/dout: g_o dout_o/dnet_o, or through softmax, which couples the
+    layer, out_j (g_j - sum_k g_k out_k)."""
     if activation.whole_layer:
-        g = [-(t - o) for t, o in zip(target, out)]
         dot = 0.0
         for g_k, o in zip(g, out):
             dot += g_k * o
         return [o * (g_j - dot) for g_j, o in zip(g, out)]
-    return [(-(t - o)) * activation.slope(o) for t, o in zip(target, out)]
+    return [g_o * activation.slope(o) for g_o, o in zip(g, out)]
 
 
 def cross_entropy_delta(target: Vector, out: Vector, activation) -> Vector:
@@ -277,6 +307,11 @@ def poisson_delta(target: Vector, out: Vector, activation) -> Vector:
     """Output deltas of the Poisson loss on e^net units: dE/dout (1 - t / out) times dout/dnet (out), so
     out_o - target_o."""
     return [o - t for t, o in zip(target, out)]
+
+
+def huber_loss_delta(target: Vector, out: Vector, activation, huber_delta: float) -> Vector:
+    """Output deltas of the Huber loss: the clipped dE/dout times dout/dnet (through softmax as squared_delta)."""
+    return through_output([huber_gradient(t, o, huber_delta) for t, o in zip(target, out)], out, activation)
 
 
 def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector, activation) -> Vector:

@@ -217,7 +217,8 @@ def train_batch(configs: list[Config], X, Y, validation, options: dict, one_hot:
             result["diagnostics"] = history.diagnostics
             result["verdict"] = diagnostics.troubles(history.diagnostics, history.errors)
         if validation is not None:
-            result["val_error"] = net.error(*validation, loss=options["loss"])
+            result["val_error"] = net.error(*validation, loss=options["loss"],
+                                            **_options.loss_options(options["loss"], **options))  # fmt: skip
             if one_hot:
                 result["val_accuracy"] = accuracy(net.forward(validation[0]), validation[1])
         results.append(result)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _validate, catalogue, oracle
+from . import _options, _validate, catalogue, oracle
 from ._options import LOSSES, UPDATES
 from .network import Network
 
@@ -39,12 +39,14 @@ class Trace:
     update: str
     activations: tuple[str, ...] = ()
     loss: str = "squared"
+    loss_options: dict = field(default_factory=dict)  # the loss's option (huber_delta), when it has one
 
     def __str__(self) -> str:
         return "\n".join(_walkthrough(self))
 
 
-def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", loss: str = "squared") -> Trace:
+def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", loss: str = "squared",
+          huber_delta: float = 1.0) -> Trace:  # fmt: skip
     """One online step of the oracle on sample (x, y), recorded; ``net`` is not changed.
 
     Biases are not updated (as in the article); their gradients are reported. The
@@ -58,9 +60,10 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
     lr = _validate.real("lr", lr, low=0.0)
     update = _validate.choice("update", update, UPDATES)
     loss = _validate.choice("loss", loss, LOSSES)
-    net._loss_code(loss)  # refuses cross-entropy on other outputs than softmax and logistic
+    net._loss_rule(loss, huber_delta=huber_delta)  # refuses cross-entropy on other outputs than softmax and logistic
+    loss_options = _options.loss_options(loss, huber_delta=huber_delta)
     activations = [catalogue.activation(name) for name in net.activations]
-    rule = catalogue.loss(loss)
+    rule = catalogue.loss(loss).bound(loss_options)
     W = [W_l.tolist() for W_l in net.weights]
     b = [b_l.tolist() for b_l in net.biases]
     x, y = X[0].tolist(), Y[0].tolist()
@@ -97,6 +100,7 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
         update=update,
         activations=net.activations,
         loss=loss,
+        loss_options=loss_options,
     )
 
 
@@ -211,38 +215,29 @@ def _walkthrough(t: Trace):
 
 
 def _error_lines(t: Trace, out_units, output: str):
-    """The error of the sample, term by term, as the loss and the output activation define it."""
+    """The error of the sample, term by term, as the loss (its record's texts) and the output activation define it."""
     outs, nets = t.outputs[-1], t.net_inputs[-1]
-    if t.loss == "squared":
-        for j, u in enumerate(out_units):
-            values = f"1/2 ({fmt(t.targets[j])} - {fmt(outs[j])})^2"
-            E = oracle.error([t.targets[j]], [outs[j]])
-            yield f"  E_{u} = 1/2 (target_{u} - out_{u})^2 = {values} = {fmt(E)}"
-        yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
-    elif t.loss == "poisson":
-        for j, u in enumerate(out_units):
-            E = oracle.poisson_term(t.targets[j], outs[j])
-            yield f"  E_{u} = target_{u} log(target_{u} / out_{u}) - target_{u} + out_{u} = {fmt(E)}"
-        yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
-    elif output == "softmax":
+    loss, activation = catalogue.loss(t.loss).bound(t.loss_options), catalogue.activation(output)
+    option = loss.option_value(t.loss_options)
+    if activation.whole_layer and loss.slope_free:  # softmax's cross-entropy: one term for the layer
         terms = " + ".join(f"target_{u} log out_{u}" for u in out_units)
         yield f"  E_total = -({terms}) (cross-entropy, from the net inputs) = {fmt(t.total_error)}"
-    else:
-        for j, u in enumerate(out_units):
-            E = oracle.cross_entropy_logistic([t.targets[j]], [nets[j]])
-            yield f"  E_{u} = -(target_{u} log out_{u} + (1 - target_{u}) log(1 - out_{u})) = {fmt(E)}"
-        yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
+        return
+    for j, u in enumerate(out_units):
+        E = loss.error([t.targets[j]], [outs[j]], [nets[j]], activation)
+        text = loss.unit_text.format(u=u, t=fmt(t.targets[j]), o=fmt(outs[j]), option=fmt(option))
+        yield f"  E_{u} = {text} = {fmt(E)}"
+    yield f"  E_total = {' + '.join(f'E_{u}' for u in out_units)} = {fmt(t.total_error)}"
 
 
 def _output_delta_lines(t: Trace, out_units, output: str):
-    """dE/dnet of each output unit, in the form the loss and the output activation give it."""
+    """dE/dnet of each output unit, in the form the loss (its record's texts) and the output activation give it."""
     outs, deltas = t.outputs[-1], t.deltas[-1]
+    loss = catalogue.loss(t.loss)
+    option = loss.option_value(t.loss_options)
     for j, u in enumerate(out_units):
         o = outs[j]
-        if t.loss == "poisson":
-            yield f"  delta_{u} = dE_total/dnet_{u} = out_{u} - target_{u} = {fmt(deltas[j])}"
-            continue
-        if t.loss == "cross_entropy":
+        if loss.slope_free:
             form = (
                 f"out_{u} - target_{u}"
                 if output != "softmax" or sum(t.targets) == 1
@@ -250,7 +245,8 @@ def _output_delta_lines(t: Trace, out_units, output: str):
             )
             yield f"  delta_{u} = dE_total/dnet_{u} = {form} = {fmt(deltas[j])}"
             continue
-        yield f"  dE_total/dout_{u} = -(target_{u} - out_{u}) = {fmt(-(t.targets[j] - o))}"
+        gradient = loss.gradient(t.targets[j], o, option)
+        yield f"  dE_total/dout_{u} = {loss.gradient_text.format(u=u, option=fmt(option))} = {fmt(gradient)}"
         if output == "softmax":
             total = " + ".join(f"dE_total/dout_{a} out_{a}" for a in out_units)
             yield f"  delta_{u} = out_{u} (dE_total/dout_{u} - ({total})) = {fmt(deltas[j])}"

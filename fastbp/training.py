@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _checkpoint, _loop, _options, _validate, catalogue, diagnostics
+from . import _checkpoint, _engine, _loop, _options, _validate, catalogue, diagnostics
 from ._engine import Engine
 from .history import History
 from .network import Network
@@ -35,6 +35,7 @@ def train(
     checkpoint_every: int = 100,
     resume=None,
     loss: str = "squared",
+    huber_delta: float = 1.0,
     optimizer: str = "sgd",
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
@@ -66,7 +67,8 @@ def train(
     Python oracle, which agrees with the compiled default to 1e-12.
 
     Beyond the article, each formula PyTorch's: ``loss="cross_entropy"`` (softmax or
-    logistic outputs); ``optimizer="adam"`` (``betas``, ``eps``: torch.optim.Adam) or
+    logistic outputs), ``"poisson"`` (e^net outputs) or ``"huber"`` (torch.nn.HuberLoss(delta=huber_delta), summed
+    over the outputs); ``optimizer="adam"`` (``betas``, ``eps``: torch.optim.Adam) or
     ``"rprop"`` (``etas``, ``step_sizes``, ``lr`` the initial step: torch.optim.Rprop);
     ``weight_decay``: g_W += weight_decay * W on the weights, never the biases. Each
     batch's gradient is the gradient of its mean loss.
@@ -130,6 +132,7 @@ def train(
     opts = _options.check(
         X.shape[0], epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, nesterov=nesterov, shuffle=shuffle,
         seed=seed, train_biases=train_biases, update=update, engine=engine, progress=progress, kernel=kernel, loss=loss,
+        huber_delta=huber_delta,
         fast_math=fast_math, diagnose=diagnose,
         optimizer=optimizer, betas=betas, eps=eps, etas=etas, step_sizes=step_sizes, weight_decay=weight_decay,
         patience=patience, min_delta=min_delta, restore_best=restore_best, target_error=target_error,
@@ -172,7 +175,7 @@ class _Job:
     def __init__(self, net: Network, X, Y, opts: _options.Options, validation):
         self.net, self.X, self.Y, self.opts, self.validation = net, X, Y, opts, validation
         self.engine = Engine(net, X, Y, opts)
-        self.loss = catalogue.code(catalogue.LOSSES, opts.loss)
+        self.loss = _engine.loss_rule(opts.loss, opts, net.dtype)
         self.errors = _loop.record(opts.epochs)
         self.val_errors = _loop.record(opts.epochs) if validation is not None else None
         self.epoch = 0

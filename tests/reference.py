@@ -116,14 +116,17 @@ def numpy_train(weights, biases, tied, X, Y, orders, lr, batch_size, momentum, t
     return W, b, np.array(errors)
 
 
-def finite_difference_gradients(net, X, Y, h=1e-6, loss="squared"):
-    """Central differences of net.error (under the loss) over every weight and every per-unit bias."""
+def finite_difference_gradients(net, X, Y, h=1e-6, loss="squared", **loss_options):
+    """Central differences of net.error (under the loss, with its options) over every weight and every per-unit
+    bias."""
     import fastbp
 
     weights, biases = net.weights, net.biases
 
     def error_with(ws, bs):
-        return fastbp.Network.from_arrays(ws, list(bs), activations=net.activations).error(X, Y, loss=loss)
+        return fastbp.Network.from_arrays(ws, list(bs), activations=net.activations).error(
+            X, Y, loss=loss, **loss_options
+        )
 
     dW = []
     for l, W in enumerate(weights):

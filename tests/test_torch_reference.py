@@ -11,6 +11,12 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 RTOL = 1e-10
+HUBER_DELTA = 0.4  # small beside the problems' errors: both of the Huber loss's pieces are taken
+
+
+def loss_options(loss):
+    """The loss's own option, where it has one (fastbp's keyword, torch's delta)."""
+    return {"huber_delta": HUBER_DELTA} if catalogue.loss(loss).option == "huber_delta" else {}
 
 
 def torch_activation(name):
@@ -39,6 +45,8 @@ def torch_loss(net, z, out, Y, loss):
     Y = torch.tensor(Y)
     if loss == "squared":
         return (0.5 * (Y - out) ** 2).sum(dim=1).mean()
+    if loss == "huber":
+        return F.huber_loss(out, Y, reduction="none", delta=HUBER_DELTA).sum(dim=1).mean()
     if loss == "poisson":  # torch's leaves out the constant t log t - t of half the deviance
         constant = torch.special.xlogy(Y, Y) - Y
         return (F.poisson_nll_loss(z, Y, log_input=True, full=False, reduction="none") + constant).sum(dim=1).mean()
@@ -56,6 +64,9 @@ CASES = (
         (("identity", "softmax"), "squared", True),
         (("tanh", "relu", "logistic"), "squared", False),
         (("tanh", "exp"), "poisson", False),
+        (("tanh", "identity"), "huber", False),
+        (("relu", "softmax"), "huber", True),
+        (("elu", "logistic"), "huber", False),
     ]
     + [  # every activation of the catalogue in a hidden layer where it may stand, and as the output
         ((record.name, "tanh", "identity"), "squared", False) for record in catalogue.ACTIVATIONS if record.hidden
@@ -73,8 +84,8 @@ def test_forward_error_and_gradients_match_torch(activations, loss, classes):
     E = torch_loss(net, z, out, Y, loss)
     E.backward()
     np.testing.assert_allclose(net.forward(X), out.detach().numpy(), rtol=RTOL, atol=1e-15)
-    assert net.error(X, Y, loss=loss) == pytest.approx(E.item(), rel=RTOL)
-    dW, db = net.gradients(X, Y, loss=loss)
+    assert net.error(X, Y, loss=loss, **loss_options(loss)) == pytest.approx(E.item(), rel=RTOL)
+    dW, db = net.gradients(X, Y, loss=loss, **loss_options(loss))
     for got, want in zip(dW + db, Ws + bs):
         np.testing.assert_allclose(got, want.grad.numpy(), rtol=1e-9, atol=1e-14)
 
@@ -144,11 +155,11 @@ RUNS = [
 
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r['optimizer']}-batch{r['batch_size']}")
-@pytest.mark.parametrize("activations, loss, classes", CASES[:3])
+@pytest.mark.parametrize("activations, loss, classes", CASES[:3] + [(("tanh", "identity"), "huber", False)])
 def test_whole_training_runs_match_torch(run, activations, loss, classes):
     net, X, Y = problem(3, (4, 6, 3), 10, activations, classes)
     W, b, errors = torch_train(net, X, Y, 6, loss=loss, **run)
-    history = fastbp.train(net, X, Y, epochs=6, loss=loss, **run)
+    history = fastbp.train(net, X, Y, epochs=6, loss=loss, **loss_options(loss), **run)
     for got, want in zip(net.weights + net.biases, W + b):
         np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), rtol=RTOL, atol=1e-13)
     np.testing.assert_allclose(history.errors, errors, rtol=RTOL)

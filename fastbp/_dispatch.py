@@ -71,15 +71,28 @@ def batch_pays(layout: Layout, batch_size: int) -> bool:
     return batch_size * layout.max_weights >= BLAS_MIN_WORK and blas_available()
 
 
+@functools.cache
+def _keeps_nets(codes: bytes) -> bool:
+    return any(catalogue.ACTIVATIONS[code].slope_from_net for code in np.frombuffer(codes, np.int64))
+
+
+def keeps_nets(net) -> bool:
+    """Whether the network has an activation whose slope is computed from the net input (GELU, SiLU): its
+    kernels must keep the net inputs, which the loops and the unrolled kernels do and the BLAS kernels and
+    train_many's lanes do not."""
+    return _keeps_nets(net._acts.tobytes())
+
+
 def evaluation_kernel(layout: Layout, n_rows: int):
     """The kernel for forward passes and errors over n_rows samples."""
     return _kernels.evaluate_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.evaluate
 
 
-def gradient_kernel(layout: Layout, n_rows: int):
-    """The kernel for the gradient summed over n_rows samples (Network.gradients, the estimators' lbfgs): BLAS's
-    products once the rows times the widest layer's weights pay for them, as for a minibatch."""
-    pays = n_rows >= BLAS_MIN_ROWS and batch_pays(layout, min(n_rows, _kernels.GRADIENT_BLOCK))
+def gradient_kernel(net, n_rows: int):
+    """The kernel for the network's gradient summed over n_rows samples (Network.gradients, the estimators'
+    lbfgs): BLAS's products once the rows times the widest layer's weights pay for them, as for a minibatch."""
+    pays = n_rows >= BLAS_MIN_ROWS and batch_pays(net._layout, min(n_rows, _kernels.GRADIENT_BLOCK))
+    pays = pays and not keeps_nets(net)
     return _kernels.gradient_sum_blas if pays else _kernels.gradient_sum
 
 
@@ -90,6 +103,9 @@ def training_choice(net, opts, n_samples: int, weighted: bool = False) -> str:
     if opts.kernel != "auto":
         if opts.kernel == "blas" and not blas_available():
             raise ValueError("kernel='blas' needs SciPy (its BLAS serves np.dot inside Numba): pip install scipy")
+        if opts.kernel == "blas" and keeps_nets(net):
+            raise ValueError(f"kernel='blas' does not keep the net inputs that the slopes of some of this network's "
+                             f"activations {net.activations} need: use kernel='auto' or 'loops'")  # fmt: skip
         if opts.kernel == "unrolled" and opts.diagnose:
             raise ValueError("kernel='unrolled' records no diagnostics: with diagnose=True use kernel='auto' or "
                              "'loops', which give the same bits")  # fmt: skip
@@ -104,7 +120,8 @@ def training_choice(net, opts, n_samples: int, weighted: bool = False) -> str:
             raise ValueError("kernel='lanes' trains many networks at once: it is an option of train_many only")
         return opts.kernel
     if BLAS_MIN_BATCH <= opts.batch_size <= BLAS_MAX_BATCH and batch_pays(layout, opts.batch_size):
-        return "blas"
+        if not keeps_nets(net):
+            return "blas"
     # (diagnose: the loops, whose bits the unrolled kernels share, record the diagnostics)
     long_enough = opts.epochs * n_samples >= UNROLLED_MIN_STEPS
     if not (weighted or opts.diagnose) and unrolled_possible(net, opts) and long_enough:
@@ -181,11 +198,14 @@ def _many_choice(nets, opts, n_samples: int) -> str:
         return "one_by_one"
     one_architecture = len(kinds) == 1
     lanes_take_it = opts.batch_size == 1 and catalogue.optimizer(opts.optimizer).lanes and opts.weight_decay == 0.0
+    lanes_take_it = lanes_take_it and not any(keeps_nets(net) for net in kinds.values())
     if opts.kernel == "lanes":
         if not (lanes_take_it and one_architecture):
+            needing = ", ".join(record.name for record in catalogue.ACTIVATIONS if record.slope_from_net)
             raise ValueError(
                 "kernel='lanes' takes online training (batch_size=1) by gradient descent (optimizer='sgd', "
-                "no weight decay) of networks of one architecture and one set of activations"
+                "no weight decay) of networks of one architecture and one set of activations, none of them one "
+                f"whose slope needs the net inputs ({needing})"
             )
         return "lanes"
     if opts.kernel == "auto" and lanes_take_it and len(nets) >= LANES_MIN_NETS and one_architecture:

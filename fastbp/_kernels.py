@@ -428,6 +428,35 @@ def _exp_slope(out):
     return out
 
 
+SQRT_HALF = math.sqrt(0.5)  # (oracle.SQRT_HALF)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@primitive
+def _gelu(net):
+    """out = net Phi(net) = net * 0.5 * (1 + erf(net / sqrt 2)) (torch.nn.GELU())."""
+    return net * 0.5 * (1.0 + math.erf(net * SQRT_HALF))
+
+
+@primitive
+def _gelu_slope(net):
+    """dout/dnet of GELU from the net input: Phi(net) + net phi(net)."""
+    return 0.5 * (1.0 + math.erf(net * SQRT_HALF)) + net * (math.exp(-0.5 * net * net) * INV_SQRT_2PI)
+
+
+@primitive
+def _silu(net):
+    """out = net / (1 + e^-net) = net logistic(net) (torch.nn.SiLU)."""
+    return net * _logistic(net)
+
+
+@primitive
+def _silu_slope(net):
+    """dout/dnet of SiLU from the net input: s (1 + net (1 - s)), s = logistic(net)."""
+    s = _logistic(net)
+    return s * (1.0 + net * (1.0 - s))
+
+
 @primitive
 def _identity(net):
     """out = net."""
@@ -752,20 +781,59 @@ def _activate_generated(code, net, fast, uses):
     return _generate("code, net, fast, uses", cases)
 
 
-def _slope(code, out, uses):
-    """dout/dnet of an element-wise activation, from the unit's output; code a code or a static mark.
+def _slope(code, net, out, uses):
+    """dout/dnet of an element-wise activation, from the unit's output, or from its net input for the
+    activations whose record says so (catalogue.Activation.slope_from_net); code a code or a static mark.
     (Every candidate is computed and one selected, without branches, so that loops over units or
     networks still vectorise.)"""
 
 
 @overload(_slope, jit_options=dict(error_model="numpy"))
-def _slope_generated(code, out, uses):
+def _slope_generated(code, net, out, uses):
     marked = _cases(code, uses, elementwise=True)
-    lines = [f"s{k} = _{record.name}_slope(out)" for k, record in marked] or ["return 1.0"]  # (softmax alone)
+    lines = [f"s{k} = _{record.name}_slope({'net' if record.slope_from_net else 'out'})" for k, record in marked]
+    lines = lines or ["return 1.0"]  # (softmax alone)
     choice = f"s{marked[-1][0]}" if marked else ""
     for k, _ in reversed(marked[:-1]):
         choice = f"s{k} if code == {k} else ({choice})"
-    return _generate("code, out, uses", [(None, lines + ([f"return {choice}"] if marked else []))])
+    return _generate("code, net, out, uses", [(None, lines + ([f"return {choice}"] if marked else []))])
+
+
+def _needs_net(code, uses):
+    """Whether the activation code's slope is computed from the net input; a constant False when uses
+    marks no such activation."""
+
+
+@overload(_needs_net, jit_options=dict(error_model="numpy"))
+def _needs_net_generated(code, uses):
+    needing = " or ".join(f"code == {k}" for k, record in _marked(uses) if record.slope_from_net) or "False"
+    return _generate("code, uses", [(None, [f"return {needing}"])])
+
+
+def _keeps_nets(uses):
+    """Whether the units' buffers hold the net inputs too: when uses marks an activation whose slope is
+    computed from them. The net input of the unit at p is then at p + half, half the buffer's length
+    (_nets_at); the buffers are twice as long (_unit_buffer)."""
+
+
+@overload(_keeps_nets, jit_options=dict(error_model="numpy"))
+def _keeps_nets_generated(uses):
+    keeps = any(record.slope_from_net for _, record in _marked(uses))
+    return _generate("uses", [(None, [f"return {keeps}"])])
+
+
+@helper
+def _unit_buffer(n, dtype, uses):
+    """A buffer for n units' values (outputs, deltas), with room for their net inputs after them when the
+    network keeps them (_keeps_nets)."""
+    return np.empty(n * (2 if _keeps_nets(uses) else 1), dtype)
+
+
+@helper
+def _nets_at(values, uses):
+    """How far after a unit's output in values its net input is kept: half the buffer; 0 when the network keeps
+    none (a unit's "net input" then reads its output, which no slope of its activations reads)."""
+    return np.uint64(values.shape[0] >> 1) if _keeps_nets(uses) else np.uint64(0)
 
 
 @helper
@@ -784,13 +852,14 @@ def _activate_span(code, values, first, stop, fast, uses):
 
 
 @helper
-def _times_slope(code, deltas, outs, first, stop, uses):
-    """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation:
-    a loop per activation (with the code a variable inside it, the loop stayed scalar)."""
+def _times_slope(code, deltas, outs, first, stop, nets_at, uses):
+    """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation
+    (and their net inputs at outs[p + nets_at]): a loop per activation (with the code a variable inside it,
+    the loop stayed scalar)."""
     for mark in literal_unroll(_code_marks(uses)):
         if code == len(mark):
             for p in range(np.uint64(first), np.uint64(stop)):
-                deltas[p] = deltas[p] * _slope(mark, outs[p], uses)
+                deltas[p] = deltas[p] * _slope(mark, outs[p + nets_at], outs[p], uses)
 
 
 # --- Kernels ------------------------------------------------------------------------------------
@@ -810,6 +879,15 @@ def _check_codes(acts, uses, loss, optimizer):
         raise ValueError("a loss code outside fastbp.catalogue.LOSSES")
     if optimizer < 0 or optimizer >= N_OPTIMIZERS:
         raise ValueError("an optimizer code outside fastbp.catalogue.OPTIMIZERS")
+
+
+@helper
+def _check_keeps_no_nets(acts, uses):
+    """Refuse, in a kernel that keeps no net inputs (the lanes, BLAS), a layer whose activation's slope needs
+    them (_needs_net): _dispatch sends such networks to the loops."""
+    for l in range(acts.shape[0]):
+        if _needs_net(acts[l], uses):
+            raise ValueError("an activation whose slope needs the net inputs, which this kernel does not keep")
 
 
 @helper
@@ -945,6 +1023,7 @@ def _forward(net, X, s, out, base, zero, first_t, fast):
     """
     params, sizes, w_off, b_off, u_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.u_off, net.acts
     uses = _uses(net)
+    nets_at = _nets_at(out, uses)
     n_layers = sizes.shape[0] - 1
     s = np.uint64(s)
     base = np.uint64(base)
@@ -963,6 +1042,9 @@ def _forward(net, X, s, out, base, zero, first_t, fast):
         if l == n_layers - 1:
             for j in range(n_out):
                 out[above + n_out + j] = out[above + j]
+        if _needs_net(acts[l], uses):  # (its slope is computed from them: kept nets_at after the outputs)
+            for j in range(n_out):
+                out[above + nets_at + j] = out[above + j]
         # The activation of the whole layer in one loop, which vectorises (so the choice is made
         # outside it for the activations that need e^x).
         if _whole_layer(acts[l], uses):
@@ -994,7 +1076,7 @@ def _loss_delta(out, o0, nets, n0, delta, d0, n_out, code, uses, Y, s, loss):
     if not _whole_layer(code, uses):
         for j in range(n_out):
             E_total += _unit_error(loss, Y[s, j], out[o0 + j], nets[n0 + j])
-            delta[d0 + j] = _unit_delta(loss, Y[s, j], out[o0 + j], _slope(code, out[o0 + j], uses))
+            delta[d0 + j] = _unit_delta(loss, Y[s, j], out[o0 + j], _slope(code, nets[n0 + j], out[o0 + j], uses))
     elif loss.code == CROSS_ENTROPY:
         # E = -sum_k t_k log softmax_k, log softmax_k = net_k - (max + log sum_j e^(net_j - max));
         # dE/dnet_j = out_j sum_k t_k - t_j.
@@ -1033,7 +1115,8 @@ def _output_delta(net, out, delta, base, Y, s, loss):
         E_total = 0.0
         for j in range(n_out):
             E_total += _squared_error(Y[s, j], out[top + j])
-            delta[top + j] = _unit_delta(loss, Y[s, j], out[top + j], _slope(code, out[top + j], uses))
+            delta[top + j] = _unit_delta(loss, Y[s, j], out[top + j],
+                                         _slope(code, out[top + n_out + j], out[top + j], uses))  # fmt: skip
         return E_total
     return _loss_delta(out, top, out, top + n_out, delta, top, n_out, code, uses, Y, s, loss)
 
@@ -1057,6 +1140,7 @@ def _online_backward(net, out, delta, run, first_t):
     """
     params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
     u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
+    nets_at = _nets_at(out, uses)
     lr = run.lr
     for l in range(sizes.shape[0] - 2, -1, -1):
         n_in = np.uint64(sizes[l])
@@ -1109,7 +1193,7 @@ def _online_backward(net, out, delta, run, first_t):
                             delta[below + i] += params[row + i] * d
             code = acts[l - 1]  # (a loop here, not _times_slope: a helper taking arrays costs reference counts)
             for i in range(below, below + n_in):
-                delta[i] = delta[i] * _slope(code, out[i], uses)
+                delta[i] = delta[i] * _slope(code, out[i + nets_at], out[i], uses)
 
 
 @called_helper
@@ -1118,6 +1202,7 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
     fused pass, momentum's and Adam's steps in loops of their own."""
     params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
     u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
+    nets_at = _nets_at(out, uses)
     first, second = state
     decay = run.weight_decay
     rule = _rule(run)
@@ -1201,7 +1286,7 @@ def _online_backward_general(net, state, out, delta, run, step_size, root_correc
                             delta[below + i] += params[row + i] * d
             code = acts[l - 1]  # (a loop here, not _times_slope: a helper taking arrays costs reference counts)
             for i in range(below, below + n_in):
-                delta[i] = delta[i] * _slope(code, out[i], uses)
+                delta[i] = delta[i] * _slope(code, out[i + nets_at], out[i], uses)
 
 
 @helper
@@ -1241,7 +1326,7 @@ def _hidden_deltas(net, l, outs, deltas, n):
             row = w + j * n_in
             for i in range(n_in):
                 deltas[below + i] += params[row + i] * d
-        _times_slope(code, deltas, outs, below, below + n_in, _uses(net))
+        _times_slope(code, deltas, outs, below, below + n_in, _nets_at(outs, _uses(net)), _uses(net))
 
 
 @helper
@@ -1414,7 +1499,7 @@ def _diag_epoch_end(diag, net, first_t, e, updates, samples):
 @primitive
 def _counts_flat(code, out, below, uses):
     """1 where an output is on a flat spot of its activation (its slope below `below`; NaN: never), else 0."""
-    return np.int64(_slope(code, out, uses) < below)
+    return np.int64(_slope(code, out, out, uses) < below)  # (the activations with flat spots: slopes from out)
 
 
 @helper
@@ -1507,13 +1592,14 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     stride = _stride(sizes, u_off)
     n_samples = orders.shape[1]
     zero = np.zeros(1, params.dtype)[0]
-    out = np.empty(stride, params.dtype)
-    delta = np.empty(stride, params.dtype)
+    uses = _uses(net)
+    out = _unit_buffer(stride, params.dtype, uses)
+    delta = _unit_buffer(stride, params.dtype, uses)
     batch_scratch = 0 if minibatch is None else 1
     scratch = (
         np.empty(batch_scratch * params.shape[0], params.dtype),
-        np.empty(batch_scratch * run.block * stride, params.dtype),
-        np.empty(batch_scratch * run.block * stride, params.dtype),
+        _unit_buffer(batch_scratch * run.block * stride, params.dtype, uses),
+        _unit_buffer(batch_scratch * run.block * stride, params.dtype, uses),
     )
     # Plain online steps keep the first weight matrix transposed for the call (its forward sums
     # then vectorise across units); it goes back into params at the end.
@@ -1702,6 +1788,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
     params, sizes, w_off, b_off = net.params, net.sizes, net.w_off, net.b_off
     u_off, tied, acts, uses = net.u_off, net.tied, net.acts, _uses(net)
     _check_codes(acts, uses, _loss_of(run), run.optimizer)
+    _check_keeps_no_nets(acts, uses)
     velocity = state.first
     loss = _loss_of(run)
     X, Y, orders = data.X, data.Y, data.orders
@@ -1799,7 +1886,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                         o = out[top + j, k]
                         E_j = _squared_error(t, o)
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
-                        delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, uses))
+                        delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, o, uses))
             elif not whole:
                 for j in range(n_out):
                     t = Y[s, j]
@@ -1807,7 +1894,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                         o = out[top + j, k]
                         E_j = _unit_error(loss, t, o, out[nets + j, k])
                         E_sample[k] = 0.0 + E_j if j == 0 else E_sample[k] + E_j
-                        delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, uses))
+                        delta[top + j, k] = _unit_delta(loss, t, o, _slope(code, o, o, uses))
             elif loss.code == CROSS_ENTROPY:
                 targets = 0.0
                 for j in range(n_out):
@@ -1873,7 +1960,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                                             o = out[below + i, k]
                                             w_d = params[p, k0 + k] * d
                                             below_d = w_d if first else delta[below + i, k] + w_d
-                                            delta[below + i, k] = below_d * _slope(mark, o, uses)
+                                            delta[below + i, k] = below_d * _slope(mark, o, o, uses)
                                             params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
                             else:
                                 for k in range(n):
@@ -1914,7 +2001,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                                         delta[below + i, k] += params[row_w + i, k0 + k] * delta[above + j, k]
                     if not (fuse and momentum == 0.0):  # (there the last row did it)
                         for i in range(n_in):
-                            _times_slope(code, delta[below + i], out[below + i], 0, n, uses)
+                            _times_slope(code, delta[below + i], out[below + i], 0, n, np.uint64(0), uses)
             if diag is not None:  # (as in train_epochs: out and every layer's deltas are still in place)
                 # The step's statistics written out here, as in train_epochs: a helper call per step costs
                 # its arrays' reference counts (a fifth of the XOR ensemble's time); per layer, one pass over
@@ -1936,7 +2023,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                                 for j in range(unit0, unit0 + n_units):
                                     for k in range(n):
                                         sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
-                                        sums[2, k] += np.float64(_slope(mark, out[j, k], uses) < flat_below)
+                                        sums[2, k] += np.float64(_slope(mark, out[j, k], out[j, k], uses) < flat_below)
                     else:
                         for j in range(unit0, unit0 + n_units):
                             for k in range(n):
@@ -2067,6 +2154,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), _loss_of(run), run.optimizer)
+    _check_keeps_no_nets(acts, _uses(net))
     X, Y, orders = data.X, data.Y, data.orders
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
@@ -2149,7 +2237,8 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
-                    _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, _uses(net))
+                    _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, np.uint64(0),
+                             _uses(net))  # fmt: skip
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
@@ -2176,7 +2265,7 @@ def evaluate(net, X, Y, outputs, loss):
     _check_codes(net.acts, _uses(net), loss, SGD)
     n_layers = sizes.shape[0] - 1
     zero = np.zeros(1, params.dtype)[0]
-    out = np.empty(_stride(sizes, u_off), params.dtype)
+    out = _unit_buffer(_stride(sizes, u_off), params.dtype, _uses(net))
     delta = np.empty(out.shape[0], params.dtype)
     top = u_off[n_layers]
     E_sum = 0.0
@@ -2228,8 +2317,8 @@ def gradient_sum(net, grad, X, Y, weights, block, loss):
     stride = _stride(sizes, u_off)
     top, n_out = u_off[n_layers], sizes[n_layers]
     zero = np.zeros(1, net.params.dtype)[0]
-    outs = np.empty(block * stride, net.params.dtype)
-    deltas = np.empty(block * stride, net.params.dtype)
+    outs = _unit_buffer(block * stride, net.params.dtype, _uses(net))
+    deltas = _unit_buffer(block * stride, net.params.dtype, _uses(net))
     grad[:] = 0.0
     E_sum = 0.0
     for first in range(0, X.shape[0], block):
@@ -2256,6 +2345,7 @@ def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
     equal to gradient_sum to rounding). (block is unused; the signature matches gradient_sum.)"""
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), loss, SGD)
+    _check_keeps_no_nets(acts, _uses(net))
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     nets = np.empty(GRADIENT_BLOCK * n_out, params.dtype)
@@ -2287,5 +2377,6 @@ def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
             _add_rows(grad[b_off[l] : b_off[l] + sizes[l + 1]], D)
             if l > 0:
                 D = np.dot(D, params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
-                _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, _uses(net))
+                _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, np.uint64(0),
+                             _uses(net))  # fmt: skip
     return E_sum

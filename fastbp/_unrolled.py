@@ -201,6 +201,9 @@ def _forward(code: _Code, widths, acts, fast_math: bool) -> None:
             if l == top - 1:
                 code.line(f"z_{j} = {net}")
                 net = f"z_{j}"
+            elif catalogue.ACTIVATIONS[acts[l]].slope_from_net:  # (its slope reads it)
+                code.line(f"z{l + 1}_{j} = {net}")
+                net = f"z{l + 1}_{j}"
             code.line(f"out{l + 1}_{j} = {_activation(acts[l], net, fast_math)}")
 
 
@@ -211,7 +214,7 @@ def _output_delta(code: _Code, widths, acts) -> None:
     for j in range(widths[top]):
         code.line(f"t_{j} = Y[s, {j}]")
         terms.append(f"_unit_error(loss, t_{j}, out{top}_{j}, z_{j})")
-        slope = f"{_primitive(acts[top - 1])}_slope(out{top}_{j})"
+        slope = _slope_call(acts[top - 1], f"z_{j}", f"out{top}_{j}")
         code.line(f"delta{top}_{j} = _unit_delta(loss, t_{j}, out{top}_{j}, {slope})")
     code.line(f"E_epoch += 0.0 + {' + '.join(terms)}")
 
@@ -243,12 +246,17 @@ def _backward(code: _Code, widths, tied, acts, momentum, train_biases, layerwise
                         op = "=" if j == 0 else "+="
                         code.line(f"delta{l}_{i} {op} w{l}_{j}_{i} * delta{l + 1}_{j}")
             for i in range(n_in):
-                code.line(f"delta{l}_{i} = delta{l}_{i} * {_primitive(acts[l - 1])}_slope(out{l}_{i})")
+                code.line(f"delta{l}_{i} = delta{l}_{i} * {_slope_call(acts[l - 1], f'z{l}_{i}', f'out{l}_{i}')}")
 
 
 def _primitive(code: int) -> str:
     """The name of activation `code`'s primitive in _kernels (its slope: that name + "_slope")."""
     return "_" + catalogue.ACTIVATIONS[code].name
+
+
+def _slope_call(code: int, net: str, out: str) -> str:
+    """The call of activation `code`'s slope primitive: on the unit's net input or its output, as its record says."""
+    return f"{_primitive(code)}_slope({net if catalogue.ACTIVATIONS[code].slope_from_net else out})"
 
 
 def _activation(code: int, net: str, fast_math: bool) -> str:

@@ -30,7 +30,8 @@ class Activation:
 
     name: str
     forward: Callable  # oracle: out = f(net) (whole_layer: the layer's outs from its nets)
-    slope: Callable | None  # oracle: dout/dnet from out (None for a whole-layer activation: the losses handle it)
+    slope: Callable | None  # oracle: dout/dnet from out, or from net with slope_from_net (None for a whole-layer
+    # activation: the losses handle it)
     out_text: str  # the walkthrough's out_{u} = ... ({u}: the unit; {all}: the layer's terms)
     slope_text: str  # the walkthrough's dout_{u}/dnet_{u} = ...
     torch: tuple[str, dict]  # torch.nn module name and keyword arguments
@@ -48,6 +49,11 @@ class Activation:
     # ... and a unit of it is dead when its net input is <= 0 for every sample (its slope is then 0 or nearly;
     # True only where out > 0 exactly when net > 0, which the kernels test on the outputs they keep).
     dies: bool = False
+    # Its slope is computed from the net input (GELU, SiLU: the output does not determine it), so the kernels keep
+    # its layers' net inputs (train_many's lanes and the BLAS kernel do not: such networks train in the loops).
+    slope_from_net: bool = False
+    onnx_gate: bool = False  # ONNX writes it as the net input times the operator's output (SiLU: x Sigmoid(x))
+    onnx_opset: int | None = None  # the ONNX opset that introduced its operator, when export's default lacks it
 
 
 @dataclass(frozen=True)
@@ -131,14 +137,23 @@ ACTIVATIONS = (
     ),
     Activation(
         "softplus", oracle.softplus, oracle.softplus_derivative, "log(1 + e^(net_{u}))", "1 - e^(-out_{u})",
-        ("Softplus", {}), "Softplus",
+        ("Softplus", {"beta": 1.0, "threshold": oracle.SOFTPLUS_THRESHOLD}), "Softplus",
     ),
     Activation(
         "elu", oracle.elu, oracle.elu_derivative, "net_{u} if net_{u} > 0, else e^(net_{u}) - 1",
-        "1 if net_{u} > 0, else out_{u} + 1", ("ELU", {}), "Elu",
+        "1 if net_{u} > 0, else out_{u} + 1", ("ELU", {"alpha": 1.0}), "Elu",
     ),
     # torch.nn has no e^x module: fastbp.export.Exp is one (torch_module finds it).
     Activation("exp", oracle.exp, oracle.exp_derivative, "e^(net_{u})", "out_{u}", ("Exp", {}), "Exp"),
+    Activation(
+        "gelu", oracle.gelu, oracle.gelu_derivative, "net_{u} Phi(net_{u})", "Phi(net_{u}) + net_{u} phi(net_{u})",
+        ("GELU", {"approximate": "none"}), "Gelu", slope_from_net=True, onnx_opset=20,
+    ),
+    Activation(
+        "silu", oracle.silu, oracle.silu_derivative, "net_{u} / (1 + e^(-net_{u}))",
+        "s (1 + net_{u} (1 - s)), s = 1 / (1 + e^(-net_{u}))", ("SiLU", {}), "Sigmoid", slope_from_net=True,
+        onnx_gate=True,
+    ),
 )  # fmt: skip
 
 LOSSES = (

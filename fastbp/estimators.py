@@ -440,7 +440,7 @@ class _BaseMLP(BaseEstimator):
         net._params[order] = packed_coef_inter
         grad = np.empty(net._layout.n_params, dtype)
         loss = catalogue.loss(self._loss)
-        kernel = _dispatch.gradient_kernel(net._layout, X.shape[0])
+        kernel = _dispatch.gradient_kernel(net, X.shape[0])
         E_sum = kernel(net.record(), grad, X, Y, weights, _dispatch.BLOCK, net._loss_rule(loss.name))
         penalty, alpha = 0.0, float(self.alpha)
         for W, G in zip(net._layout.weights(net._params), net._layout.weights(grad)):

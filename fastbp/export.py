@@ -134,6 +134,9 @@ def to_onnx(net, path) -> None:
         record = catalogue.activation(activation)
         if record.onnx is None:
             nodes.append(helper.make_node("Identity", [net_input], [out]))
+        elif record.onnx_gate:  # x times the operator of x (SiLU: x Sigmoid(x))
+            nodes.append(helper.make_node(record.onnx, [net_input], [f"gate{l}"], **record.onnx_attributes))
+            nodes.append(helper.make_node("Mul", [net_input, f"gate{l}"], [out]))
         elif record.onnx_slope is not None:  # Max(x, slope x), the slope a constant in the network's dtype
             initializers.append(numpy_helper.from_array(np.array(record.onnx_slope, net.dtype), f"slope{l}"))
             nodes.append(helper.make_node("Mul", [net_input, f"slope{l}"], [f"leak{l}"]))
@@ -147,8 +150,10 @@ def to_onnx(net, path) -> None:
         [helper.make_tensor_value_info("Y", element, ["n_samples", net.sizes[-1]])],
         initializers,
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="fastbp")
-    model.ir_version = 8  # readable by onnxruntime 1.14 and newer
+    # The default opset, or the newer one an activation's operator needs (GELU: 20).
+    opset = max([ONNX_OPSET] + [catalogue.activation(a).onnx_opset or ONNX_OPSET for a in net.activations])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="fastbp")
+    model.ir_version = 8 if opset == ONNX_OPSET else 9  # 8: readable by onnxruntime 1.14 and newer
     onnx.checker.check_model(model)
     with _validate.writing("path", path):
         onnx.save(model, path)

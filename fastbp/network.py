@@ -248,7 +248,7 @@ class Network:
         catalogue.check_targets(loss, Y)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
-        _dispatch.gradient_kernel(L, X.shape[0])(
+        _dispatch.gradient_kernel(self, X.shape[0])(
             self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, rule
         )
         grad /= X.shape[0]

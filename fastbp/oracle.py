@@ -119,6 +119,38 @@ def elu_derivative(out: float) -> float:
     return 1.0 if out > 0.0 else out + 1.0
 
 
+SQRT_HALF = math.sqrt(0.5)  # torch's M_SQRT1_2
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)  # the standard normal density at 0
+
+
+def gelu(net: float) -> float:
+    """out = net Phi(net), Phi the standard normal CDF, as torch.nn.GELU() computes it:
+    net * 0.5 * (1 + erf(net / sqrt 2))."""
+    return net * 0.5 * (1.0 + math.erf(net * SQRT_HALF))
+
+
+def gelu_derivative(net: float) -> float:
+    """dout/dnet of GELU, from the net input (the output does not determine it): Phi(net) + net phi(net)."""
+    return 0.5 * (1.0 + math.erf(net * SQRT_HALF)) + net * (math.exp(-0.5 * net * net) * INV_SQRT_2PI)
+
+
+def silu(net: float) -> float:
+    """out = net / (1 + e^-net) = net logistic(net) (torch.nn.SiLU), with no overflow for any finite net."""
+    return net * logistic(net)
+
+
+def silu_derivative(net: float) -> float:
+    """dout/dnet of SiLU, from the net input: s (1 + net (1 - s)), s = logistic(net) (torch's)."""
+    s = logistic(net)
+    return s * (1.0 + net * (1.0 - s))
+
+
+def slope(activation, net: float, out: float) -> float:
+    """dout/dnet of a unit of an element-wise activation (a record): from its net input where the record's
+    slope takes that (GELU, SiLU), else from its output (the article's out (1 - out))."""
+    return activation.slope(net if activation.slope_from_net else out)
+
+
 def exp(net: float) -> float:
     """out = e^net (scikit-learn's output for the Poisson loss: a positive mean); inf past the largest float."""
     try:
@@ -261,19 +293,19 @@ def sample_error(target: Vector, out: Vector, net: Vector, activation, loss) -> 
 # --- The backwards pass -------------------------------------------------------
 
 
-def delta_output(target: Vector, out: Vector, activation, loss) -> Vector:
+def delta_output(target: Vector, out: Vector, net: Vector, activation, loss) -> Vector:
     """1. Output deltas: delta_o = dE/dout_o * dout_o/dnet_o, as the loss (a record) gives them."""
-    return loss.delta(target, out, activation)
+    return loss.delta(target, out, net, activation)
 
 
-def squared_delta(target: Vector, out: Vector, activation) -> Vector:
+def squared_delta(target: Vector, out: Vector, net: Vector, activation) -> Vector:
     """Output deltas of the squared error: delta_o = dE/dout_o * dout_o/dnet_o.
 
     dE/dout_o = -(target_o - out_o)  (the -1 comes from differentiating (target - out));
     dout_o/dnet_o = out_o * (1 - out_o)  (the logistic function's derivative, in the article).
     Through softmax, which couples the layer: delta_j = out_j (g_j - sum_k g_k out_k).
     """
-    return through_output([squared_gradient(t, o) for t, o in zip(target, out)], out, activation)
+    return through_output([squared_gradient(t, o) for t, o in zip(target, out)], out, net, activation)
 
 
 def squared_gradient(target: float, out: float) -> float:
@@ -281,7 +313,7 @@ def squared_gradient(target: float, out: float) -> float:
     return -(target - out)
 
 
-def through_output(g: Vector, out: Vector, activation) -> Vector:
+def through_output(g: Vector, out: Vector, net: Vector, activation) -> Vector:
     """dE/dnet of the output units from g = dE/dout: g_o dout_o/dnet_o, or through softmax, which couples the
     layer, out_j (g_j - sum_k g_k out_k)."""
     if activation.whole_layer:
@@ -289,10 +321,10 @@ def through_output(g: Vector, out: Vector, activation) -> Vector:
         for g_k, o in zip(g, out):
             dot += g_k * o
         return [o * (g_j - dot) for g_j, o in zip(g, out)]
-    return [g_o * activation.slope(o) for g_o, o in zip(g, out)]
+    return [g_o * slope(activation, n, o) for g_o, n, o in zip(g, net, out)]
 
 
-def cross_entropy_delta(target: Vector, out: Vector, activation) -> Vector:
+def cross_entropy_delta(target: Vector, out: Vector, net: Vector, activation) -> Vector:
     """Output deltas of cross-entropy on its own output units, in the short form: out_o - target_o
     (logistic), out_o * sum_k target_k - target_o (softmax: dE/dnet through the whole layer)."""
     if activation.whole_layer:
@@ -303,31 +335,31 @@ def cross_entropy_delta(target: Vector, out: Vector, activation) -> Vector:
     return [o - t for t, o in zip(target, out)]
 
 
-def poisson_delta(target: Vector, out: Vector, activation) -> Vector:
+def poisson_delta(target: Vector, out: Vector, net: Vector, activation) -> Vector:
     """Output deltas of the Poisson loss on e^net units: dE/dout (1 - t / out) times dout/dnet (out), so
     out_o - target_o."""
     return [o - t for t, o in zip(target, out)]
 
 
-def huber_loss_delta(target: Vector, out: Vector, activation, huber_delta: float) -> Vector:
+def huber_loss_delta(target: Vector, out: Vector, net: Vector, activation, huber_delta: float) -> Vector:
     """Output deltas of the Huber loss: the clipped dE/dout times dout/dnet (through softmax as squared_delta)."""
-    return through_output([huber_gradient(t, o, huber_delta) for t, o in zip(target, out)], out, activation)
+    return through_output([huber_gradient(t, o, huber_delta) for t, o in zip(target, out)], out, net, activation)
 
 
-def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector, activation) -> Vector:
+def delta_hidden(W_above: Matrix, delta_above: Vector, out: Vector, activation, net: Vector) -> Vector:
     """2. Hidden deltas: delta_h = (sum_o delta_o * w_oh) * out_h * (1 - out_h).
 
     The sum is dE/dout_h: h feeds every unit above it, so its error is the sum of
     what it contributed to each (dE_o1/dout_h + dE_o2/dout_h + ...). The last factor
-    is the activation's derivative dout_h/dnet_h (the logistic's for the article).
+    is the activation's derivative dout_h/dnet_h (the logistic's for the article; from
+    net_h for the activations whose output does not determine it).
     """
-    derivative = activation.slope
     delta = []
     for h, out_h in enumerate(out):
         dE_dout_h = 0.0
         for o, delta_o in enumerate(delta_above):
             dE_dout_h += delta_o * W_above[o][h]
-        delta.append(dE_dout_h * derivative(out_h))
+        delta.append(dE_dout_h * slope(activation, net[h], out_h))
     return delta
 
 
@@ -450,7 +482,7 @@ def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, ac
     # The forward pass of every sample, before any weight changes.
     passes = [forward(W, b, x, activations) for x in batch_x]
     E = [sample_error(y, outs[-1], nets[-1], activations[-1], loss) for y, (nets, outs) in zip(batch_y, passes)]
-    deltas = [delta_output(y, outs[-1], activations[-1], loss) for y, (_, outs) in zip(batch_y, passes)]
+    deltas = [delta_output(y, outs[-1], nets[-1], activations[-1], loss) for y, (nets, outs) in zip(batch_y, passes)]
     if notes is not None:
         notes.forward_passes(passes)
     pending = []
@@ -468,7 +500,8 @@ def step(W, b, tied, batch_x, batch_y, rule, sW, sb, train_biases, layerwise, ac
         else:
             pending.append((l, gW, gb))
         if l > 0:
-            deltas = [delta_hidden(W[l], d, outs[l], activations[l - 1]) for d, (_, outs) in zip(deltas, passes)]
+            deltas = [delta_hidden(W[l], d, outs[l], activations[l - 1], nets[l - 1])
+                      for d, (nets, outs) in zip(deltas, passes)]  # fmt: skip
     for l, gW, gb in pending:
         apply_update(W[l], b[l], tied[l], gW, gb, rule, sW[l], sb[l], train_biases)
     return E

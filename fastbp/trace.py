@@ -74,7 +74,7 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
     deltas = [None] * n_layers
     grads = [None] * n_layers
     W_new = [None] * n_layers
-    deltas[-1] = oracle.delta_output(y, outs[-1], activations[-1], rule)
+    deltas[-1] = oracle.delta_output(y, outs[-1], nets[-1], activations[-1], rule)
     for l in reversed(range(n_layers)):
         grads[l] = oracle.weight_gradient(deltas[l], outs[l])
         W_new[l] = [
@@ -82,7 +82,7 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
         ]
         if l > 0:
             W_used = W_new[l] if update == "layerwise" else W[l]
-            deltas[l - 1] = oracle.delta_hidden(W_used, deltas[l], outs[l], activations[l - 1])
+            deltas[l - 1] = oracle.delta_hidden(W_used, deltas[l], outs[l], activations[l - 1], nets[l - 1])
     arrays = lambda rows: [np.array(r) for r in rows]  # noqa: E731
     return Trace(
         net_inputs=arrays(nets),
@@ -187,7 +187,8 @@ def _walkthrough(t: Trace):
                 o = t.outputs[l + 1][j]
                 yield f"  dE_total/dout_{u} = {' + '.join(parts)} = {fmt(dE_dout)}"
                 record = catalogue.activation(acts[l])
-                yield f"  dout_{u}/dnet_{u} = {record.slope_text.format(u=u)} = {fmt(record.slope(o))}"
+                slope = oracle.slope(record, t.net_inputs[l][j], o)
+                yield f"  dout_{u}/dnet_{u} = {record.slope_text.format(u=u)} = {fmt(slope)}"
                 yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(t.deltas[l][j])}"
         for j, u in enumerate(units[l + 1]):
             for i, v in enumerate(_as_inputs(units, l)):
@@ -252,5 +253,6 @@ def _output_delta_lines(t: Trace, out_units, output: str):
             yield f"  delta_{u} = out_{u} (dE_total/dout_{u} - ({total})) = {fmt(deltas[j])}"
             continue
         record = catalogue.activation(output)
-        yield f"  dout_{u}/dnet_{u} = {record.slope_text.format(u=u)} = {fmt(record.slope(o))}"
+        slope = oracle.slope(record, t.net_inputs[-1][j], o)
+        yield f"  dout_{u}/dnet_{u} = {record.slope_text.format(u=u)} = {fmt(slope)}"
         yield f"  delta_{u} = dE_total/dout_{u} * dout_{u}/dnet_{u} = {fmt(deltas[j])}"

@@ -49,7 +49,9 @@ def test_from_torch_reads_bare_linear_layers_and_refuses_the_rest():
     assert net.activations == ("identity", "identity") and not net.biases[1].any()
     refused = [
         (nn.Linear(3, 2), "torch.nn.Sequential"),
-        (nn.Sequential(nn.Linear(3, 2), nn.GELU()), "module\\[1\\] is GELU"),
+        (nn.Sequential(nn.Linear(3, 2), nn.Hardswish()), "module\\[1\\] is Hardswish"),
+        (nn.Sequential(nn.Linear(3, 2), nn.GELU(approximate="tanh")), "approximate must be none"),
+        (nn.Sequential(nn.Linear(3, 2), nn.Softplus(beta=2.0)), "beta must be 1.0"),
         (nn.Sequential(nn.Linear(3, 2), nn.LeakyReLU(0.2)), "negative_slope must be 0.01"),
         (nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=0)), "dim must be -1"),
         (nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=-1), nn.Linear(2, 2)), "softmax"),

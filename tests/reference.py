@@ -151,6 +151,21 @@ def finite_difference_gradients(net, X, Y, h=1e-6, loss="squared", **loss_option
     return dW, db
 
 
+def compiled_and_oracle(net, X, Y, rtol=1e-10, **options):
+    """Train copies of net with the compiled kernels and with the oracle under the same options; assert that they
+    agree (parameters to rtol, and 1e-13 absolute; each epoch's error to rtol). Returns the compiled run's
+    (network, History)."""
+    import fastbp
+
+    fast, slow = net.copy(), net.copy()
+    h_fast = fastbp.train(fast, X, Y, **options)
+    h_slow = fastbp.train(slow, X, Y, engine="python", **options)
+    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-13)
+    np.testing.assert_allclose(h_fast.errors, h_slow.errors, rtol=rtol)
+    return fast, h_fast
+
+
 def random_problem(seed, sizes, n_samples):
     """A random network (uniform(-1, 1) weights) and data in (0, 1)."""
     import fastbp

@@ -116,14 +116,16 @@ CASES = {
     # the unrolled kernels (each compiled for its architecture and options)
     "unrolled-logistic": lambda: trained(TINY, lr=0.5, kernel="unrolled", epochs=20),
     "unrolled-tanh-momentum": lambda: trained(TINY, ("tanh", "logistic"), lr=0.2, momentum=0.9, kernel="unrolled"),
-    "unrolled-gelu-huber": lambda: trained(TINY, ("gelu", "identity"), loss="huber", huber_delta=0.2, lr=0.2,
-                                           kernel="unrolled"),  # fmt: skip
+    "unrolled-gelu-huber": lambda: trained(
+        TINY, ("gelu", "identity"), loss="huber", huber_delta=0.2, lr=0.2, kernel="unrolled"
+    ),  # fmt: skip
     "unrolled-fast-math-frozen": lambda: trained(TINY, lr=0.5, fast_math=True, train_biases=False, kernel="unrolled"),
     # train_many: lanes (one architecture side by side) and threads (one network per thread)
     "lanes-logistic": lambda: trained_many([TINY] * 9, kernel="lanes"),
     "lanes-relu-momentum": lambda: trained_many([TINY] * 8, ("relu", "logistic"), momentum=0.5, kernel="lanes"),
-    "lanes-huber": lambda: trained_many([TINY] * 8, ("tanh", "identity"), loss="huber", huber_delta=0.2,
-                                        kernel="lanes"),  # fmt: skip
+    "lanes-huber": lambda: trained_many(
+        [TINY] * 8, ("tanh", "identity"), loss="huber", huber_delta=0.2, kernel="lanes"
+    ),  # fmt: skip
     "lanes-nesterov": lambda: trained_many([TINY] * 8, momentum=0.5, nesterov=True, kernel="lanes"),
     "lanes-fast-math-shuffle": lambda: trained_many([TINY] * 8, fast_math=True, shuffle=True, seed=2, kernel="lanes"),
     "threads-mixed-adam": lambda: trained_many([TINY, (2, 5, 1), (2, 4, 3, 1)], optimizer="adam", kernel="loops"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -30,6 +31,31 @@ def loss_rule(loss: str, options, dtype) -> _kernels.LossRule:
     Options; 0 for a loss without one), in dtype."""
     return _kernels.LossRule(catalogue.code(catalogue.LOSSES, loss),
                              np.dtype(dtype).type(catalogue.loss(loss).option_value(options)))  # fmt: skip
+
+
+def error_function(net, opts: Options):
+    """f(network, X, Y) -> the mean error under the run's loss, computed as the run's engine computes: the compiled
+    evaluation, or, with engine='python', the oracle (so that the oracle's runs compile nothing)."""
+    if opts.engine == "python":
+        return functools.partial(_oracle_mean_error, loss=catalogue.loss(opts.loss).bound(opts))
+    rule = loss_rule(opts.loss, opts, net.dtype)
+    return lambda network, X, Y: network._mean_error(X, Y, rule)
+
+
+def oracle_passes(net, X: np.ndarray):
+    """The oracle's forward pass of each row of X through the network: (net inputs, outputs) per row."""
+    W = [W_l.tolist() for W_l in net._layout.weights(net._params)]
+    b = [b_l.tolist() for b_l in net._layout.biases(net._params)]
+    activations = [catalogue.activation(a) for a in net.activations]
+    return [oracle.forward(W, b, x, activations) for x in np.atleast_2d(X).tolist()]
+
+
+def _oracle_mean_error(net, X: np.ndarray, Y: np.ndarray, loss) -> float:
+    """The mean over samples of the oracle's error under the loss (a record with its option bound)."""
+    output = catalogue.activation(net.activations[-1])
+    passes = oracle_passes(net, X)
+    return oracle.mean([oracle.sample_error(y, outs[-1], nets[-1], output, loss)
+                        for y, (nets, outs) in zip(Y.tolist(), passes)])  # fmt: skip
 
 
 def initial_state(n_params: int, dtype, opts: Options, lr: float | None = None) -> _kernels.State:

@@ -127,7 +127,7 @@ class _Job:
         self.errors = _loop.record(opts.epochs, len(group.nets))  # each chunk's rows are contiguous
         self.rng = np.random.default_rng(opts.seed) if opts.shuffle else None
         self.epoch = 0
-        self.loss = _engine.loss_rule(opts.loss, opts, group.nets[0].dtype)
+        self.error_of = _engine.error_function(group.nets[0], opts)  # (network, X, Y) -> its mean error
         self.final_sums = None  # each network's summed error after training, when the kernel computed it
         # With diagnose: the networks' statistics, one recorder for the lanes, one per network otherwise.
         self.recorder = self.recorders = None
@@ -181,7 +181,7 @@ class _Job:
             History(
                 errors,
                 seconds,
-                compute_final=functools.partial(net.copy()._mean_error, self.X, self.Y, self.loss),
+                compute_final=functools.partial(self.error_of, net.copy(), self.X, self.Y),
                 diagnostics=d,
             )  # fmt: skip
             for errors, net, d in zip(columns, self.group.nets, diagnosed)

@@ -175,7 +175,7 @@ class _Job:
     def __init__(self, net: Network, X, Y, opts: _options.Options, validation):
         self.net, self.X, self.Y, self.opts, self.validation = net, X, Y, opts, validation
         self.engine = Engine(net, X, Y, opts)
-        self.loss = _engine.loss_rule(opts.loss, opts, net.dtype)
+        self.error_of = _engine.error_function(net, opts)  # (network, X, Y) -> its mean error
         self.errors = _loop.record(opts.epochs)
         self.val_errors = _loop.record(opts.epochs) if validation is not None else None
         self.epoch = 0
@@ -258,7 +258,7 @@ class _Job:
         self.stopped = stopped and self.epoch < self.opts.epochs
         if self.validation is None or done == 0:
             return
-        val = self.net._mean_error(*self.validation, self.loss)
+        val = self.error_of(self.net, *self.validation)
         self.val_errors[self.epoch - 1] = val
         if self.best is None or val < self.best[1] - self.opts.min_delta:
             keep = self.net._params.copy() if self.opts.patience is not None and self.opts.restore_best else None
@@ -281,7 +281,7 @@ class _Job:
         # A finished run hands its errors over; an interrupted or stopped one copies those of its epochs so far.
         errors = self.errors if self.epoch == len(self.errors) else self.errors[: self.epoch].copy()
         val = None if self.val_errors is None else self.val_errors[: self.epoch].copy()
-        compute = functools.partial(self.net.copy()._mean_error, self.X, self.Y, self.loss)
+        compute = functools.partial(self.error_of, self.net.copy(), self.X, self.Y)
         best_epoch = None if self.best is None else self.best[0]
         diagnosed = None if self.recorder is None else self.recorder.result(self.epoch)
         return History(errors, seconds, compute_final=compute, val_errors=val, best_epoch=best_epoch,

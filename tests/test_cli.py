@@ -20,11 +20,29 @@ def test_article_prints_every_number_then_trains():
                  "error after 1 round:       0.291027774", "error after 10,000 rounds: 0.0000351018778",
                  "0.01591362, 0.984064274", "--update layerwise"]:  # fmt: skip
         assert text in out, text
+    assert "engine = python" in out  # (at most 20,000 rounds: the oracle, which finishes before a compile would)
+
+
+def test_the_articles_default_and_the_oracles_runs_compile_nothing(tmp_path):
+    """`fastbp article` (the oracle) and train(engine="python"), its validation and final errors included, leave
+    an empty Numba cache empty: nothing was compiled."""
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    subprocess.run([sys.executable, "-m", "fastbp", "article"], env=env, check=True, capture_output=True)
+    code = ("import fastbp; net = fastbp.article_network(); X, Y = fastbp.article_data(); "
+            "h = fastbp.train(net, X, Y, epochs=3, engine='python', validation=(X, Y), patience=2); "
+            "print(h.final_error, h.val_errors[-1])")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    assert len(out.split()) == 2
+    assert not list((tmp_path / "cache").rglob("*.nbi")), "a kernel was compiled"
 
 
 @pytest.mark.slow
 def test_article_layerwise_reproduces_published_figures():
-    out = fastbp("article", "--update", "layerwise", "--rounds", "10000").stdout
+    """The compiled kernel's run (the oracle's is the default for 10,000 rounds)."""
+    out = fastbp("article", "--update", "layerwise", "--rounds", "10000", "--engine", "numba").stdout
+    assert "engine = numba" in out
     assert "error after 1 round:       0.291027924" in out
     assert "0.015912196, 0.984065734" in out
     assert "error after 10,000 rounds: 0.0000350847863" in out

@@ -2238,7 +2238,7 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
                     _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, np.uint64(0),
-                             _uses(net))  # fmt: skip
+                                 _uses(net))  # fmt: skip
             if not layerwise:
                 for l in range(n_layers):
                     _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)

@@ -117,3 +117,16 @@ def test_the_command_line_takes_huber_delta(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "xor", "--epochs", "1", "--huber-delta", "0"])
     assert "huber_delta must be > 0" in capsys.readouterr().err
+
+
+def test_sweep_trains_and_scores_with_huber_delta():
+    """sweep passes huber_delta on to train_many and scores each network's validation error with it."""
+    net, X, Y = model_problem(8, (3, 4, 2), 12, ("silu", "identity"))
+    Y = 3.0 * Y
+    result = fastbp.sweep(X, Y, hidden=[4], seeds=2, epochs=5, lr=[0.1], loss="huber", huber_delta=DELTA,
+                          validation=(X, Y), activation="silu", output_activation="identity")  # fmt: skip
+    for seed, record in zip(range(2), result.records):
+        alone = fastbp.Network.random((3, 4, 2), seed=seed, activations=("silu", "identity"))
+        fastbp.train(alone, X, Y, epochs=5, lr=0.1, loss="huber", huber_delta=DELTA)
+        assert record["val_error"] == alone.error(X, Y, loss="huber", huber_delta=DELTA)
+        assert record["val_error"] != alone.error(X, Y, loss="huber")  # (the default delta would score otherwise)

@@ -42,7 +42,7 @@ from llvmlite import ir
 from numba import literal_unroll, njit, prange, types
 from numba.extending import intrinsic, overload
 
-from . import catalogue
+from . import catalogue, oracle
 
 # One set of compile options for every kernel: cached on disk; no GIL held; float
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
@@ -428,8 +428,7 @@ def _exp_slope(out):
     return out
 
 
-SQRT_HALF = math.sqrt(0.5)  # (oracle.SQRT_HALF)
-INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SQRT_HALF, INV_SQRT_2PI = oracle.SQRT_HALF, oracle.INV_SQRT_2PI  # (GELU's constants: the oracle's)
 
 
 @primitive

@@ -72,11 +72,11 @@ class Loss:
     # The walkthrough (fastbp.trace): one output's E_{u}, with {t}, {o} its target and output and {option} its
     # option's value (None: the layer's error is one term, softmax's cross-entropy) ...
     unit_text: str = ""
-    # ... and, for a loss whose deltas hold the output's slope, its dE/dout_{u} and that value from (t, o, option)
-    # (None: slope-free, its delta is out_{u} - target_{u}).
+    # ... and, for a loss whose deltas hold the output's slope, its dE/dout_{u} and that value, gradient(t, o[, its
+    # option]) (None: slope-free, its delta is out_{u} - target_{u}).
     gradient_text: str | None = None
     gradient: Callable | None = None
-    # Its hyper-parameter: a name in _options.OPTIONS, passed to error and delta by keyword (the Huber loss's
+    # Its hyper-parameter: a name in _options.OPTIONS, passed to error, delta and gradient by keyword (the Huber loss's
     # huber_delta), and to the kernels as their loss record's parameter (at most one).
     option: str | None = None
 
@@ -91,9 +91,9 @@ class Loss:
         if self.option is None:
             return self
         keyword = {self.option: self.option_value(options)}
-        return replace(
-            self, error=functools.partial(self.error, **keyword), delta=functools.partial(self.delta, **keyword)
-        )
+        bind = functools.partial(functools.partial, **keyword)
+        gradient = None if self.gradient is None else bind(self.gradient)
+        return replace(self, error=bind(self.error), delta=bind(self.delta), gradient=gradient)
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ ACTIVATIONS = (
 LOSSES = (
     Loss("squared", oracle.squared_error, oracle.squared_delta, outputs=None, per_output_mean=True,
          unit_text="1/2 (target_{u} - out_{u})^2 = 1/2 ({t} - {o})^2", gradient_text="-(target_{u} - out_{u})",
-         gradient=lambda t, o, option: oracle.squared_gradient(t, o)),
+         gradient=oracle.squared_gradient),
     Loss("cross_entropy", oracle.cross_entropy, oracle.cross_entropy_delta, outputs=("softmax", "logistic"),
          per_output_mean=False, slope_free=True,
          unit_text="-(target_{u} log out_{u} + (1 - target_{u}) log(1 - out_{u}))"),

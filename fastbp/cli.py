@@ -251,7 +251,11 @@ def run_article(rounds: int, update: str, engine: str | None = None, plot: str |
     history = train(net, X, Y, epochs=rounds, lr=LEARNING_RATE, train_biases=False, update=update, engine=engine)
     after_one = history.errors[1] if rounds > 1 else history.final_error
     # The outputs as the run's engine computes them (the oracle's run compiles nothing).
-    out = net.forward(X[0]) if engine == "numba" else np.array(_engine.oracle_passes(net, X[0])[0][1][-1])
+    if engine == "numba":
+        out = net.forward(X[0])
+    else:
+        ((_, outs),) = _engine.oracle_passes(net, X[:1])
+        out = np.array(outs[-1])
     print(
         f"Training: {rounds:,} rounds of that step (eta = 0.5, biases frozen, update = '{update}', engine = {engine})"
     )

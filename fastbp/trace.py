@@ -60,8 +60,8 @@ def trace(net: Network, x, y, lr: float = 0.5, update: str = "simultaneous", los
     lr = _validate.real("lr", lr, low=0.0)
     update = _validate.choice("update", update, UPDATES)
     loss = _validate.choice("loss", loss, LOSSES)
-    net._loss_rule(loss, huber_delta=huber_delta)  # refuses cross-entropy on other outputs than softmax and logistic
     loss_options = _options.loss_options(loss, huber_delta=huber_delta)
+    catalogue.check_output(net.activations, loss)  # refuses cross-entropy on other outputs than softmax and logistic
     activations = [catalogue.activation(name) for name in net.activations]
     rule = catalogue.loss(loss).bound(loss_options)
     W = [W_l.tolist() for W_l in net.weights]
@@ -234,7 +234,7 @@ def _error_lines(t: Trace, out_units, output: str):
 def _output_delta_lines(t: Trace, out_units, output: str):
     """dE/dnet of each output unit, in the form the loss (its record's texts) and the output activation give it."""
     outs, deltas = t.outputs[-1], t.deltas[-1]
-    loss = catalogue.loss(t.loss)
+    loss = catalogue.loss(t.loss).bound(t.loss_options)
     option = loss.option_value(t.loss_options)
     for j, u in enumerate(out_units):
         o = outs[j]
@@ -246,7 +246,7 @@ def _output_delta_lines(t: Trace, out_units, output: str):
             )
             yield f"  delta_{u} = dE_total/dnet_{u} = {form} = {fmt(deltas[j])}"
             continue
-        gradient = loss.gradient(t.targets[j], o, option)
+        gradient = loss.gradient(t.targets[j], o)
         yield f"  dE_total/dout_{u} = {loss.gradient_text.format(u=u, option=fmt(option))} = {fmt(gradient)}"
         if output == "softmax":
             total = " + ".join(f"dE_total/dout_{a} out_{a}" for a in out_units)

@@ -253,6 +253,57 @@ def ready(kernel, arguments: tuple) -> None:
     _READY.add(key)
 
 
+def call(kernel, *arguments):
+    """kernel(*arguments), with the compiled entry point found without Numba typing every record in Python.
+
+    Numba's dispatcher types a plain tuple's fields in C but a NamedTuple's (each of our records) in Python,
+    about 2.5 us a record a call, most of a small call's cost. Here the entry point is looked up by Numba's own
+    fingerprint of the arguments, the records taken as plain tuples (computed in C: each array's dtype,
+    dimensions, layout and writability, each scalar's type), and by the arguments' classes, which that leaves
+    out. (Records hold no records; arrays that share a fingerprint yet type apart, misaligned ones, never get
+    here: _validate copies them.) The first call of each kind, and any whose arguments Numba cannot
+    fingerprint, go through the dispatcher as usual.
+    """
+    key = _key(kernel, arguments)
+    if key is None:
+        return kernel(*arguments)
+    entry = _ENTRIES.get(key)
+    if entry is not None:
+        return entry(*arguments)
+    result = kernel(*arguments)  # typed, compiled or loaded by the dispatcher
+    overloads = getattr(kernel, "overloads", None)  # (None under NUMBA_DISABLE_JIT=1)
+    if overloads is not None:
+        compiled = overloads.get(tuple(kernel.typeof_pyval(a) for a in arguments))
+        if compiled is not None:
+            _ENTRIES[key] = compiled.entry_point
+    return result
+
+
+def _key(kernel, arguments: tuple) -> tuple | None:
+    """What the types Numba gives these arguments depend on, or None where Numba cannot fingerprint them."""
+    try:
+        return (kernel, _fingerprint(tuple(map(_plain, arguments))), *map(type, arguments))
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+
+
+def _plain(argument):
+    """A record as a plain tuple (whose fingerprint Numba computes without naming its fields); the rest as is."""
+    return tuple(argument) if isinstance(argument, tuple) else argument
+
+
+def _unfingerprinted(arguments):
+    raise NotImplementedError
+
+
+try:
+    from numba._dispatcher import compute_fingerprint as _fingerprint
+except ImportError:  # pragma: no cover - a Numba without it: every call through the dispatcher
+    _fingerprint = _unfingerprinted
+
+_ENTRIES: dict = {}
+
+
 def _markers(arguments):
     """The True/None markers among a kernel's arguments, and inside a plain tuple of them (train_many's)."""
     for a in arguments:

@@ -113,7 +113,7 @@ class Engine:
         """
         if self.kernel is not None:
             diag = None if statistics is None else diagnostics.kernel_record(self.net, statistics)
-            done = self.kernel(*self._arguments(orders, count, errors, diag))
+            done = _dispatch.call(self.kernel, *self._arguments(orders, count, errors, diag))
         else:
             done = self._oracle(orders, count, errors, statistics)
         self.step += (done if done == count or self.reached_target(errors, done) else done + 1) * self._per_epoch()

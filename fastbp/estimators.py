@@ -441,7 +441,7 @@ class _BaseMLP(BaseEstimator):
         grad = np.empty(net._layout.n_params, dtype)
         loss = catalogue.loss(self._loss)
         kernel = _dispatch.gradient_kernel(net, X.shape[0])
-        E_sum = kernel(net.record(), grad, X, Y, weights, _dispatch.BLOCK, net._loss_rule(loss.name))
+        E_sum = _dispatch.call(kernel, net.record(), grad, X, Y, weights, _dispatch.BLOCK, net._loss_rule(loss.name))
         penalty, alpha = 0.0, float(self.alpha)
         for W, G in zip(net._layout.weights(net._params), net._layout.weights(grad)):
             penalty += float(np.vdot(W, W))

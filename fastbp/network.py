@@ -202,7 +202,8 @@ class Network:
         (None: the squared error)."""
         loss = _engine.loss_rule("squared", {}, self.dtype) if loss is None else loss
         outputs = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        E_sum = _dispatch.evaluation_kernel(self._layout, X.shape[0])(self.record(), X, Y, outputs, loss)
+        kernel = _dispatch.evaluation_kernel(self._layout, X.shape[0])
+        E_sum = _dispatch.call(kernel, self.record(), X, Y, outputs, loss)
         return outputs, E_sum
 
     def _mean_error(self, X: np.ndarray, Y: np.ndarray, loss: _kernels.LossRule | None = None) -> float:
@@ -248,9 +249,8 @@ class Network:
         catalogue.check_targets(loss, Y)
         L = self._layout
         grad = np.empty(L.n_params, self.dtype)
-        _dispatch.gradient_kernel(self, X.shape[0])(
-            self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, rule
-        )
+        kernel = _dispatch.gradient_kernel(self, X.shape[0])
+        _dispatch.call(kernel, self.record(), grad, X, Y, np.empty(0, self.dtype), _dispatch.BLOCK, rule)
         grad /= X.shape[0]
         return L.weights(grad), L.biases(grad)
 

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 from reference import run_python
 
+import fastbp
+from fastbp import _dispatch, _engine, _kernels
+
 KERNEL_NAMES = (
     "train_epochs",
     "evaluate",
@@ -142,3 +145,48 @@ def test_first_training_loop_does_not_pay_for_numba_importing_numpy_ma():
         """
     )
     assert run_python(code).stdout.split() == ["True"]
+
+
+def test_kernel_calls_find_the_dispatchers_own_entry_point():
+    """_dispatch.call reaches a kernel's compiled code without Numba typing each record in Python: the entry it
+    keeps for each kind of arguments is the one the dispatcher compiled for their types, and gives its results."""
+    net = fastbp.Network.random((3, 5, 2), seed=0)
+    X = np.random.default_rng(0).uniform(size=(4, 3))
+    kernel = _dispatch.evaluation_kernel(net._layout, X.shape[0])
+    rule = _engine.loss_rule("squared", {}, net.dtype)
+    arguments = (net.record(), X, np.empty((0, 2)), np.empty((4, 2)), rule)
+    key = _dispatch._key(kernel, arguments)
+    _dispatch._ENTRIES.pop(key, None)
+    _dispatch.call(kernel, *arguments)  # through the dispatcher, which keeps its entry point
+    types = tuple(kernel.typeof_pyval(a) for a in arguments)
+    assert _dispatch._ENTRIES[key] is kernel.overloads[types].entry_point
+    direct = arguments[3].copy()
+    kernel(*arguments[:3], direct, rule)
+    arguments[3][:] = 0.0
+    _dispatch.call(kernel, *arguments)  # through the kept entry point
+    assert np.array_equal(arguments[3], direct) and np.array_equal(net.forward(X), direct)
+
+
+def test_arguments_that_numba_types_apart_never_share_an_entry_point():
+    """Every difference that gives Numba another type gives _dispatch.call another key (nothing is compiled)."""
+    net = fastbp.Network.random((3, 5, 2), seed=0)
+    X = np.random.default_rng(0).uniform(size=(4, 3))
+    readonly = X.copy()
+    readonly.flags.writeable = False
+    rule = _engine.loss_rule("squared", {}, net.dtype)
+    kinds = {
+        "as trained": (net.record(), X, rule),
+        "float32": (net.record(), X.astype(np.float32), rule),
+        "Fortran order": (net.record(), np.asfortranarray(X), rule),
+        "strided": (net.record(), X[::2], rule),
+        "read-only": (net.record(), readonly, rule),
+        "1-D": (net.record(), X[0], rule),
+        "other marks": (net.record()._replace(uses_tanh=None if net.record().uses_tanh else True), X, rule),
+        "float32 rule": (net.record(), X, _engine.loss_rule("squared", {}, np.float32)),
+        "a record's class": (net.record(), X, _kernels.State(*rule)),
+        "a marker": (net.record(), X, None),
+        "an integer": (net.record(), X, 1),
+        "a float": (net.record(), X, 1.0),
+    }  # fmt: skip
+    keys = {name: _dispatch._key(_kernels.evaluate, arguments) for name, arguments in kinds.items()}
+    assert None not in keys.values() and len(set(keys.values())) == len(keys)

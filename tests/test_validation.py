@@ -120,8 +120,9 @@ def test_forward_error_gradients_trace_refuse_bad_input():
         np.array([[5, 10], [20, 30]], dtype=np.int16) / 100,
         np.array([[0.05, 0.10], [0.2, 0.3]], dtype=np.float32),
         np.array([[1, 0], [0, 1]]),  # integers
+        np.frombuffer(np.array([0.05, 0.10, 0.2, 0.3]).tobytes().rjust(33, b"\0"), offset=1).reshape(2, 2),
     ],
-    ids=["fortran", "non-contiguous", "int16-derived", "float32", "int64"],
+    ids=["fortran", "non-contiguous", "int16-derived", "float32", "int64", "misaligned"],
 )
 def test_unusual_layouts_and_dtypes_are_converted(X):
     readonly = np.array([[0.01, 0.99], [0.5, 0.5]])

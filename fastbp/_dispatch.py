@@ -168,12 +168,23 @@ def training_kernel(net, opts, n_samples: int, weighted: bool = False):
     return _kernels.train_epochs
 
 
-def kernel_arguments(kernel, opts, weighted: bool = False) -> tuple:
-    """What a training kernel takes after (net, state, data, run, errors): the loops' markers and the
-    diagnostics' record (None here: the engine puts a _kernels.Diag in its place), BLAS's record, or nothing."""
+def blas_markers(net, opts) -> tuple:
+    """(moments, descent, softmax_ce, per_unit) as train_epochs_blas takes them, each True or None: Adam's
+    update (the optimisers whose state is Adam's moments) or the other rules'; a softmax output's cross-entropy
+    or the losses unit by unit."""
+    moments = catalogue.optimizer(opts.optimizer).moments
+    cross_entropy = catalogue.code(catalogue.LOSSES, opts.loss) == _kernels.CROSS_ENTROPY
+    softmax_ce = catalogue.ACTIVATIONS[net._acts[-1]].whole_layer and cross_entropy  # (as _check_blas_markers)
+    return (True if moments else None), (None if moments else True), (True if softmax_ce else None), (
+        None if softmax_ce else True)  # fmt: skip
+
+
+def kernel_arguments(kernel, net, opts, weighted: bool = False) -> tuple:
+    """What a training kernel takes after (net, state, data, run, errors): the loops' or BLAS's markers and the
+    diagnostics' record (None here: the engine puts a _kernels.Diag in its place), or nothing."""
     if kernel is _kernels.train_epochs:
         return (*loops_markers(opts, weighted), None)
-    return (None,) if kernel is _kernels.train_epochs_blas else ()
+    return (*blas_markers(net, opts), None) if kernel is _kernels.train_epochs_blas else ()
 
 
 def many_choice(nets, opts, n_samples: int) -> str:

@@ -93,7 +93,7 @@ class Engine:
         self.kernel, self.markers = None, ()
         if opts.engine == "numba":
             self.kernel = _dispatch.training_kernel(net, opts, X.shape[0], weighted)
-            self.markers = _dispatch.kernel_arguments(self.kernel, opts, weighted)
+            self.markers = _dispatch.kernel_arguments(self.kernel, net, opts, weighted)
 
     def ready(self) -> None:
         """Compile the kernel, or load it from the cache, before the clock starts."""

@@ -1340,27 +1340,43 @@ def _weigh(E, deltas, first, n, w):
 def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction):
     """The optimiser's step on weight matrix l and its biases with the batch-mean gradient grad / k
     (plus weight decay on the weights), times scale (1 without sample weights: x * 1 is x exactly)."""
+    if _rule(run) == ADAM_RULE:
+        _adam_weights(net, state, grad, l, k, scale, run, step_size, root_correction)
+    else:
+        _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correction)
+    _update_biases(net, state, grad, l, k, scale, run, step_size, root_correction)
+
+
+@helper
+def _adam_weights(net, state, grad, l, k, scale, run, step_size, root_correction):
+    """_update_layer's step on weight matrix l under Adam or AdamW."""
     params, first, second = net.params, state.first, state.second
-    lr, decay = run.lr, run.weight_decay
-    plain = _is_plain(run)
     w = np.uint64(net.w_off[l])
     b = np.uint64(net.b_off[l])
-    n_out = np.uint64(net.sizes[l + 1])
-    # k == 1: grad already holds the mean (and x / 1 == x). The rule is chosen outside the loops.
-    if plain:
+    shrink, l2 = _decay_terms(run, params.dtype.type(1.0))
+    for p in range(w, b):
+        g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], l2) * scale
+        params[p], first[p], second[p] = _adam_step(
+            params[p] * shrink, first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
+        )
+
+
+@helper
+def _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correction):
+    """_update_layer's step on weight matrix l under the other rules (gradient descent, with momentum and weight
+    decay, and RPROP): each rule's loop chosen outside it."""
+    params, first, second = net.params, state.first, state.second
+    lr, decay = run.lr, run.weight_decay
+    w = np.uint64(net.w_off[l])
+    b = np.uint64(net.b_off[l])
+    # k == 1: grad already holds the mean (and x / 1 == x).
+    if _is_plain(run):
         for p in range(w, b):
             params[p] = _descend(params[p], (grad[p] if k == 1 else grad[p] / k) * scale, lr)
     elif _rule(run) == MOMENTUM:
         for p in range(w, b):
             g = (grad[p] if k == 1 else grad[p] / k) * scale
             params[p], first[p] = _momentum_step(params[p], first[p], g, lr, run.momentum, run.nesterov)
-    elif _rule(run) == ADAM_RULE:
-        shrink, l2 = _decay_terms(run, params.dtype.type(1.0))
-        for p in range(w, b):
-            g = _with_decay(grad[p] if k == 1 else grad[p] / k, params[p], l2) * scale
-            params[p], first[p], second[p] = _adam_step(
-                params[p] * shrink, first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
-            )
     elif run.optimizer == SGD and run.momentum != 0.0 and decay != 0.0:
         # Momentum with weight decay, the general loop's steps with the rule chosen outside (it vectorises:
         # scikit-learn's sgd, 15% of a digits epoch in the general loop).
@@ -1374,7 +1390,16 @@ def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction
             params[p], first[p], second[p] = _optimizer_step(
                 run, params[p], first[p], second[p], g, step_size, root_correction
             )
+
+
+@helper
+def _update_biases(net, state, grad, l, k, scale, run, step_size, root_correction):
+    """_update_layer's step on the biases of layer l + 1 (none when run.train_biases is False)."""
+    params, first, second = net.params, state.first, state.second
+    b = np.uint64(net.b_off[l])
+    n_out = np.uint64(net.sizes[l + 1])
     if run.train_biases:
+        plain = _is_plain(run)
         g_tied = 0.0
         for j in range(n_out):
             g_tied += grad[b + j] / k
@@ -1382,7 +1407,7 @@ def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction
             g = (g_tied if net.tied[l] else grad[b + j] / k) * scale
             p = b + j
             if plain:
-                params[p] = _descend(params[p], g, lr)
+                params[p] = _descend(params[p], g, run.lr)
             else:
                 params[p], first[p], second[p] = _optimizer_step(
                     run, params[p], first[p], second[p], g, step_size, root_correction
@@ -2076,6 +2101,19 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block, di
 
 
 @helper
+def _check_blas_markers(run, output, uses, moments, descent, softmax_ce, per_unit):
+    """Refuse train_epochs_blas's markers when they do not name the run's rule and loss (whose code would
+    then be missing): the kernel never skips an update or a loss silently."""
+    if (moments is not None) != (_rule(run) == ADAM_RULE) or (descent is not None) == (moments is not None):
+        raise ValueError("train_epochs_blas: the markers moments/descent do not name the run's update rule")
+    if run.layerwise and descent is None:
+        raise ValueError("train_epochs_blas: a layerwise update needs the descent marker")
+    ce = _whole_layer(output, uses) and _loss_of(run).code == CROSS_ENTROPY
+    if (softmax_ce is not None) != ce or (per_unit is not None) == (softmax_ce is not None):
+        raise ValueError("train_epochs_blas: the markers softmax_ce/per_unit do not name the run's loss")
+
+
+@helper
 def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, uses, Y, s, loss):
     """Row r of a batch through BLAS against target Y[s]: its output deltas and error, a softmax's
     cross-entropy from the log-sum _bias_and_activate kept (the same bits as computing it again)."""
@@ -2140,7 +2178,7 @@ def _bias_and_activate(Z, params, b, code, uses, nets, loss, log_sums):
 
 
 @kernel
-def train_epochs_blas(net, state, data, run, errors, diag):
+def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_ce, per_unit, diag):
     """train_epochs for minibatches of wide layers: each layer's products as BLAS matrix products.
 
     Per batch of k samples: A_{l+1} = f(A_l W_l^T + b_l); output deltas; then from
@@ -2150,10 +2188,16 @@ def train_epochs_blas(net, state, data, run, errors, diag):
     (about 1e-15 relative per step), not bit for bit. np.dot inside Numba needs
     SciPy's BLAS: Python picks this kernel only when SciPy is importable.
     (run.block is unused.) ``diag``: as train_epochs's.
+
+    The markers, each True or None (_dispatch.blas_markers), say which code the call runs: Adam's update
+    (moments) or the other rules' (descent); a softmax output's cross-entropy (softmax_ce) or the losses
+    unit by unit (per_unit). Numba drops the code of a None marker before typing it, so a call compiles
+    only its own rule and loss (a quarter less compile time for scikit-learn's Adam with a softmax).
     """
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), _loss_of(run), run.optimizer)
     _check_keeps_no_nets(acts, _uses(net))
+    _check_blas_markers(run, acts[acts.shape[0] - 1], _uses(net), moments, descent, softmax_ce, per_unit)
     X, Y, orders = data.X, data.Y, data.orders
     batch_size, layerwise = run.batch_size, run.layerwise
     n_layers = sizes.shape[0] - 1
@@ -2212,8 +2256,13 @@ def train_epochs_blas(net, state, data, run, errors, diag):
             weighted = data.weights.shape[0] > 0
             total = 0.0
             for r in range(k):
-                E = _batch_row_loss(out, nets, log_sums, deltas, r, n_out, acts[n_layers - 1], _uses(net), Y,
-                                    orders[row, start + r], _loss_of(run))  # fmt: skip
+                s, o = orders[row, start + r], r * n_out
+                E = 0.0
+                if softmax_ce is not None:
+                    E = _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])
+                if per_unit is not None:
+                    E = _loss_delta(out, o, nets, o, deltas, o, n_out, acts[n_layers - 1], _uses(net), Y, s,
+                                    _loss_of(run))  # fmt: skip
                 if weighted:  # (as _batch_step: the error and deltas count w times, the step k / sum(w))
                     w = data.weights[orders[row, start + r]]
                     E = _weigh(E, deltas, r * n_out, n_out, w)
@@ -2231,8 +2280,9 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                 bias_grad = grad[b_off[l] : b_off[l] + sizes[l + 1]]
                 bias_grad[:] = 0.0
                 _add_rows(bias_grad, D)
-                if layerwise:
-                    _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                if layerwise and descent is not None:  # (only gradient descent updates layerwise)
+                    _descent_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                    _update_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
                 if l > 0:
                     W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                     D = np.dot(D, W)
@@ -2240,7 +2290,11 @@ def train_epochs_blas(net, state, data, run, errors, diag):
                                  _uses(net))  # fmt: skip
             if not layerwise:
                 for l in range(n_layers):
-                    _update_layer(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                    if moments is not None:
+                        _adam_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                    if descent is not None:
+                        _descent_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                    _update_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
             if diag is not None:  # (the deltas were divided by k: grad holds the batch's mean)
                 _diag_batch_gradient(diag, net, grad, np.float64(scale))
             _transpose_narrow(net, transposed)

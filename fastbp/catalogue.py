@@ -108,6 +108,7 @@ class Optimizer:
     first_state_is_lr: bool = False  # its first state value starts at the learning rate (RPROP's step sizes)
     lanes: bool = False  # train_many's lanes and the unrolled kernels run it (gradient descent, with momentum)
     decoupled: bool = False  # weight_decay shrinks the weights before its step (AdamW), not L2 in the gradient
+    moments: bool = False  # its state is Adam's two moments: the kernels' Adam loops update it (Adam, AdamW)
 
 
 ACTIVATIONS = (
@@ -175,10 +176,11 @@ LOSSES = (
 
 OPTIMIZERS = (
     Optimizer("sgd", oracle.sgd_move, ("momentum", "nesterov"), layerwise=True, per_batch=True, lanes=True),
-    Optimizer("adam", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True),
+    Optimizer("adam", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True, moments=True),
     Optimizer("rprop", oracle.rprop_move, ("etas", "step_sizes"), layerwise=False, per_batch=False,
               first_state_is_lr=True),
-    Optimizer("adamw", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True, decoupled=True),
+    Optimizer("adamw", oracle.adam_move, ("betas", "eps"), layerwise=False, per_batch=True, decoupled=True,
+              moments=True),
 )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ import pytest
 from reference import kernel_exp_in_oracle, numpy_train, random_problem
 
 import fastbp
-from fastbp import _dispatch, _kernels, _options
+from fastbp import _dispatch, _engine, _kernels, _options, catalogue
 
 pytest.importorskip("scipy")
 
@@ -25,6 +25,32 @@ def test_wide_minibatches_take_the_blas_kernel():
     small, _, _ = random_problem(0, [4, 3, 2], 2)
     assert kernel_for(small, opts) is _kernels.train_epochs
     assert kernel_for(small, opts._replace(kernel="blas")) is _kernels.train_epochs_blas
+
+
+def test_blas_compiles_only_the_rule_and_loss_its_markers_name_and_refuses_others():
+    """train_epochs_blas's markers name the call's update rule and loss (each other's code is left out of its
+    specialisation), and a run whose rule or loss they do not name is refused rather than left without one."""
+    net, X, Y = random_problem(1, WIDE, 50)
+    opts = _options.check(50, batch_size=16, epochs=1)
+    assert _dispatch.blas_markers(net, opts) == (None, True, None, True)
+    softmax = fastbp.Network.random(WIDE, seed=0, activations=("relu", "softmax"))
+    for name in ("adam", "adamw"):
+        adam_ce = _options.check(50, batch_size=16, optimizer=name, loss="cross_entropy")
+        assert _dispatch.blas_markers(softmax, adam_ce) == (True, None, True, None)
+        assert _dispatch.blas_markers(softmax, adam_ce._replace(loss="squared")) == (True, None, None, True)
+    assert _dispatch.blas_markers(net, opts._replace(optimizer="rprop")) == (None, True, None, True)
+    engine = _engine.Engine(net, X, Y, opts)
+    assert engine.kernel is _kernels.train_epochs_blas
+    arguments = list(engine._arguments(np.arange(50).reshape(1, 50), 1, np.empty(1)))
+    before = net.copy()
+    adam_run = arguments[3]._replace(optimizer=catalogue.code(catalogue.OPTIMIZERS, "adam"))
+    with pytest.raises(ValueError, match="moments/descent"):
+        _kernels.train_epochs_blas(*arguments[:3], adam_run, *arguments[4:])
+    softmax_ce_run = arguments[3]._replace(loss=catalogue.code(catalogue.LOSSES, "cross_entropy"))
+    with pytest.raises(ValueError, match="softmax_ce/per_unit"):
+        _kernels.train_epochs_blas(softmax.record(), *arguments[1:3], softmax_ce_run, *arguments[4:])
+    assert net == before
+    assert engine.epochs(np.arange(50).reshape(1, 50), 1, np.empty(1)) == 1 and net != before
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])

@@ -52,7 +52,7 @@ def general_and_unrolled(key, params, tied_flags, X, Y, orders, epochs, lr, mome
         )
         run_opts = opts._replace(lr=lr, momentum=momentum)
         run = run_record(run_opts, epochs, np.float64)
-        markers = _dispatch.kernel_arguments(kernel, run_opts)
+        markers = _dispatch.kernel_arguments(kernel, None, run_opts)  # (the network: BLAS's markers only)
         done = kernel(
             net, _kernels.State(v, np.zeros_like(v)), _kernels.Data(X, Y, orders, np.empty(0)), run, errors, *markers
         )

@@ -8,7 +8,8 @@ as each other, except BLAS, whose products sum in BLAS's order (1e-15 relative).
 
   loops     train_epochs: any network; its markers (loops_markers) make a specialisation per path (online plain,
             online under the other rules, minibatch), each compiling only its own code
-  blas      train_epochs_blas: each layer's products as BLAS matrix products
+  blas      train_epochs_blas: each layer's products as BLAS matrix products; its markers (blas_markers) make a
+            specialisation per update rule (Adam's, the others') and loss (a softmax's cross-entropy, the others)
   unrolled  a kernel written for one tiny architecture, every weight a local (_unrolled)
   lanes     train_many: networks of one architecture side by side, the loop over networks innermost
   threads   train_many: one network per Numba thread, each through the loops' kernel

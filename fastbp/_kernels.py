@@ -2309,13 +2309,15 @@ def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_c
 
 
 @kernel
-def evaluate(net, X, Y, outputs, loss):
+def evaluate(net, X, Y, outputs, loss, scoring):
     """Forward pass of every row of X into outputs; returns the summed error against Y under the loss.
 
-    Y may have no rows, for a plain forward pass (the error is then 0).
+    ``scoring`` True: Y holds the targets (or no rows: the error is then 0); None: a plain forward pass, Y
+    without rows, and none of the losses' code compiled (a prediction's kernel compiles in half the time).
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     _check_codes(net.acts, _uses(net), loss, SGD)
+    _check_scoring(Y, scoring)
     n_layers = sizes.shape[0] - 1
     zero = np.zeros(1, params.dtype)[0]
     out = _unit_buffer(_stride(sizes, u_off), params.dtype, _uses(net))
@@ -2326,16 +2328,24 @@ def evaluate(net, X, Y, outputs, loss):
         _forward(net, X, s, out, 0, zero, None, None)
         for j in range(outputs.shape[1]):
             outputs[s, j] = out[top + j]
-        if Y.shape[0] > 0:
+        if scoring is not None and Y.shape[0] > 0:
             E_sum += _output_delta(net, out, delta, 0, Y, s, loss)
     return E_sum
 
 
+@helper
+def _check_scoring(Y, scoring):
+    """Refuse targets given to a plain forward pass (which would leave them unscored)."""
+    if scoring is None and Y.shape[0] > 0:
+        raise ValueError("evaluate: targets given to a plain forward pass (scoring None)")
+
+
 @kernel
-def evaluate_blas(net, X, Y, outputs, loss):
+def evaluate_blas(net, X, Y, outputs, loss, scoring):
     """evaluate for wide layers: blocks of 256 rows through BLAS matrix products."""
     params, sizes, w_off, b_off, acts = net.params, net.sizes, net.w_off, net.b_off, net.acts
     _check_codes(acts, _uses(net), loss, SGD)
+    _check_scoring(Y, scoring)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     nets = np.empty(256 * n_out, params.dtype)
@@ -2354,7 +2364,7 @@ def evaluate_blas(net, X, Y, outputs, loss):
         for r in range(k):
             for j in range(n_out):
                 outputs[first + r, j] = out[r * n_out + j]
-            if Y.shape[0] > 0:
+            if scoring is not None and Y.shape[0] > 0:
                 E_sum += _batch_row_loss(out, nets, log_sums, delta, r, n_out, acts[n_layers - 1], _uses(net), Y,
                                          first + r, loss)  # fmt: skip
     return E_sum

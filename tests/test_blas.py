@@ -98,7 +98,7 @@ def test_train_many_with_wide_networks_is_bit_identical_to_train():
 def test_blas_forward_matches_loop_forward():
     net, X, _ = random_problem(5, [50, 40, 7], 300)
     blas, loops = np.empty((300, 7)), np.empty((300, 7))
-    _kernels.evaluate_blas(net.record(), X, np.empty((0, 7)), blas, _kernels.LossRule(_kernels.SQUARED, 0.0))
-    _kernels.evaluate(net.record(), X, np.empty((0, 7)), loops, _kernels.LossRule(_kernels.SQUARED, 0.0))
+    _kernels.evaluate_blas(net.record(), X, np.empty((0, 7)), blas, _kernels.LossRule(_kernels.SQUARED, 0.0), None)
+    _kernels.evaluate(net.record(), X, np.empty((0, 7)), loops, _kernels.LossRule(_kernels.SQUARED, 0.0), None)
     np.testing.assert_allclose(blas, loops, rtol=1e-13)
     np.testing.assert_allclose(net.forward(X), loops, rtol=1e-13)

@@ -142,9 +142,9 @@ def test_the_kernels_refuse_a_code_outside_the_catalogue():
     outputs = np.empty((3, 2))
     unknown_unit = net.record()._replace(acts=np.array([0, len(catalogue.ACTIVATIONS)], np.int64))
     with pytest.raises(ValueError, match="activation code outside"):
-        _kernels.evaluate(unknown_unit, X, Y, outputs, _kernels.LossRule(0, 0.0))
+        _kernels.evaluate(unknown_unit, X, Y, outputs, _kernels.LossRule(0, 0.0), True)
     with pytest.raises(ValueError, match="loss code outside"):
-        _kernels.evaluate(net.record(), X, Y, outputs, _kernels.LossRule(len(catalogue.LOSSES), 0.0))
+        _kernels.evaluate(net.record(), X, Y, outputs, _kernels.LossRule(len(catalogue.LOSSES), 0.0), True)
     opts = _options.check(3, epochs=1)
     engine = _engine.Engine(net, X, Y, opts)
     arguments = list(engine._arguments(np.arange(3).reshape(1, 3), 1, np.empty(1)))

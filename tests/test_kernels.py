@@ -57,7 +57,10 @@ def test_two_architectures_leave_one_specialisation_loaded_from_the_cache():
     written to Numba's cache: a second process loads every one."""
     run_python(SPECIALISATIONS)  # compiles what earlier tests have not
     rows = [line.split() for line in run_python(SPECIALISATIONS).stdout.strip().split("\n")]
-    expected = dict.fromkeys(KERNEL_NAMES, ("1", "1", "0")) | {"train_epochs": ("2", "2", "0")}
+    # (two paths each: train_epochs online plain and under Adam; evaluate a forward pass and a scoring one)
+    expected = dict.fromkeys(KERNEL_NAMES, ("1", "1", "0")) | dict.fromkeys(
+        ("train_epochs", "evaluate"), ("2", "2", "0")
+    )
     assert {name: (n_signatures, hits, misses) for name, n_signatures, hits, misses in rows} == expected
 
 
@@ -154,14 +157,14 @@ def test_kernel_calls_find_the_dispatchers_own_entry_point():
     X = np.random.default_rng(0).uniform(size=(4, 3))
     kernel = _dispatch.evaluation_kernel(net._layout, X.shape[0])
     rule = _engine.loss_rule("squared", {}, net.dtype)
-    arguments = (net.record(), X, np.empty((0, 2)), np.empty((4, 2)), rule)
+    arguments = (net.record(), X, np.empty((0, 2)), np.empty((4, 2)), rule, None)
     key = _dispatch._key(kernel, arguments)
     _dispatch._ENTRIES.pop(key, None)
     _dispatch.call(kernel, *arguments)  # through the dispatcher, which keeps its entry point
     types = tuple(kernel.typeof_pyval(a) for a in arguments)
     assert _dispatch._ENTRIES[key] is kernel.overloads[types].entry_point
     direct = arguments[3].copy()
-    kernel(*arguments[:3], direct, rule)
+    kernel(*arguments[:3], direct, rule, None)
     arguments[3][:] = 0.0
     _dispatch.call(kernel, *arguments)  # through the kept entry point
     assert np.array_equal(arguments[3], direct) and np.array_equal(net.forward(X), direct)
@@ -190,3 +193,18 @@ def test_arguments_that_numba_types_apart_never_share_an_entry_point():
     }  # fmt: skip
     keys = {name: _dispatch._key(_kernels.evaluate, arguments) for name, arguments in kinds.items()}
     assert None not in keys.values() and len(set(keys.values())) == len(keys)
+
+
+def test_a_forward_pass_compiles_no_loss_and_refuses_targets():
+    """The evaluation kernels' plain forward pass (scoring None) is a specialisation of its own, without the
+    losses' code: the same outputs as a scoring call, and targets given to it are refused, not ignored."""
+    net = fastbp.Network.random((3, 5, 2), seed=0)
+    X = np.random.default_rng(0).uniform(size=(4, 3))
+    Y = np.random.default_rng(1).uniform(size=(4, 2))
+    rule = _engine.loss_rule("squared", {}, net.dtype)
+    forward, scored = np.empty((4, 2)), np.empty((4, 2))
+    assert _kernels.evaluate(net.record(), X, np.empty((0, 2)), forward, rule, None) == 0.0
+    E_sum = _kernels.evaluate(net.record(), X, Y, scored, rule, True)
+    assert np.array_equal(forward, scored) and E_sum / 4 == net.error(X, Y)
+    with pytest.raises(ValueError, match="plain forward pass"):
+        _kernels.evaluate(net.record(), X, Y, forward, rule, None)

@@ -39,6 +39,9 @@ def test_blas_compiles_only_the_rule_and_loss_its_markers_name_and_refuses_other
         assert _dispatch.blas_markers(softmax, adam_ce) == (True, None, True, None)
         assert _dispatch.blas_markers(softmax, adam_ce._replace(loss="squared")) == (True, None, None, True)
     assert _dispatch.blas_markers(net, opts._replace(optimizer="rprop")) == (None, True, None, True)
+    for optimizer in catalogue.OPTIMIZERS:  # the catalogue's `moments` is the kernels' Adam rule
+        run = _engine.run_record(opts._replace(optimizer=optimizer.name), 1, np.float64)
+        assert (_kernels._rule(run) == _kernels.ADAM_RULE) == optimizer.moments
     engine = _engine.Engine(net, X, Y, opts)
     assert engine.kernel is _kernels.train_epochs_blas
     arguments = list(engine._arguments(np.arange(50).reshape(1, 50), 1, np.empty(1)))

@@ -142,6 +142,16 @@ def unrolled_possible(net, opts) -> bool:
     )
 
 
+def marker(flag: bool) -> bool | None:
+    """A kernel's marker argument: True, or None, whose code Numba drops before typing it."""
+    return True if flag else None
+
+
+def either(flag: bool) -> tuple:
+    """Two markers of which exactly one is True: (marker(flag), marker(not flag))."""
+    return marker(flag), marker(not flag)
+
+
 def loops_markers(opts, weighted: bool = False) -> tuple:
     """(online, minibatch, plain, general) as train_epochs takes them, each True or None: online steps or
     minibatches (also for batches of one with sample weights); for online steps, plain gradient descent
@@ -150,7 +160,7 @@ def loops_markers(opts, weighted: bool = False) -> tuple:
         return None, True, None, None
     plain = opts.optimizer == catalogue.OPTIMIZERS[_kernels.SGD].name and opts.momentum == 0.0
     plain = plain and opts.weight_decay == 0.0  # (_kernels._rule's PLAIN)
-    return True, None, (True if plain else None), (None if plain else True)
+    return True, None, *either(plain)
 
 
 def training_kernel(net, opts, n_samples: int, weighted: bool = False):
@@ -176,8 +186,7 @@ def blas_markers(net, opts) -> tuple:
     moments = catalogue.optimizer(opts.optimizer).moments
     cross_entropy = catalogue.code(catalogue.LOSSES, opts.loss) == _kernels.CROSS_ENTROPY
     softmax_ce = catalogue.ACTIVATIONS[net._acts[-1]].whole_layer and cross_entropy  # (as _check_blas_markers)
-    return (True if moments else None), (None if moments else True), (True if softmax_ce else None), (
-        None if softmax_ce else True)  # fmt: skip
+    return *either(moments), *either(softmax_ce)
 
 
 def kernel_arguments(kernel, net, opts, weighted: bool = False) -> tuple:

@@ -2116,7 +2116,8 @@ def _check_blas_markers(run, output, uses, moments, descent, softmax_ce, per_uni
 @helper
 def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, uses, Y, s, loss):
     """Row r of a batch through BLAS against target Y[s]: its output deltas and error, a softmax's
-    cross-entropy from the log-sum _bias_and_activate kept (the same bits as computing it again)."""
+    cross-entropy from the log-sum _bias_and_activate kept (the same bits as computing it again).
+    (train_epochs_blas writes its two branches out under its markers, where Numba can prune them.)"""
     o = r * n_out
     if _whole_layer(code, uses) and loss.code == CROSS_ENTROPY:
         return _softmax_cross_entropy(out, o, nets, o, deltas, o, n_out, Y, s, log_sums[r])

@@ -43,8 +43,10 @@ def array(name: str, value, ndim: tuple[int, ...], dtype=np.float64, check_finit
     if arr.dtype != dtype or not arr.flags.c_contiguous:
         with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused below
             arr = np.asarray(arr, dtype=dtype, order="C")
-    if not (arr.flags.writeable and arr.flags.aligned):  # read-only or misaligned arrays would compile a
-        arr = arr.copy()  # second kernel specialisation (and _dispatch.call keys its entry points on neither)
+    # Read-only or misaligned arrays would compile a second kernel specialisation (and _dispatch.call keys its
+    # entry points on neither).
+    if not (arr.flags.writeable and arr.flags.aligned):
+        arr = arr.copy()
     if check_finite:
         finite(name, arr)
     return arr

@@ -89,6 +89,19 @@ def evaluation_kernel(layout: Layout, n_rows: int):
     return _kernels.evaluate_blas if n_rows >= BLAS_MIN_ROWS and wide(layout) else _kernels.evaluate
 
 
+def scoring_marker(kernel, net, scores: bool) -> bool | None:
+    """The evaluation kernels' scoring marker: True to score targets; None for a plain forward pass, which then
+    compiles none of the losses' code, unless this process already holds the scoring specialisation for such a
+    network: that one serves it (as train, then final_error, then forward does), rather than a second compile."""
+    key = (kernel, net.dtype, net._uses)
+    if scores:
+        _SCORING.add(key)
+    return marker(scores or key in _SCORING)
+
+
+_SCORING: set = set()  # (kernel, dtype, marks) of the scoring specialisations this process has called
+
+
 def gradient_kernel(net, n_rows: int):
     """The kernel for the network's gradient summed over n_rows samples (Network.gradients, the estimators'
     lbfgs): BLAS's products once the rows times the widest layer's weights pay for them, as for a minibatch."""

@@ -203,7 +203,7 @@ class Network:
         loss = _engine.loss_rule("squared", {}, self.dtype) if loss is None else loss
         outputs = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
         kernel = _dispatch.evaluation_kernel(self._layout, X.shape[0])
-        scoring = _dispatch.marker(Y.shape[0] > 0)  # (a plain forward pass compiles none of the losses' code)
+        scoring = _dispatch.scoring_marker(kernel, self, Y.shape[0] > 0)
         E_sum = _dispatch.call(kernel, self.record(), X, Y, outputs, loss, scoring)
         return outputs, E_sum
 

@@ -208,3 +208,20 @@ def test_a_forward_pass_compiles_no_loss_and_refuses_targets():
     assert np.array_equal(forward, scored) and E_sum / 4 == net.error(X, Y)
     with pytest.raises(ValueError, match="plain forward pass"):
         _kernels.evaluate(net.record(), X, Y, forward, rule, None)
+
+
+def test_a_forward_pass_after_scoring_takes_the_scoring_kernel():
+    """A plain forward pass takes the scoring specialisation once the process holds it (train, final_error, then
+    forward compiles one evaluation kernel, not two); before, it takes the one without the losses' code."""
+    net = fastbp.Network.random((3, 5, 2), seed=0)
+    X = np.random.default_rng(0).uniform(size=(4, 3))
+    not_yet = object()  # (a kernel no call has scored with)
+    assert _dispatch.scoring_marker(not_yet, net, False) is None
+    assert _dispatch.scoring_marker(not_yet, net, True) is True
+    assert _dispatch.scoring_marker(not_yet, net, False) is True
+    net.error(X, X[:, :2])
+    kernel = _dispatch.evaluation_kernel(net._layout, X.shape[0])
+    signatures = len(kernel.signatures)
+    assert _dispatch.scoring_marker(kernel, net, False) is True
+    net.forward(X)
+    assert len(kernel.signatures) == signatures

@@ -707,10 +707,30 @@ def _generate(args: str, cases: list) -> object:
     for n, (k, lines) in enumerate(cases):
         if len(cases) > 1:
             body.append("else:" if n == len(cases) - 1 else f"{'if' if n == 0 else 'elif'} code == {k}:")
-        body += [("    " if len(cases) > 1 else "") + line for line in lines]
+        body += _indent(lines) if len(cases) > 1 else lines
+    return _define(args, body)
+
+
+def _generate_loops(args: str, cases: list) -> object:
+    """A function of args whose body runs the lines of the case, (code, lines), that ``code`` names, and
+    nothing for any other code: a loop per activation, the choice made outside it (so that it vectorises),
+    written out at compile time for the activations a call uses. (Numba's literal_unroll can make the same
+    loops from one body, but its compiler pass types the whole kernel again: 10-20% of a kernel's compile.)"""
+    body = []
+    for n, (k, lines) in enumerate(cases):
+        body += [f"{'if' if n == 0 else 'elif'} code == {k}:"] + _indent(lines)
+    return _define(args, body or ["pass"])
+
+
+def _define(args: str, body: list) -> object:
+    """The function ``generated(args)`` with these lines as its body, defined in this module's namespace."""
     namespace = dict(globals())
-    exec("def generated(" + args + "):\n" + "\n".join("    " + line for line in body), namespace)
+    exec("def generated(" + args + "):\n" + "\n".join(_indent(body)), namespace)
     return namespace["generated"]
+
+
+def _indent(lines: list) -> list:
+    return ["    " + line for line in lines]
 
 
 def _cases(code, uses, elementwise=False) -> list:
@@ -835,30 +855,40 @@ def _nets_at(values, uses):
     return np.uint64(values.shape[0] >> 1) if _keeps_nets(uses) else np.uint64(0)
 
 
-@helper
 def _activate_span(code, values, first, stop, fast, uses):
     """values[first:stop] = f(values) for an element-wise activation, a loop per activation (the choice
     made outside it, so that it vectorises); fast: fast_math's variant (None: never, and no table e^x is
-    compiled: a second logistic loop per call site cost a second of compile time)."""
-    for mark in literal_unroll(_code_marks(uses)):
-        if code == len(mark):
-            if fast is not None and fast:
-                for j in range(first, stop):
-                    values[j] = _activate(mark, values[j], True, uses)
-            else:
-                for j in range(first, stop):
-                    values[j] = _activate(mark, values[j], None, uses)
+    compiled: a second logistic loop per call site cost a second of compile time). A code that marks no
+    element-wise activation (softmax's) leaves values alone."""
 
 
-@helper
+@overload(_activate_span, inline="always", jit_options=dict(error_model="numpy"))
+def _activate_span_generated(code, values, first, stop, fast, uses):
+    cases = []
+    for k, record in _cases(code, uses, elementwise=True):
+        f = "_" + record.name
+        plain = ["for j in range(first, stop):", f"    values[j] = {f}(values[j])"]
+        if _has_fast(record, fast):
+            fast_loop = ["for j in range(first, stop):", f"    values[j] = {f}_fast(values[j])"]
+            plain = ["if fast:"] + _indent(fast_loop) + ["else:"] + _indent(plain)
+        cases.append((k, plain))
+    return _generate_loops("code, values, first, stop, fast, uses", cases)
+
+
 def _times_slope(code, deltas, outs, first, stop, nets_at, uses):
     """deltas[p] *= f'(net_p) for first <= p < stop, from the outputs outs[p] of an element-wise activation
     (and their net inputs at outs[p + nets_at]): a loop per activation (with the code a variable inside it,
-    the loop stayed scalar)."""
-    for mark in literal_unroll(_code_marks(uses)):
-        if code == len(mark):
-            for p in range(np.uint64(first), np.uint64(stop)):
-                deltas[p] = deltas[p] * _slope(mark, outs[p + nets_at], outs[p], uses)
+    the loop stayed scalar). A code that marks no element-wise activation leaves deltas alone."""
+
+
+@overload(_times_slope, inline="always", jit_options=dict(error_model="numpy"))
+def _times_slope_generated(code, deltas, outs, first, stop, nets_at, uses):
+    cases = []
+    for k, record in _cases(code, uses, elementwise=True):
+        of = "outs[p + nets_at]" if record.slope_from_net else "outs[p]"
+        cases.append((k, ["for p in range(np.uint64(first), np.uint64(stop)):",
+                          f"    deltas[p] = deltas[p] * _{record.name}_slope({of})"]))  # fmt: skip
+    return _generate_loops("code, deltas, outs, first, stop, nets_at, uses", cases)
 
 
 # --- Kernels ------------------------------------------------------------------------------------

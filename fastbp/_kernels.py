@@ -1426,22 +1426,47 @@ def _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correct
 def _update_biases(net, state, grad, l, k, scale, run, step_size, root_correction):
     """_update_layer's step on the biases of layer l + 1 (none when run.train_biases is False)."""
     params, first, second = net.params, state.first, state.second
-    b = np.uint64(net.b_off[l])
-    n_out = np.uint64(net.sizes[l + 1])
     if run.train_biases:
         plain = _is_plain(run)
-        g_tied = 0.0
-        for j in range(n_out):
-            g_tied += grad[b + j] / k
-        for j in range(n_out):
-            g = (g_tied if net.tied[l] else grad[b + j] / k) * scale
-            p = b + j
+        g_tied = _tied_gradient(net, grad, l, k)
+        for p in range(np.uint64(net.b_off[l]), np.uint64(net.b_off[l] + net.sizes[l + 1])):
+            g = _bias_gradient(net, grad, l, p, k, scale, g_tied)
             if plain:
                 params[p] = _descend(params[p], g, run.lr)
             else:
                 params[p], first[p], second[p] = _optimizer_step(
                     run, params[p], first[p], second[p], g, step_size, root_correction
                 )
+
+
+@helper
+def _adam_biases(net, state, grad, l, k, scale, run, step_size, root_correction):
+    """_update_biases under Adam or AdamW (the same steps: a bias takes no decay), for a kernel that knows
+    its rule (no other rule's step is compiled)."""
+    params, first, second = net.params, state.first, state.second
+    if run.train_biases:
+        g_tied = _tied_gradient(net, grad, l, k)
+        for p in range(np.uint64(net.b_off[l]), np.uint64(net.b_off[l] + net.sizes[l + 1])):
+            g = _bias_gradient(net, grad, l, p, k, scale, g_tied)
+            params[p], first[p], second[p] = _adam_step(
+                params[p], first[p], second[p], g, step_size, root_correction, run.beta1, run.beta2, run.eps
+            )
+
+
+@helper
+def _tied_gradient(net, grad, l, k):
+    """The gradient of layer l + 1's shared bias (net.tied[l]): the sum over its units of grad / k."""
+    b = np.uint64(net.b_off[l])
+    g_tied = 0.0
+    for j in range(np.uint64(net.sizes[l + 1])):
+        g_tied += grad[b + j] / k
+    return g_tied
+
+
+@helper
+def _bias_gradient(net, grad, l, p, k, scale, g_tied):
+    """The step's gradient for the bias at params[p] of layer l + 1: its batch mean, or the shared one."""
+    return (g_tied if net.tied[l] else grad[p] / k) * scale
 
 
 @helper
@@ -2158,6 +2183,15 @@ def _batch_row_loss(out, nets, log_sums, deltas, r, n_out, code, uses, Y, s, los
 
 
 @helper
+def _product(A, B):
+    """A @ B in a new array, as np.dot(A, B) computes it inside Numba (an empty array, then np.dot with it as
+    out: the same BLAS call), without compiling np.dot's two-argument wrapper for every pair of layouts."""
+    out = np.empty((A.shape[0], B.shape[1]), A.dtype)
+    np.dot(A, B, out)
+    return out
+
+
+@helper
 def _transpose_narrow(net, transposed):
     """Each weight matrix of at most NARROW rows, transposed into transposed[w_off[l]:b_off[l]] as (n_in, n_out)."""
     params, sizes, w_off = net.params, net.sizes, net.w_off
@@ -2276,9 +2310,9 @@ def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_c
             layers = [A]
             for l in range(n_layers):
                 if sizes[l + 1] <= NARROW:
-                    Z = np.dot(layers[l], transposed[w_off[l] : b_off[l]].reshape((sizes[l], sizes[l + 1])))
+                    Z = _product(layers[l], transposed[w_off[l] : b_off[l]].reshape((sizes[l], sizes[l + 1])))
                 else:
-                    Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
+                    Z = _product(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
                 _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0],
                                    _loss_of(run), log_sums)  # fmt: skip
                 layers.append(Z)
@@ -2320,12 +2354,13 @@ def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_c
                     if (phase == 0) == layerwise:
                         if moments is not None:
                             _adam_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                            _adam_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
                         if descent is not None:
                             _descent_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
-                        _update_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                            _update_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
                     elif l > 0:
                         W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
-                        D = np.dot(D, W)
+                        D = _product(D, W)
                         _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size,
                                      np.uint64(0), _uses(net))  # fmt: skip
             if diag is not None:  # (the deltas were divided by k: grad holds the batch's mean)
@@ -2390,7 +2425,7 @@ def evaluate_blas(net, X, Y, outputs, loss, scoring):
         k = min(256, X.shape[0] - first)
         for l in range(n_layers):
             W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
-            Z = np.dot(X[first : first + k], W.T) if l == 0 else np.dot(Z, W.T)
+            Z = _product(X[first : first + k], W.T) if l == 0 else _product(Z, W.T)
             _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0], loss,
                                log_sums)  # fmt: skip
         out = Z.reshape(k * n_out)
@@ -2453,7 +2488,7 @@ def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
         k = min(GRADIENT_BLOCK, X.shape[0] - first)
         layers = [X[first : first + k]]
         for l in range(n_layers):
-            Z = np.dot(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
+            Z = _product(layers[l], params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])).T)
             _bias_and_activate(Z, params, b_off[l], acts[l], _uses(net), nets if l == n_layers - 1 else nets[:0], loss,
                                log_sums)  # fmt: skip
             layers.append(Z)
@@ -2472,7 +2507,7 @@ def gradient_sum_blas(net, grad, X, Y, weights, block, loss):
                 grad[p] += part[p]
             _add_rows(grad[b_off[l] : b_off[l] + sizes[l + 1]], D)
             if l > 0:
-                D = np.dot(D, params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
+                D = _product(D, params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l])))
                 _times_slope(acts[l - 1], D.reshape(D.size), layers[l].reshape(D.size), 0, D.size, np.uint64(0),
                              _uses(net))  # fmt: skip
     return E_sum

@@ -25,6 +25,7 @@ SCRIPT_NAMES = [
     "compare_sklearn.py",
     "model_ratios.py",
     "compile_times.py",
+    "compile_floor.py",
 ]
 
 
@@ -36,6 +37,13 @@ def test_help(tmp_path, script):
     flags = re.findall(r"add_argument\(\s*\"(--[\w-]+)\"", "\n".join(shown))
     assert text.startswith(f"usage: {script}") and flags
     assert [flag for flag in flags if flag not in text] == []
+
+
+def test_compile_floor_prints_a_row_per_run(tmp_path):
+    """The hand-written kernels compile and run in a fresh process; each run is a row of three figures."""
+    lines = run(tmp_path, "compile_floor.py", "--runs", "1").stdout.splitlines()
+    assert lines[0].startswith("| run | Numba's set-up") and len(lines) == 3
+    assert re.fullmatch(r"\| 1 \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|", lines[2])
 
 
 def test_xor_seeds(tmp_path):

@@ -7,7 +7,7 @@ choice below). The kernels (``_kernels``, ``_unrolled``) give the same bits
 as each other, except BLAS, whose products sum in BLAS's order (1e-15 relative).
 
   loops     train_epochs: any network; its markers (loops_markers) make a specialisation per path (online plain,
-            online under the other rules, minibatch), each compiling only its own code
+            online under the other rules, minibatches under Adam or the other rules), each compiling its own code
   blas      train_epochs_blas: each layer's products as BLAS matrix products; its markers (blas_markers) make a
             specialisation per update rule (Adam's, the others') and loss (a softmax's cross-entropy, the others)
   unrolled  a kernel written for one tiny architecture, every weight a local (_unrolled)
@@ -166,14 +166,14 @@ def either(flag: bool) -> tuple:
 
 
 def loops_markers(opts, weighted: bool = False) -> tuple:
-    """(online, minibatch, plain, general) as train_epochs takes them, each True or None: online steps or
-    minibatches (also for batches of one with sample weights); for online steps, plain gradient descent
-    (the article's) or another rule."""
+    """(plain, general, moments, descent) as train_epochs takes them, exactly one True, the others None: online
+    steps under plain gradient descent (the article's) or another rule; minibatches (also batches of one with
+    sample weights) under Adam's update (the optimisers whose state is Adam's moments) or the other rules'."""
     if opts.batch_size != 1 or weighted:
-        return None, True, None, None
+        return None, None, *either(catalogue.optimizer(opts.optimizer).moments)
     plain = opts.optimizer == catalogue.OPTIMIZERS[_kernels.SGD].name and opts.momentum == 0.0
     plain = plain and opts.weight_decay == 0.0  # (_kernels._rule's PLAIN)
-    return True, None, *either(plain)
+    return *either(plain), None, None
 
 
 def training_kernel(net, opts, n_samples: int, weighted: bool = False):

@@ -1366,20 +1366,33 @@ def _weigh(E, deltas, first, n, w):
     return E * w
 
 
-@helper
-def _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction):
+def _update_rule(moments, net, state, grad, l, k, scale, run, step_size, root_correction):
     """The optimiser's step on weight matrix l and its biases with the batch-mean gradient grad / k
-    (plus weight decay on the weights), times scale (1 without sample weights: x * 1 is x exactly)."""
-    if _rule(run) == ADAM_RULE:
+    (plus weight decay on the weights), times scale (1 without sample weights: x * 1 is x exactly):
+    Adam's (moments True) or the other rules' (moments None). Chosen by the marker's type when compiling,
+    so that a kernel holds one of them only."""
+
+
+@overload(_update_rule, inline="always", jit_options=dict(error_model="numpy"))
+def _update_rule_generated(moments, net, state, grad, l, k, scale, run, step_size, root_correction):
+    if isinstance(moments, types.NoneType):
+
+        def descent(moments, net, state, grad, l, k, scale, run, step_size, root_correction):
+            _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correction)
+            _update_biases(net, state, grad, l, k, scale, run, step_size, root_correction)
+
+        return descent
+
+    def adam(moments, net, state, grad, l, k, scale, run, step_size, root_correction):
         _adam_weights(net, state, grad, l, k, scale, run, step_size, root_correction)
-    else:
-        _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correction)
-    _update_biases(net, state, grad, l, k, scale, run, step_size, root_correction)
+        _adam_biases(net, state, grad, l, k, scale, run, step_size, root_correction)
+
+    return adam
 
 
 @helper
 def _adam_weights(net, state, grad, l, k, scale, run, step_size, root_correction):
-    """_update_layer's step on weight matrix l under Adam or AdamW."""
+    """_update_rule's step on weight matrix l under Adam or AdamW."""
     params, first, second = net.params, state.first, state.second
     w = np.uint64(net.w_off[l])
     b = np.uint64(net.b_off[l])
@@ -1393,7 +1406,7 @@ def _adam_weights(net, state, grad, l, k, scale, run, step_size, root_correction
 
 @helper
 def _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correction):
-    """_update_layer's step on weight matrix l under the other rules (gradient descent, with momentum and weight
+    """_update_rule's step on weight matrix l under the other rules (gradient descent, with momentum and weight
     decay, and RPROP): each rule's loop chosen outside it."""
     params, first, second = net.params, state.first, state.second
     lr, decay = run.lr, run.weight_decay
@@ -1424,7 +1437,7 @@ def _descent_weights(net, state, grad, l, k, scale, run, step_size, root_correct
 
 @helper
 def _update_biases(net, state, grad, l, k, scale, run, step_size, root_correction):
-    """_update_layer's step on the biases of layer l + 1 (none when run.train_biases is False)."""
+    """_update_rule's step on the biases of layer l + 1 (none when run.train_biases is False)."""
     params, first, second = net.params, state.first, state.second
     if run.train_biases:
         plain = _is_plain(run)
@@ -1470,9 +1483,9 @@ def _bias_gradient(net, grad, l, p, k, scale, g_tied):
 
 
 @helper
-def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag):
-    """One minibatch, samples orders[row, start:stop], update number t: mean gradient, then update.
-    Returns its summed error.
+def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, moments):
+    """One minibatch, samples orders[row, start:stop], update number t: mean gradient, then update (Adam's
+    where moments is True, else the other rules': see _update_rule). Returns its summed error.
 
     Samples go through in blocks of ``run.block``, layer by layer from the top:
     gradients of layer l, then the deltas of the layer below. With
@@ -1518,11 +1531,11 @@ def _batch_step(net, state, data, run, row, start, stop, scratch, t, diag):
             _accumulate_layer(grad, net, l, outs, deltas, n)
             # Layerwise: layer l's update, then the deltas below through its new weights; else the deltas
             # below, then (once the last block is in the gradient) the update. Each call written once:
-            # every call site of _update_layer is compiled apart (two cost 40% of this path's compile time).
+            # every call site of an update is compiled apart (two cost 40% of this path's compile time).
             for phase in range(2):
                 if (phase == 0) == run.layerwise:
                     if last_block:
-                        _update_layer(net, state, grad, l, k, scale, run, step_size, root_correction)
+                        _update_rule(moments, net, state, grad, l, k, scale, run, step_size, root_correction)
                 elif l > 0:
                     _hidden_deltas(net, l, outs, deltas, n)
     if diag is not None:  # (the updates read grad and leave it)
@@ -1642,7 +1655,7 @@ def _diag_batch_gradient(diag, net, grad, factor):
 
 
 @kernel
-def train_epochs(net, state, data, run, errors, online, minibatch, plain, general, diag):
+def train_epochs(net, state, data, run, errors, plain, general, moments, descent, diag):
     """Train for run.n_epochs epochs; errors[e] = epoch e's mean error over its samples.
 
     Epoch e visits the samples data.orders[e], or orders[0] in every epoch when
@@ -1652,23 +1665,27 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     (returning its index: errors[returned value] is that error), or is at most
     run.target (returning the epochs done, that one included).
 
-    The markers say which path the call takes, each True or None (_dispatch.loops_markers):
-    ``online`` or ``minibatch``; for online steps, ``plain`` gradient descent (the article's)
-    or the ``general`` rules. Each set of markers is a specialisation of its own, and Numba
-    prunes every branch whose marker is None before typing it, so a call compiles (and loads)
-    only its own path. (Numba prunes on a kernel's own None arguments, not on a True one, nor
-    on constants passed into inlined helpers: hence one marker per path, tested here.)
+    The markers say which path the call takes, exactly one True and the others None
+    (_dispatch.loops_markers): online steps under ``plain`` gradient descent (the article's) or the
+    ``general`` rules; minibatches under Adam's update (``moments``) or the other rules' (``descent``).
+    Each set of markers is a specialisation of its own, and Numba prunes every branch whose marker
+    is None before typing it, so a call compiles (and loads) only its own path. (Numba prunes on a
+    kernel's own None arguments, not on a True one, nor on constants passed into inlined helpers:
+    hence one marker per path, tested here; inside _batch_step, moments chooses the update by its type.)
     ``diag``: a Diag to record the diagnostics in (statistics[e] for epoch e), or None, which compiles none of it.
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     _check_codes(net.acts, _uses(net), _loss_of(run), run.optimizer)
-    if (online is None) == (minibatch is None) or (online is not None and (plain is None) == (general is None)):
-        raise ValueError("train_epochs takes one path: online (plain or general) or minibatch")
+    online = plain is not None or general is not None
+    if (plain is not None) + (general is not None) + (moments is not None) + (descent is not None) != 1:
+        raise ValueError("train_epochs takes one path: online (plain or general) or minibatch (moments or descent)")
     if plain is not None and not _is_plain(run):
         raise ValueError("the plain online path takes plain gradient descent only (no momentum, no weight decay)")
-    if online is not None and run.batch_size != 1:
+    if (moments is not None or descent is not None) and (moments is not None) != (_rule(run) == ADAM_RULE):
+        raise ValueError("train_epochs: the markers moments/descent do not name the run's update rule")
+    if online and run.batch_size != 1:
         raise ValueError("the online path takes batch_size=1 only")
-    if online is not None and data.weights.shape[0] > 0:
+    if online and data.weights.shape[0] > 0:
         raise ValueError("the online path takes no sample weights (batches of one take the minibatch path)")
     orders = data.orders
     stride = _stride(sizes, u_off)
@@ -1677,7 +1694,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     uses = _uses(net)
     out = _unit_buffer(stride, params.dtype, uses)
     delta = _unit_buffer(stride, params.dtype, uses)
-    batch_scratch = 0 if minibatch is None else 1
+    batch_scratch = 0 if online else 1
     scratch = (
         np.empty(batch_scratch * params.shape[0], params.dtype),
         _unit_buffer(batch_scratch * run.block * stride, params.dtype, uses),
@@ -1692,7 +1709,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
     done = run.n_epochs
     n_layers = sizes.shape[0] - 1
     inputs_sq = np.zeros(0)  # (diagnose, online: each sample's ||x||^2, the first layer's ||out_0||^2)
-    if diag is not None and online is not None:
+    if diag is not None and (plain is not None or general is not None):
         inputs_sq = np.zeros(data.X.shape[0])
         for s in range(data.X.shape[0]):
             for i in range(sizes[0]):
@@ -1703,7 +1720,7 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
         t_start = t
         if diag is not None:
             _diag_epoch_start(diag, net, first_t)
-        if online is not None:
+        if plain is not None or general is not None:
             step_size, root_correction = run.lr, 1.0
             for r in range(n_samples):
                 s = orders[row, r]
@@ -1737,11 +1754,11 @@ def train_epochs(net, state, data, run, errors, online, minibatch, plain, genera
                         if diag.dies[l]:
                             for j in range(u_off[l + 1], u_off[l + 1] + sizes[l + 1]):
                                 diag.alive[j] |= np.uint8(out[j] > 0.0)
-        if minibatch is not None:
+        if moments is not None or descent is not None:
             for start in range(0, n_samples, run.batch_size):
                 t += 1
                 stop = min(start + run.batch_size, n_samples)
-                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t, diag)
+                E_epoch += _batch_step(net, state, data, run, row, start, stop, scratch, t, diag, moments)
         if diag is not None:
             _diag_epoch_end(diag, net, first_t, e, t - t_start, n_samples)
         errors[e] = E_epoch / n_samples
@@ -2351,7 +2368,8 @@ def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_c
                 # Layerwise (gradient descent only): layer l's update, then the deltas below through its new
                 # weights; else the deltas below, then the update. Each written once (as _batch_step's).
                 for phase in range(2):
-                    if (phase == 0) == layerwise:
+                    if (phase == 0) == layerwise:  # (not _update_rule: k = 1 inlined as a constant types
+                        # float32 gradients as float32, which the pinned bits of float32 BLAS runs hold to)
                         if moments is not None:
                             _adam_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
                             _adam_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)

@@ -151,7 +151,7 @@ def test_the_kernels_refuse_a_code_outside_the_catalogue():
     arguments[3] = arguments[3]._replace(optimizer=len(catalogue.OPTIMIZERS))
     with pytest.raises(ValueError, match="optimizer code outside"):
         _kernels.train_epochs(*arguments)
-    assert _dispatch.kernel_arguments(_kernels.train_epochs, net, opts) == (True, None, True, None, None)
+    assert _dispatch.kernel_arguments(_kernels.train_epochs, net, opts) == (True, None, None, None, None)
 
 
 def test_a_loss_refuses_targets_below_what_it_takes():

@@ -85,7 +85,7 @@ def test_float32_adds_exactly_one_specialisation():
         print(len(_kernels.train_epochs.signatures), len(_kernels.evaluate.signatures))
         """
     )
-    assert run_python(code).stdout.split() == ["4", "2"]  # train_epochs: (online, minibatch) x dtype
+    assert run_python(code).stdout.split() == ["4", "2"]  # train_epochs: (online plain, minibatch descent) x dtype
 
 
 @pytest.mark.parametrize("name, agreeing", [("_exp_nonpositive", 0.85), ("_exp_nonpositive_fast", 0.7)])

@@ -911,6 +911,12 @@ def _check_codes(acts, uses, loss, optimizer):
 
 
 @helper
+def _names_rule(run, moments):
+    """Whether a kernel's moments marker (True, or None for the other rules) names the run's update rule."""
+    return (moments is not None) == (_rule(run) == ADAM_RULE)
+
+
+@helper
 def _check_keeps_no_nets(acts, uses):
     """Refuse, in a kernel that keeps no net inputs (the lanes, BLAS), a layer whose activation's slope needs
     them (_needs_net): _dispatch sends such networks to the loops."""
@@ -1676,12 +1682,12 @@ def train_epochs(net, state, data, run, errors, plain, general, moments, descent
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
     _check_codes(net.acts, _uses(net), _loss_of(run), run.optimizer)
-    online = plain is not None or general is not None
+    online = plain is not None or general is not None  # (spelt out below where Numba must prune on it)
     if (plain is not None) + (general is not None) + (moments is not None) + (descent is not None) != 1:
         raise ValueError("train_epochs takes one path: online (plain or general) or minibatch (moments or descent)")
     if plain is not None and not _is_plain(run):
         raise ValueError("the plain online path takes plain gradient descent only (no momentum, no weight decay)")
-    if (moments is not None or descent is not None) and (moments is not None) != (_rule(run) == ADAM_RULE):
+    if (moments is not None or descent is not None) and not _names_rule(run, moments):
         raise ValueError("train_epochs: the markers moments/descent do not name the run's update rule")
     if online and run.batch_size != 1:
         raise ValueError("the online path takes batch_size=1 only")
@@ -2179,7 +2185,7 @@ def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block, di
 def _check_blas_markers(run, output, uses, moments, descent, softmax_ce, per_unit):
     """Refuse train_epochs_blas's markers when they do not name the run's rule and loss (whose code would
     then be missing): the kernel never skips an update or a loss silently."""
-    if (moments is not None) != (_rule(run) == ADAM_RULE) or (descent is not None) == (moments is not None):
+    if not _names_rule(run, moments) or (descent is not None) == (moments is not None):
         raise ValueError("train_epochs_blas: the markers moments/descent do not name the run's update rule")
     if run.layerwise and descent is None:
         raise ValueError("train_epochs_blas: a layerwise update needs the descent marker")

@@ -139,10 +139,13 @@ def torch_train(net, X, Y, epochs, batch_size, loss, optimizer, lr, weight_decay
     return [W.detach().numpy() for W in Ws], [b.detach().numpy() for b in bs], errors
 
 
+# Runs that stay well-conditioned: momentum 0.9 online at lr=0.3 drove tanh's weights to 29, where 1 - y^2 (both
+# libraries' slope of tanh) takes the last bits of y, and one ulp of tanh became 5e-10 of the result: it failed
+# on an AMD EPYC and passed on a Xeon. At lr=0.1 (weights up to 2.7) every case below agrees to 2e-13 on the EPYC.
 RUNS = [
     dict(optimizer="sgd", lr=0.3, batch_size=1),
     dict(optimizer="sgd", lr=0.3, batch_size=4, momentum=0.9, weight_decay=0.01),
-    dict(optimizer="sgd", lr=0.3, batch_size=1, momentum=0.9, nesterov=True),
+    dict(optimizer="sgd", lr=0.1, batch_size=1, momentum=0.9, nesterov=True),
     dict(optimizer="sgd", lr=0.3, batch_size=4, momentum=0.5, nesterov=True, weight_decay=0.01),
     dict(optimizer="adam", lr=0.01, batch_size=1),
     dict(optimizer="adam", lr=0.01, batch_size=4, weight_decay=0.001, betas=(0.8, 0.99), eps=1e-6),

@@ -213,12 +213,6 @@ def kernel_arguments(kernel, net, opts, weighted: bool = False) -> tuple:
 def many_choice(nets, opts, n_samples: int) -> str:
     """How train_many runs: 'lanes', 'threads' (one network per thread) or 'one_by_one' (each with
     its own kernel: the oracle, BLAS, which uses BLAS's threads, or a forced unrolled kernel)."""
-    how = _many_choice(nets, opts, n_samples)
-    # (the threads' kernel records no diagnostics: each network through train's own kernels instead)
-    return "one_by_one" if how == "threads" and opts.diagnose else how
-
-
-def _many_choice(nets, opts, n_samples: int) -> str:
     if opts.engine == "python":
         return "one_by_one"
     if opts.kernel in ("blas", "unrolled"):

@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
-from numba import literal_unroll, njit, prange, types
+from numba import literal_unroll, njit, types
 from numba.extending import intrinsic, overload
 
 from . import catalogue, oracle
@@ -60,8 +60,6 @@ primitive = njit(error_model="numpy")
 # the same function as the article's loops they made those 10-20% slower (LLVM optimises a large
 # function less well); a call costs some reference counting, small beside Adam's step.
 called_helper = njit(error_model="numpy")
-# train_many's kernels: the same as kernel, with prange spreading work over Numba's threads.
-parallel_kernel = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 
 # --- The records kernels take ---------------------------------------------------------------
@@ -81,10 +79,11 @@ LEAKY_SLOPE = 0.01  # torch's default negative slope
 SOFTPLUS_THRESHOLD = 20.0  # torch.nn.Softplus's default: above it, out = net
 
 
-# Net and Nets end with one field per catalogue activation, uses_<name>: True where some layer has it,
+# Net ends with one field per catalogue activation, uses_<name>: True where some layer has it,
 # None elsewhere (uses_of). Each set of marks is a Numba type of its own, and the kernels compile one
 # specialisation per set, with the code of the marked activations only (_uses and the generated helpers
-# below). (Fields of their own rather than one tuple: a parallel kernel cannot pass a tuple to its threads.)
+# below). (Fields of their own rather than one tuple: train_many's parallel kernels, gone since, could not
+# pass a tuple to their threads.)
 _MARKS = [("uses_" + record.name, object) for record in catalogue.ACTIVATIONS]
 
 Net = NamedTuple("Net", [
@@ -98,21 +97,9 @@ Net = NamedTuple("Net", [
 ] + _MARKS)  # fmt: skip
 Net.__doc__ = "One network's buffers, and the marks of the activations it uses."
 
-# Many networks' buffers concatenated; network k's parts are the slices between ptr[k] and ptr[k + 1]; the
-# marks of every network's activations together.
-Nets = NamedTuple("Nets", [
-    ("params", np.ndarray),
-    ("param_ptr", np.ndarray),  # into params (and the optimiser state)
-    ("unit_ptr", np.ndarray),  # into sizes and u_off
-    ("layer_ptr", np.ndarray),  # into w_off, b_off, tied and acts
-    ("sizes", np.ndarray), ("w_off", np.ndarray), ("b_off", np.ndarray), ("u_off", np.ndarray),
-    ("tied", np.ndarray), ("acts", np.ndarray),
-] + _MARKS)  # fmt: skip
-Nets.__doc__ = "Many networks' buffers concatenated, and the marks of their activations."
-
 
 def uses_of(codes) -> tuple:
-    """The uses_<name> marks of Net (and Nets) for a network whose layers have these activation codes.
+    """The uses_<name> marks of Net for a network whose layers have these activation codes.
     (The test suite widens them: tests/reference.every_activation_marked.)"""
     key = frozenset(codes)
     marks = _USES.get(key)
@@ -174,8 +161,8 @@ class Run(NamedTuple):
     block: int  # samples the batch kernels hold at once
     train_biases: bool
     layerwise: bool
-    loss: int  # the loss's code and its option's value (a LossRule's fields: a parallel kernel cannot pass a
-    loss_parameter: float  # nested record to its threads; _loss_of makes the record)
+    loss: int  # the loss's code and its option's value (a LossRule's fields, not the record: train_many's
+    loss_parameter: float  # parallel kernels, gone since, could not pass a nested one; _loss_of makes it)
     optimizer: int
     beta1: float
     beta2: float
@@ -673,25 +660,13 @@ def _is_plain(run):
 
 
 def _uses(net):
-    """The tuple of a Net's (or Nets') uses_<name> marks, what the generated helpers below take."""
+    """The tuple of a Net's uses_<name> marks, what the generated helpers below take."""
 
 
 @overload(_uses, jit_options=dict(error_model="numpy"))
 def _uses_generated(net):
     marks = ", ".join("net." + name for name, _ in _MARKS)
     return _generate("net", [(None, [f"return ({marks},)"])])
-
-
-def _net_of(nets, p0, p1, u0, u1, l0, l1):
-    """Network k of Nets as a Net: the slices between its pointers, and the marks of them all."""
-
-
-@overload(_net_of, jit_options=dict(error_model="numpy"))
-def _net_of_generated(nets, p0, p1, u0, u1, l0, l1):
-    marks = ", ".join("nets." + name for name, _ in _MARKS)
-    return _generate("nets, p0, p1, u0, u1, l0, l1", [(None, [
-        "return Net(nets.params[p0:p1], nets.sizes[u0:u1], nets.w_off[l0:l1], nets.b_off[l0:l1], "
-        f"nets.u_off[u0:u1], nets.tied[l0:l1], nets.acts[l0:l1], {marks})"])])  # fmt: skip
 
 
 def _marked(uses) -> list:
@@ -1778,32 +1753,6 @@ def train_epochs(net, state, data, run, errors, plain, general, moments, descent
     return done
 
 
-@parallel_kernel
-def train_many_epochs(nets, state, data, run, lrs, errors, done, markers):
-    """Train networks k = 0, 1, ... in parallel over the CPU's threads, each exactly as train_epochs would.
-
-    Network k owns the slices of nets between its pointers (params and the state
-    between param_ptr[k] and param_ptr[k + 1], and so on), all offsets relative to
-    its own slice, and trains with learning rate lrs[k]; errors[k] and done[k]
-    receive its results. Each thread calls the same compiled train_epochs (with the
-    same markers, a tuple of four: see train_epochs) as fastbp.train, on data no other
-    thread writes, so each result is bit-identical to training alone. (Calling it, rather than inlining its body into
-    the prange loop, keeps the parallel kernel's compile time small.)
-    """
-    for k in prange(lrs.shape[0]):
-        p0, p1 = nets.param_ptr[k], nets.param_ptr[k + 1]
-        u0, u1 = nets.unit_ptr[k], nets.unit_ptr[k + 1]
-        l0, l1 = nets.layer_ptr[k], nets.layer_ptr[k + 1]
-        one = _net_of(nets, p0, p1, u0, u1, l0, l1)
-        its_run = Run(run.n_epochs, lrs[k], run.momentum, run.batch_size, run.block, run.train_biases, run.layerwise,
-                      run.loss, run.loss_parameter, run.optimizer, run.beta1, run.beta2, run.eps, run.eta_minus,
-                      run.eta_plus, run.step_min, run.step_max, run.weight_decay, run.target, run.step, run.fast_math,
-                      run.nesterov)  # fmt: skip
-        its_state = State(state.first[p0:p1], state.second[p0:p1])
-        done[k] = train_epochs(one, its_state, data, its_run, errors[k], markers[0], markers[1], markers[2],
-                               markers[3], None)  # fmt: skip
-
-
 @helper
 def _lanes_bias_step(params, velocity, p, k0, n, gradients, lrs, momentum, nesterov):
     """Bias p of networks k0..k0+n-1 (lanes) one step down its gradients[k], taken as float64 (as
@@ -2164,21 +2113,6 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
         if not_finite:
             return e
     return n_epochs
-
-
-@parallel_kernel
-def train_lanes_epochs(net, state, data, run, lrs, errors, final, lane_block, diag):
-    """train_lane_block over blocks of lane_block networks, the blocks spread over Numba's threads.
-
-    Returns, per block, the epochs after which all its networks were finite.
-    """
-    n_blocks = (net.params.shape[1] + lane_block - 1) // lane_block
-    done = np.empty(n_blocks, np.int64)
-    for block in prange(n_blocks):
-        k0 = block * lane_block
-        k1 = min(net.params.shape[1], k0 + lane_block)
-        done[block] = train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag)
-    return done
 
 
 @helper

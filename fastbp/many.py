@@ -58,8 +58,8 @@ def train_many(
     completed epoch, and the KeyboardInterrupt carries ``.histories``. If a network
     diverges, every network keeps the state it reached in that chunk of epochs and
     FloatingPointError names the networks that diverged. ``diagnose=True`` gives each history
-    its own diagnostics, from the lanes or, where the threads would train, from each network
-    trained in turn through train's own kernels (the same bits). They take 32 bytes per epoch,
+    its own diagnostics, from the lanes or from train's own kernel in the threads (the same bits
+    and statistics as train alone). They take 32 bytes per epoch,
     weight layer and network (1,000 networks of 2 layers for 2,000 epochs: 128 MB).
     """
     nets = _check_nets(nets)
@@ -188,9 +188,29 @@ class _Job:
         ]
 
 
-# Numba's default "workqueue" threading layer must not launch parallel kernels from two
-# threads at once: train_many called from a user's thread pool takes turns here.
-_PARALLEL_LAUNCH = threading.Lock()
+def _spread(work, n_items: int, threads: int) -> None:
+    """work(start, stop) over 0..n_items in `threads` contiguous parts at once, the calling thread doing the first
+    (the kernels release the GIL). Returns when every part is done, and raises the first part's error if any."""
+    bounds = [n_items * t // threads for t in range(threads + 1)]
+    failed = []
+
+    def part(start: int, stop: int) -> None:
+        try:
+            work(start, stop)
+        except BaseException as error:  # (re-raised in the calling thread)
+            failed.append(error)
+
+    parts = [bounds[t : t + 2] for t in range(1, threads) if bounds[t] < bounds[t + 1]]
+    helpers = [threading.Thread(target=part, args=args) for args in parts]
+    for helper in helpers:
+        helper.start()
+    try:
+        work(bounds[0], bounds[1])
+    finally:  # no part outlives the call, whatever happened here
+        for helper in helpers:
+            helper.join()
+    if failed:
+        raise failed[0]
 
 
 class _OneByOne:
@@ -221,67 +241,59 @@ class _OneByOne:
 
 
 class _Threads:
-    """The networks' buffers concatenated, one network per thread (train_many_epochs)."""
+    """One network per thread, each through train's own loops kernel (train_epochs, the same specialisation:
+    nothing more to compile, and the same bits), called from Python threads over Numba's thread count."""
 
     def __init__(self, nets, X, Y, opts, lrs):
         self.nets, self.X, self.Y, self.opts, self.lrs = nets, X, Y, opts, lrs
         self.step = 0  # optimiser updates done
-        layouts = [net._layout for net in nets]
-        self.param_ptr = np.cumsum([0] + [L.n_params for L in layouts], dtype=np.int64)
-        self.nets_record = _kernels.Nets(
-            np.concatenate([net._params for net in nets]),
-            self.param_ptr,
-            np.cumsum([0] + [len(L.sizes) for L in layouts], dtype=np.int64),
-            np.cumsum([0] + [len(L.w_off) for L in layouts], dtype=np.int64),
-            np.concatenate([L.sizes for L in layouts]),
-            np.concatenate([L.w_off for L in layouts]),
-            np.concatenate([L.b_off for L in layouts]),
-            np.concatenate([L.u_off for L in layouts]),
-            np.concatenate([net._tied for net in nets]),
-            np.concatenate([net._acts for net in nets]),
-            *_kernels.uses_of({code for net in nets for code in net._acts.tolist()}),
-        )
-        self.params = self.nets_record.params
-        states = [initial_state(net._layout.n_params, net.dtype, opts, lr) for net, lr in zip(nets, lrs)]
-        self.state = _kernels.State(*(np.concatenate([state[k] for state in states]) for k in range(2)))
+        # Every network marked with the activations of them all: one specialisation for mixed sets.
+        uses = _kernels.uses_of({code for net in nets for code in net._acts.tolist()})
+        self.records = [
+            _kernels.Net(net._params, L.sizes, L.w_off, L.b_off, L.u_off, net._tied, net._acts, *uses)
+            for net, L in ((net, net._layout) for net in nets)
+        ]
+        self.states = [initial_state(net._layout.n_params, net.dtype, opts, lr) for net, lr in zip(nets, lrs)]
+        self.markers = _dispatch.loops_markers(opts)
 
     def ready(self) -> None:
-        _dispatch.ready(_kernels.train_many_epochs, self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0))))
+        rows = np.empty((0, len(diagnostics.STATISTICS), len(self.nets[0].sizes) - 1))
+        diag = diagnostics.kernel_record(self.nets[0], rows) if self.opts.diagnose else None
+        _dispatch.ready(_kernels.train_epochs, self._arguments(0, np.zeros((1, 1), np.int64), 0, np.empty(0), diag))
 
-    def _arguments(self, orders, count, errors) -> tuple:
-        data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
-        done = np.empty(len(self.nets), dtype=np.int64)
-        lrs = self.lrs.astype(self.params.dtype)
-        run = run_record(self.opts, count, self.params.dtype, step=self.step)
-        return self.nets_record, self.state, data, run, lrs, errors, done, _dispatch.loops_markers(self.opts)
+    def _arguments(self, k: int, orders, count: int, errors, diag, data=None) -> tuple:
+        if data is None:
+            data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
+        run = run_record(self.opts, count, self.nets[k].dtype, self.lrs[k], self.step)
+        return self.records[k], self.states[k], data, run, errors, *self.markers, diag
 
     def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, None]:
-        """Train every network for one chunk of epochs: (epochs each completed, None: no final sums);
-        (no statistics: with diagnose, the threads' networks go one by one).
+        """Train every network for one chunk of epochs, in place: (epochs each completed, None: no final sums);
+        statistics: with diagnose, each network's diagnostics.Recorder rows for these epochs.
 
-        errors[e, k] receives network k's mean error in epoch e (the kernel fills it network by network).
+        errors[e, k] receives network k's mean error in epoch e.
         """
-        arguments = self._arguments(orders, count, np.empty((len(self.nets), count)))
-        with _PARALLEL_LAUNCH:
-            _kernels.train_many_epochs(*arguments)
-        errors[:] = arguments[5].T
+        data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
+        by_network = np.empty((len(self.nets), count))
+        done = np.empty(len(self.nets), dtype=np.int64)
+
+        def train(start: int, stop: int) -> None:
+            for k in range(start, stop):
+                diag = None if statistics is None else diagnostics.kernel_record(self.nets[k], statistics[k])
+                arguments = self._arguments(k, orders, count, by_network[k], diag, data)
+                done[k] = _dispatch.call(_kernels.train_epochs, *arguments)
+
+        _spread(train, len(self.nets), numba.get_num_threads())
+        errors[:] = by_network.T
         self.step += count * updates_per_epoch(self.opts, self.X.shape[0])  # (a diverged run is not resumed)
-        return arguments[6], None
+        return done, None
 
     def diverged(self, done: np.ndarray, count: int) -> list[int]:
         """The networks that stopped early or hold NaN/inf."""
-        if _validate.all_finite(self.params):
-            return np.flatnonzero(done < count).tolist()
-        ptr = self.param_ptr
-        return [
-            k
-            for k in range(len(self.nets))
-            if done[k] < count or not _validate.all_finite(self.params[ptr[k] : ptr[k + 1]])
-        ]
+        return [k for k, net in enumerate(self.nets) if done[k] < count or not _validate.all_finite(net._params)]
 
     def write_back(self) -> None:
-        for k, net in enumerate(self.nets):
-            net._params[:] = self.params[self.param_ptr[k] : self.param_ptr[k + 1]]
+        pass  # trained in place
 
 
 class _Lanes:
@@ -307,22 +319,22 @@ class _Lanes:
     def ready(self) -> None:
         rows = np.empty((0, len(diagnostics.STATISTICS), len(self.nets[0].sizes) - 1, len(self.nets)))
         diag = diagnostics.kernel_record(self.nets[0], rows) if self.opts.diagnose else None
-        _dispatch.ready(_kernels.train_lanes_epochs, self._arguments(np.zeros((1, 1), np.int64), 0,
-                                                                     np.empty((0, 0)), np.empty(0), diag))  # fmt: skip
+        arguments = self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0)), np.empty(0), diag)
+        _dispatch.ready(_kernels.train_lane_block, (*arguments[:-1], 0, 0, diag))
 
-    def block(self) -> int:
+    def block(self, threads: int) -> int:
         """Networks per block: at most BLOCK, a multiple of 8, and as many blocks for every thread."""
-        threads = numba.get_num_threads()
         n_blocks = threads * -(-len(self.nets) // (threads * self.BLOCK))
         return max(8, -(-len(self.nets) // (n_blocks * 8)) * 8)
 
     def _arguments(self, orders, count, errors, final, diag=None) -> tuple:
+        """train_lane_block's arguments but the block's first and last network (k0, k1), before diag."""
         L, first = self.nets[0]._layout, self.nets[0]
         net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts,
                            *first._uses)  # fmt: skip
         data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
         run = run_record(self.opts, count, self.params.dtype)
-        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, self.block(), diag
+        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, diag
 
     def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, np.ndarray | None]:
         """Train every network for one chunk of epochs: (epochs each completed, final E sums or None);
@@ -330,19 +342,29 @@ class _Lanes:
         before = (self.params.copy(), self.state.first.copy())
         final = np.empty(len(self.nets) if want_final else 0)
         diag = None if statistics is None else diagnostics.kernel_record(self.nets[0], statistics)
-        with _PARALLEL_LAUNCH:
-            done = _kernels.train_lanes_epochs(*self._arguments(orders, count, errors, final, diag))
+        *arguments, diag = self._arguments(orders, count, errors, final, diag)
+        threads = numba.get_num_threads()
+        lane_block = self.block(threads)
+        n = len(self.nets)
+        done = np.empty(-(-n // lane_block), dtype=np.int64)  # per block
+
+        def train(start: int, stop: int) -> None:
+            for block in range(start, stop):
+                k0, k1 = block * lane_block, min(n, (block + 1) * lane_block)
+                done[block] = _dispatch.call(_kernels.train_lane_block, *arguments, k0, k1, diag)
+
+        _spread(train, len(done), threads)
         if done.min() == count and _validate.all_finite(self.params):
-            return np.full(len(self.nets), count, dtype=np.int64), (final if want_final else None)
+            return np.full(n, count, dtype=np.int64), (final if want_final else None)
         # Some network diverged: again network by network, from the chunk's start.
         self.params[:], self.state.first[:] = before
         self.write_back()
-        threads = _Threads(self.nets, self.X, self.Y, self.opts, self.lrs)
-        threads.ready()
-        threads.state.first[:] = self.state.first.T.ravel()
-        done, _ = threads.run(orders, count, errors)
-        self.params[:] = threads.params.reshape(len(self.nets), -1).T
-        self.state.first[:] = threads.state.first.reshape(len(self.nets), -1).T
+        one_each = _Threads(self.nets, self.X, self.Y, self.opts, self.lrs)  # (compiled on its first call)
+        for k, state in enumerate(one_each.states):
+            state.first[:] = self.state.first[:, k]
+        done, _ = one_each.run(orders, count, errors)
+        self.params[:] = np.concatenate([net._params for net in self.nets]).reshape(n, -1).T
+        self.state.first[:] = np.concatenate([state.first for state in one_each.states]).reshape(n, -1).T
         return done, None
 
     def diverged(self, done: np.ndarray, count: int) -> list[int]:

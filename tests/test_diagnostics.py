@@ -118,7 +118,7 @@ def test_unrolled_and_lanes_runs_are_diagnosed_through_the_loops_with_the_same_b
     assert np.array_equal(params, diagnosed_params) and np.array_equal(alone.errors, diagnosed.errors)
     nets = [fastbp.Network.random((2, 2, 1), seed=k) for k in range(10)]
     alone = [trained(net, XOR_X, XOR_Y, kernel="loops", **options) for net in nets]  # (train_many's bits)
-    for kernel in ("lanes", "loops"):  # (with diagnose, the threads' networks go one by one)
+    for kernel in ("lanes", "loops"):  # (the lanes' kernel, then train's own in the threads)
         diagnosed_nets = [n.copy() for n in nets]
         histories = fastbp.train_many(diagnosed_nets, XOR_X, XOR_Y, diagnose=True, kernel=kernel, **options)
         for a, h, (params, history) in zip(diagnosed_nets, histories, alone):

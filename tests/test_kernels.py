@@ -17,8 +17,7 @@ KERNEL_NAMES = (
     "gradient_sum_blas",
     "train_epochs_blas",
     "evaluate_blas",
-    "train_many_epochs",
-    "train_lanes_epochs",
+    "train_lane_block",
 )
 
 SPECIALISATIONS = textwrap.dedent(

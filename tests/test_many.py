@@ -140,14 +140,14 @@ def test_a_diverging_lane_falls_back_to_exact_per_network_training():
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("n_nets", [8, 9, 100, 500, 1000, 4001])
-def test_lane_blocks_are_even_and_as_many_for_every_thread(n_nets, threads, monkeypatch):
-    """Blocks of at most BLOCK networks, a multiple of 8, split so that no thread waits for another."""
+def test_lane_blocks_are_even_and_as_many_for_every_thread(n_nets, threads):
+    """Blocks of at most BLOCK networks, a multiple of 8, split (as many._spread splits them) so that no thread
+    waits for another."""
     from fastbp import many
 
-    monkeypatch.setattr(many.numba, "get_num_threads", lambda: threads)
     lanes = object.__new__(many._Lanes)
     lanes.nets = [None] * n_nets
-    block = lanes.block()
+    block = lanes.block(threads)
     n_blocks = -(-n_nets // block)
     assert block % 8 == 0 and block <= many._Lanes.BLOCK
     if n_nets >= 8 * threads:  # every thread gets the same number of blocks, equal but for rounding up to 8
@@ -155,3 +155,35 @@ def test_lane_blocks_are_even_and_as_many_for_every_thread(n_nets, threads, monk
         sizes = [min(block, n_nets - k) for k in range(0, n_nets, block)]
         shares = [sum(sizes[t * n_blocks // threads : (t + 1) * n_blocks // threads]) for t in range(threads)]
         assert max(shares) - min(shares) < 8 * n_blocks
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("n_items", [0, 1, 5, 64])
+def test_spread_does_each_item_once_in_parts_at_once_and_raises_a_parts_error(n_items, threads):
+    """train_many's threads: every item in exactly one part, the parts running at the same time (each waits at a
+    barrier for the others), a helper thread's error raised in the caller after every part has ended."""
+    import threading
+
+    from fastbp import many
+
+    parts = min(n_items, threads)
+    barrier = threading.Barrier(max(parts, 1), timeout=10)
+    seen = []
+
+    def work(start, stop):
+        barrier.wait()
+        seen.extend(range(start, stop))
+
+    many._spread(work, n_items, threads)
+    assert sorted(seen) == list(range(n_items))
+    if parts > 1:
+        ended = []
+
+        def failing(start, stop):
+            ended.append(start)
+            if start > 0:
+                raise ValueError(f"part from {start}")
+
+        with pytest.raises(ValueError, match="part from"):
+            many._spread(failing, n_items, threads)
+        assert len(ended) == parts

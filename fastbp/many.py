@@ -261,10 +261,14 @@ class _Threads:
         diag = diagnostics.kernel_record(self.nets[0], rows) if self.opts.diagnose else None
         _dispatch.ready(_kernels.train_epochs, self._arguments(0, np.zeros((1, 1), np.int64), 0, np.empty(0), diag))
 
-    def _arguments(self, k: int, orders, count: int, errors, diag, data=None) -> tuple:
+    def _arguments(self, k: int, orders, count: int, errors, diag, data=None, runs=None) -> tuple:
+        """train_epochs' arguments for network k; runs: the chunk's Run records by learning rate, filled here."""
         if data is None:
             data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
-        run = run_record(self.opts, count, self.nets[k].dtype, self.lrs[k], self.step)
+        runs = {} if runs is None else runs
+        run = runs.get(self.lrs[k])
+        if run is None:  # (one record for every network of a learning rate: the same for all but in a sweep)
+            run = runs[self.lrs[k]] = run_record(self.opts, count, self.nets[k].dtype, self.lrs[k], self.step)
         return self.records[k], self.states[k], data, run, errors, *self.markers, diag
 
     def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, None]:
@@ -276,12 +280,18 @@ class _Threads:
         data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
         by_network = np.empty((len(self.nets), count))
         done = np.empty(len(self.nets), dtype=np.int64)
+        runs = {}
 
         def train(start: int, stop: int) -> None:
+            kernel = None  # (every network's arguments are built alike: one look-up of the entry point a part)
             for k in range(start, stop):
                 diag = None if statistics is None else diagnostics.kernel_record(self.nets[k], statistics[k])
-                arguments = self._arguments(k, orders, count, by_network[k], diag, data)
-                done[k] = _dispatch.call(_kernels.train_epochs, *arguments)
+                arguments = self._arguments(k, orders, count, by_network[k], diag, data, runs)
+                if kernel is None:
+                    done[k] = _dispatch.call(_kernels.train_epochs, *arguments)
+                    kernel = _dispatch.compiled(_kernels.train_epochs, arguments)
+                else:
+                    done[k] = kernel(*arguments)
 
         _spread(train, len(self.nets), numba.get_num_threads())
         errors[:] = by_network.T

@@ -259,17 +259,18 @@ class _Threads:
     def ready(self) -> None:
         rows = np.empty((0, len(diagnostics.STATISTICS), len(self.nets[0].sizes) - 1))
         diag = diagnostics.kernel_record(self.nets[0], rows) if self.opts.diagnose else None
-        _dispatch.ready(_kernels.train_epochs, self._arguments(0, np.zeros((1, 1), np.int64), 0, np.empty(0), diag))
+        data, runs = self._chunk(np.zeros((1, 1), np.int64), 0)
+        _dispatch.ready(_kernels.train_epochs, self._arguments(0, data, runs, np.empty(0), diag))
 
-    def _arguments(self, k: int, orders, count: int, errors, diag, data=None, runs=None) -> tuple:
-        """train_epochs' arguments for network k; runs: the chunk's Run records by learning rate, filled here."""
-        if data is None:
-            data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
-        runs = {} if runs is None else runs
-        run = runs.get(self.lrs[k])
-        if run is None:  # (one record for every network of a learning rate: the same for all but in a sweep)
-            run = runs[self.lrs[k]] = run_record(self.opts, count, self.nets[k].dtype, self.lrs[k], self.step)
-        return self.records[k], self.states[k], data, run, errors, *self.markers, diag
+    def _chunk(self, orders, count: int) -> tuple:
+        """A chunk's Data record and its Run records by learning rate (one for every network of a rate)."""
+        data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
+        dtype = self.nets[0].dtype
+        return data, {lr: run_record(self.opts, count, dtype, lr, self.step) for lr in set(self.lrs.tolist())}
+
+    def _arguments(self, k: int, data, runs: dict, errors, diag) -> tuple:
+        """train_epochs' arguments for network k."""
+        return self.records[k], self.states[k], data, runs[self.lrs[k]], errors, *self.markers, diag
 
     def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, None]:
         """Train every network for one chunk of epochs, in place: (epochs each completed, None: no final sums);
@@ -277,16 +278,15 @@ class _Threads:
 
         errors[e, k] receives network k's mean error in epoch e.
         """
-        data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
+        data, runs = self._chunk(orders, count)
         by_network = np.empty((len(self.nets), count))
         done = np.empty(len(self.nets), dtype=np.int64)
-        runs = {}
 
         def train(start: int, stop: int) -> None:
             kernel = None  # (every network's arguments are built alike: one look-up of the entry point a part)
             for k in range(start, stop):
                 diag = None if statistics is None else diagnostics.kernel_record(self.nets[k], statistics[k])
-                arguments = self._arguments(k, orders, count, by_network[k], diag, data, runs)
+                arguments = self._arguments(k, data, runs, by_network[k], diag)
                 if kernel is None:
                     done[k] = _dispatch.call(_kernels.train_epochs, *arguments)
                     kernel = _dispatch.compiled(_kernels.train_epochs, arguments)
@@ -306,6 +306,11 @@ class _Threads:
         pass  # trained in place
 
 
+def _lane_major(rows: list) -> np.ndarray:
+    """Equal-length rows, one per network, as columns: [p, k] is value p of network k (a transposed view)."""
+    return np.concatenate(rows).reshape(len(rows), -1).T  # (4x np.stack's speed)
+
+
 class _Lanes:
     """Networks of one architecture trained online side by side: parameter p of network k at [p, k].
 
@@ -322,29 +327,28 @@ class _Lanes:
 
     def __init__(self, nets, X, Y, opts, lrs):
         self.nets, self.X, self.Y, self.opts, self.lrs = nets, X, Y, opts, lrs
-        by_network = np.concatenate([net._params for net in nets]).reshape(len(nets), -1)  # (4x np.stack's speed)
-        self.params = np.ascontiguousarray(by_network.T)
+        self.params = np.ascontiguousarray(_lane_major([net._params for net in nets]))
         self.state = _kernels.State(np.zeros_like(self.params), np.zeros_like(self.params))  # (sgd: velocities)
 
     def ready(self) -> None:
         rows = np.empty((0, len(diagnostics.STATISTICS), len(self.nets[0].sizes) - 1, len(self.nets)))
         diag = diagnostics.kernel_record(self.nets[0], rows) if self.opts.diagnose else None
-        arguments = self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0)), np.empty(0), diag)
-        _dispatch.ready(_kernels.train_lane_block, (*arguments[:-1], 0, 0, diag))
+        arguments = self._arguments(np.zeros((1, 1), np.int64), 0, np.empty((0, 0)), np.empty(0))
+        _dispatch.ready(_kernels.train_lane_block, (*arguments, 0, 0, diag))
 
     def block(self, threads: int) -> int:
         """Networks per block: at most BLOCK, a multiple of 8, and as many blocks for every thread."""
         n_blocks = threads * -(-len(self.nets) // (threads * self.BLOCK))
         return max(8, -(-len(self.nets) // (n_blocks * 8)) * 8)
 
-    def _arguments(self, orders, count, errors, final, diag=None) -> tuple:
-        """train_lane_block's arguments but the block's first and last network (k0, k1), before diag."""
+    def _arguments(self, orders, count, errors, final) -> tuple:
+        """train_lane_block's arguments up to its block's networks (k0, k1) and diag."""
         L, first = self.nets[0]._layout, self.nets[0]
         net = _kernels.Net(self.params, L.sizes, L.w_off, L.b_off, L.u_off, first._tied, first._acts,
                            *first._uses)  # fmt: skip
         data = _kernels.Data(self.X, self.Y, orders, np.empty(0, self.X.dtype))
         run = run_record(self.opts, count, self.params.dtype)
-        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final, diag
+        return net, self.state, data, run, self.lrs.astype(self.params.dtype), errors, final
 
     def run(self, orders, count, errors, want_final=False, statistics=None) -> tuple[np.ndarray, np.ndarray | None]:
         """Train every network for one chunk of epochs: (epochs each completed, final E sums or None);
@@ -352,7 +356,7 @@ class _Lanes:
         before = (self.params.copy(), self.state.first.copy())
         final = np.empty(len(self.nets) if want_final else 0)
         diag = None if statistics is None else diagnostics.kernel_record(self.nets[0], statistics)
-        *arguments, diag = self._arguments(orders, count, errors, final, diag)
+        arguments = self._arguments(orders, count, errors, final)
         threads = numba.get_num_threads()
         lane_block = self.block(threads)
         n = len(self.nets)
@@ -373,8 +377,8 @@ class _Lanes:
         for k, state in enumerate(one_each.states):
             state.first[:] = self.state.first[:, k]
         done, _ = one_each.run(orders, count, errors)
-        self.params[:] = np.concatenate([net._params for net in self.nets]).reshape(n, -1).T
-        self.state.first[:] = np.concatenate([state.first for state in one_each.states]).reshape(n, -1).T
+        self.params[:] = _lane_major([net._params for net in self.nets])
+        self.state.first[:] = _lane_major([state.first for state in one_each.states])
         return done, None
 
     def diverged(self, done: np.ndarray, count: int) -> list[int]:

@@ -48,10 +48,11 @@ from . import catalogue, oracle
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
 # (which costs a branch per division); no fastmath, so results match the oracle.
 kernel = njit(cache=True, nogil=True, error_model="numpy")
-# Helpers are inlined into the kernels at Numba IR level: a call between compiled
-# functions passes every array as a struct and reference-counts it, which costs
-# more than a small network's whole step.
-helper = njit(inline="always", error_model="numpy")
+# Helpers are compiled once per signature, cached on disk (a kernel compiled later, in any process, loads
+# them), and always inlined by LLVM (forceinline), before Numba prunes reference counts: a call that passes
+# arrays then costs nothing. (Inlined at Numba IR level instead, each call site was typed, lowered and
+# optimised apart: the suite 443 -> 296 s, some warm paths 10-25% faster this way; docs/design.md.)
+helper = njit(forceinline=True, cache=True, error_model="numpy")
 # Primitives (scalars in, scalars out: nothing to reference-count) are left for LLVM to
 # inline: Numba-level inlining would copy them into every call site before typing, which
 # made compiling train_epochs 50% slower for the same machine code (docs/design.md).
@@ -837,7 +838,7 @@ def _activate_span(code, values, first, stop, fast, uses):
     element-wise activation (softmax's) leaves values alone."""
 
 
-@overload(_activate_span, inline="always", jit_options=dict(error_model="numpy"))
+@overload(_activate_span, jit_options=dict(error_model="numpy", forceinline=True))
 def _activate_span_generated(code, values, first, stop, fast, uses):
     cases = []
     for k, record in _cases(code, uses, elementwise=True):
@@ -856,7 +857,7 @@ def _times_slope(code, deltas, outs, first, stop, nets_at, uses):
     the loop stayed scalar). A code that marks no element-wise activation leaves deltas alone."""
 
 
-@overload(_times_slope, inline="always", jit_options=dict(error_model="numpy"))
+@overload(_times_slope, jit_options=dict(error_model="numpy", forceinline=True))
 def _times_slope_generated(code, deltas, outs, first, stop, nets_at, uses):
     cases = []
     for k, record in _cases(code, uses, elementwise=True):
@@ -1354,7 +1355,7 @@ def _update_rule(moments, net, state, grad, l, k, scale, run, step_size, root_co
     so that a kernel holds one of them only."""
 
 
-@overload(_update_rule, inline="always", jit_options=dict(error_model="numpy"))
+@overload(_update_rule, jit_options=dict(error_model="numpy", forceinline=True))
 def _update_rule_generated(moments, net, state, grad, l, k, scale, run, step_size, root_correction):
     if isinstance(moments, types.NoneType):
 
@@ -1651,8 +1652,8 @@ def train_epochs(net, state, data, run, errors, plain, general, moments, descent
     ``general`` rules; minibatches under Adam's update (``moments``) or the other rules' (``descent``).
     Each set of markers is a specialisation of its own, and Numba prunes every branch whose marker
     is None before typing it, so a call compiles (and loads) only its own path. (Numba prunes on a
-    kernel's own None arguments, not on a True one, nor on constants passed into inlined helpers:
-    hence one marker per path, tested here; inside _batch_step, moments chooses the update by its type.)
+    function's own None arguments, not on a True one: hence one marker per path, tested here; inside
+    _batch_step, moments chooses the update by its type.)
     ``diag``: a Diag to record the diagnostics in (statistics[e] for epoch e), or None, which compiles none of it.
     """
     params, sizes, u_off = net.params, net.sizes, net.u_off
@@ -2229,6 +2230,7 @@ def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_c
     n_out = sizes[n_layers]
     n_samples = orders.shape[1]
     grad = np.empty(params.shape[0], params.dtype)
+    mean = params.dtype.type(1)  # the updates' k (grad holds the batch's mean), of grad's type: float32 stays float32
     # The gathered inputs of a whole batch, reused: a fresh buffer this large would
     # come from the kernel as new, zero-filled pages on every batch.
     inputs = np.empty((batch_size, sizes[0]), params.dtype)
@@ -2308,14 +2310,8 @@ def train_epochs_blas(net, state, data, run, errors, moments, descent, softmax_c
                 # Layerwise (gradient descent only): layer l's update, then the deltas below through its new
                 # weights; else the deltas below, then the update. Each written once (as _batch_step's).
                 for phase in range(2):
-                    if (phase == 0) == layerwise:  # (not _update_rule: k = 1 inlined as a constant types
-                        # float32 gradients as float32, which the pinned bits of float32 BLAS runs hold to)
-                        if moments is not None:
-                            _adam_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
-                            _adam_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
-                        if descent is not None:
-                            _descent_weights(net, state, grad, l, 1, scale, run, step_size, root_correction)
-                            _update_biases(net, state, grad, l, 1, scale, run, step_size, root_correction)
+                    if (phase == 0) == layerwise:
+                        _update_rule(moments, net, state, grad, l, mean, scale, run, step_size, root_correction)
                     elif l > 0:
                         W = params[w_off[l] : b_off[l]].reshape((sizes[l + 1], sizes[l]))
                         D = _product(D, W)

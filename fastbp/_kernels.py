@@ -48,19 +48,22 @@ from . import catalogue, oracle
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
 # (which costs a branch per division); no fastmath, so results match the oracle.
 kernel = njit(cache=True, nogil=True, error_model="numpy")
-# Helpers are compiled once per signature, cached on disk (a kernel compiled later, in any process, loads
-# them), and always inlined by LLVM (forceinline), before Numba prunes reference counts: a call that passes
-# arrays then costs nothing. (Inlined at Numba IR level instead, each call site was typed, lowered and
-# optimised apart: the suite 443 -> 296 s, some warm paths 10-25% faster this way; docs/design.md.)
-helper = njit(forceinline=True, cache=True, error_model="numpy")
+# What compiled code calls and Python never does: cached on disk, so that a kernel compiled later, in any
+# process, loads it instead of compiling it again; no wrappers for calls from Python (0.02-0.03 s each).
+internal_options = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# Helpers are compiled once per signature and always inlined by LLVM (forceinline) before Numba prunes
+# reference counts, so a call that passes arrays costs nothing. (Inlined at Numba IR level instead, as they
+# were until 2026-12-07, each call site was typed, lowered and optimised apart: docs/design.md.)
+helper = njit(forceinline=True, **internal_options)
 # Primitives (scalars in, scalars out: nothing to reference-count) are left for LLVM to
 # inline: Numba-level inlining would copy them into every call site before typing, which
 # made compiling train_epochs 50% slower for the same machine code (docs/design.md).
+# (The tests call some of them from Python.)
 primitive = njit(error_model="numpy")
 # The per-sample steps of the other update rules are compiled once and called, not inlined: in
 # the same function as the article's loops they made those 10-20% slower (LLVM optimises a large
 # function less well); a call costs some reference counting, small beside Adam's step.
-called_helper = njit(error_model="numpy")
+called_helper = njit(**internal_options)
 
 
 # --- The records kernels take ---------------------------------------------------------------

@@ -841,7 +841,7 @@ def _activate_span(code, values, first, stop, fast, uses):
     element-wise activation (softmax's) leaves values alone."""
 
 
-@overload(_activate_span, jit_options=dict(error_model="numpy", forceinline=True))
+@overload(_activate_span, inline="always", jit_options=dict(error_model="numpy"))
 def _activate_span_generated(code, values, first, stop, fast, uses):
     cases = []
     for k, record in _cases(code, uses, elementwise=True):
@@ -860,7 +860,7 @@ def _times_slope(code, deltas, outs, first, stop, nets_at, uses):
     the loop stayed scalar). A code that marks no element-wise activation leaves deltas alone."""
 
 
-@overload(_times_slope, jit_options=dict(error_model="numpy", forceinline=True))
+@overload(_times_slope, inline="always", jit_options=dict(error_model="numpy"))
 def _times_slope_generated(code, deltas, outs, first, stop, nets_at, uses):
     cases = []
     for k, record in _cases(code, uses, elementwise=True):
@@ -1358,7 +1358,7 @@ def _update_rule(moments, net, state, grad, l, k, scale, run, step_size, root_co
     so that a kernel holds one of them only."""
 
 
-@overload(_update_rule, jit_options=dict(error_model="numpy", forceinline=True))
+@overload(_update_rule, inline="always", jit_options=dict(error_model="numpy"))
 def _update_rule_generated(moments, net, state, grad, l, k, scale, run, step_size, root_correction):
     if isinstance(moments, types.NoneType):
 

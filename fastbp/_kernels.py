@@ -37,9 +37,11 @@ halves the speed of the inner loops.
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import literal_unroll, njit, types
+from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic, overload
 
 from . import catalogue, oracle
@@ -48,22 +50,43 @@ from . import catalogue, oracle
 # division by zero gives inf/nan as in NumPy instead of a checked Python exception
 # (which costs a branch per division); no fastmath, so results match the oracle.
 kernel = njit(cache=True, nogil=True, error_model="numpy")
-# What compiled code calls and Python never does: cached on disk, so that a kernel compiled later, in any
-# process, loads it instead of compiling it again; no wrappers for calls from Python (0.02-0.03 s each).
-internal_options = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+
+class _CompiledCodeOnly(CPUDispatcher):
+    """A function that only compiled code calls: compiled with no wrapper for calls from Python (0.02 s each,
+    a fifth of a path's compile time for its dozens of small functions), so a call from Python, which would
+    crash without one, is refused. Cached on disk: a kernel compiled later, in any process, loads it."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.__name__} is called from fastbp's compiled kernels only")
+
+
+def _compiled_code_only(**options):
+    """A decorator: the function as a _CompiledCodeOnly with these compile options (and error_model="numpy")."""
+    options |= dict(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+    def decorate(function):
+        if numba.config.DISABLE_JIT:
+            return function
+        dispatcher = _CompiledCodeOnly(function, targetoptions=options)
+        dispatcher.enable_caching()
+        return dispatcher
+
+    return decorate
+
+
 # Helpers are compiled once per signature and always inlined by LLVM (forceinline) before Numba prunes
 # reference counts, so a call that passes arrays costs nothing. (Inlined at Numba IR level instead, as they
 # were until 2026-12-07, each call site was typed, lowered and optimised apart: docs/design.md.)
-helper = njit(forceinline=True, **internal_options)
+helper = _compiled_code_only(forceinline=True)
 # Primitives (scalars in, scalars out: nothing to reference-count) are left for LLVM to
 # inline: Numba-level inlining would copy them into every call site before typing, which
 # made compiling train_epochs 50% slower for the same machine code (docs/design.md).
-# (The tests call some of them from Python.)
-primitive = njit(error_model="numpy")
+primitive = _compiled_code_only()
 # The per-sample steps of the other update rules are compiled once and called, not inlined: in
 # the same function as the article's loops they made those 10-20% slower (LLVM optimises a large
 # function less well); a call costs some reference counting, small beside Adam's step.
-called_helper = njit(**internal_options)
+called_helper = _compiled_code_only()
 
 
 # --- The records kernels take ---------------------------------------------------------------

@@ -202,12 +202,20 @@ def kernel_exp_in_oracle(fast_math: bool = False):
 
     from fastbp import _kernels, catalogue, oracle
 
-    logistic = _kernels._logistic_fast if fast_math else _kernels._logistic
+    logistic = called_from_python(_kernels._logistic_fast if fast_math else _kernels._logistic)
     patched = {"logistic": replace(catalogue.activation("logistic"), forward=logistic)}
     stack = contextlib.ExitStack()
     stack.enter_context(mock.patch.object(oracle, "logistic", logistic))
     stack.enter_context(mock.patch.dict(catalogue.BY_NAME["activation"], patched))
     return stack
+
+
+def called_from_python(function):
+    """A function of one argument that only the kernels call (_kernels._compiled_code_only: compiled with no
+    wrapper for Python), made callable from Python: a compiled function that calls it."""
+    from numba import njit
+
+    return njit(lambda x: function(x))
 
 
 def every_activation_marked():

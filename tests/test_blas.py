@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from reference import kernel_exp_in_oracle, numpy_train, random_problem
+from reference import called_from_python, kernel_exp_in_oracle, numpy_train, random_problem
 
 import fastbp
 from fastbp import _dispatch, _engine, _kernels, _options, catalogue
@@ -41,7 +41,7 @@ def test_blas_compiles_only_the_rule_and_loss_its_markers_name_and_refuses_other
     assert _dispatch.blas_markers(net, opts._replace(optimizer="rprop")) == (None, True, None, True)
     for optimizer in catalogue.OPTIMIZERS:  # the catalogue's `moments` is the kernels' Adam rule
         run = _engine.run_record(opts._replace(optimizer=optimizer.name), 1, np.float64)
-        assert (_kernels._rule(run) == _kernels.ADAM_RULE) == optimizer.moments
+        assert (called_from_python(_kernels._rule)(run) == _kernels.ADAM_RULE) == optimizer.moments
     engine = _engine.Engine(net, X, Y, opts)
     assert engine.kernel is _kernels.train_epochs_blas
     arguments = list(engine._arguments(np.arange(50).reshape(1, 50), 1, np.empty(1)))

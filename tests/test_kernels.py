@@ -5,7 +5,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from reference import run_python
+from reference import called_from_python, run_python
 
 import fastbp
 from fastbp import _dispatch, _engine, _kernels
@@ -87,13 +87,22 @@ def test_float32_adds_exactly_one_specialisation():
     assert run_python(code).stdout.split() == ["4", "2"]  # train_epochs: (online plain, minibatch descent) x dtype
 
 
+def test_what_only_compiled_code_calls_refuses_a_call_from_python():
+    """Helpers, primitives and the called helper have no wrapper for calls from Python (it would cost compile
+    time): a call from Python is refused with a TypeError, not a crash; compiled code calls them."""
+    for function in (_kernels._logistic, _kernels._forward, _kernels._online_backward_general):
+        with pytest.raises(TypeError, match="compiled kernels only"):
+            function(0.5)
+    assert called_from_python(_kernels._logistic)(0.0) == 0.5
+
+
 @pytest.mark.parametrize("name, agreeing", [("_exp_nonpositive", 0.85), ("_exp_nonpositive_fast", 0.7)])
 def test_kernel_exp_within_one_ulp_of_libm(name, agreeing):
     """The kernels' e^x (a polynomial, so that it vectorises; fast_math's from a table) against math.exp,
     down to the subnormals."""
     from fastbp import _kernels
 
-    exp = getattr(_kernels, name)
+    exp = called_from_python(getattr(_kernels, name))
     rng = np.random.default_rng(0)
     x = np.concatenate([
         -np.logspace(-320, np.log10(746.0), 4000),
@@ -127,7 +136,7 @@ def test_fast_math_table_is_two_to_the_fractions_correctly_rounded():
 def test_kernel_logistic_at_the_extremes(name):
     from fastbp import _kernels, oracle
 
-    logistic = getattr(_kernels, name)
+    logistic = called_from_python(getattr(_kernels, name))
     for net in (-math.inf, -1e308, -800.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 800.0, 1e308, math.inf):
         assert logistic(net) == pytest.approx(oracle.logistic(net), rel=1e-15, abs=1e-300), net
     assert math.isnan(logistic(math.nan))

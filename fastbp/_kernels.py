@@ -752,8 +752,9 @@ def _code_marks(uses):
     """A static mark per element-wise activation uses marks: for code k, a tuple of k Nones, so that
     ``for mark in literal_unroll(_code_marks(uses)): if code == len(mark): ...`` runs the body once per
     activation with the code known when compiling (the generated helpers given a mark compile its case
-    alone). This is how a loop gets one version per activation, the choice made outside it, with no
-    helper taking arrays (each call of one costs reference counts) and no list of activations here."""
+    alone). This is how a loop gets one version per activation, the choice made outside it, with no list of
+    activations here. (The lanes' three such loops are helpers of their own, _lanes_*: literal_unroll's pass
+    types the function that holds it once more, which in the lanes kernel was 3.6 of its 11 s compile.)"""
 
 
 @overload(_code_marks, jit_options=dict(error_model="numpy"))
@@ -1850,6 +1851,48 @@ def _diag_lanes_epoch_end(diag, net, e, k0, n, sums, updates, samples):
             diag.statistics[e, 3, l, k0 + k] = _fraction(sums[2, k], units, dies)
 
 
+@helper
+def _lanes_last_product(code, fast, uses, params, out, acc, w_last, bias, x_last, unit, k0, n):
+    """The lanes' forward step for one unit: the last product of its sums (acc), its bias and its activation,
+    for every network; a loop per activation and per fast_math, the choice made outside it (it vectorises)."""
+    for mark in literal_unroll(_code_marks(uses)):
+        if code == len(mark) and fast:
+            for k in range(n):
+                z = acc[k] + params[w_last, k0 + k] * out[x_last, k]
+                out[unit, k] = _activate(mark, z + params[bias, k0 + k], True, uses)
+        elif code == len(mark):
+            for k in range(n):
+                z = acc[k] + params[w_last, k0 + k] * out[x_last, k]
+                out[unit, k] = _activate(mark, z + params[bias, k0 + k], None, uses)
+
+
+@helper
+def _lanes_last_row(code, uses, params, delta, out, lrs, p, unit, below_unit, first, k0, n):
+    """The lanes' fused backward step for the weight p of a matrix's last row: it finishes the sums dE/dout of
+    the unit below into its delta (times its slope) and updates the weight; a loop per activation."""
+    for mark in literal_unroll(_code_marks(uses)):
+        if code == len(mark):
+            for k in range(n):
+                d = delta[unit, k]
+                o = out[below_unit, k]
+                w_d = params[p, k0 + k] * d
+                below_d = w_d if first else delta[below_unit, k] + w_d
+                delta[below_unit, k] = below_d * _slope(mark, o, o, uses)
+                params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
+
+
+@helper
+def _lanes_flat_spots(code, uses, delta, out, sums, unit0, n_units, n, flat_below):
+    """The diagnostics' per-network sums of a layer: the deltas' squares (sums[1]) and the units on a flat spot
+    (slope below flat_below, sums[2]); a loop per activation (it vectorises)."""
+    for mark in literal_unroll(_code_marks(uses)):
+        if code == len(mark):
+            for j in range(unit0, unit0 + n_units):
+                for k in range(n):
+                    sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
+                    sums[2, k] += np.float64(_slope(mark, out[j, k], out[j, k], uses) < flat_below)
+
+
 @kernel
 def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
     """Online training of networks k0..k1-1 of one architecture, stored lane by lane.
@@ -1933,16 +1976,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                             z = acc[k] + params[weights + last, k0 + k] * out[below + last, k] + params[bias, k0 + k]
                             out[nets + j, k] = z
                             out[above + j, k] = _activate(code, z, fast, uses)
-                    else:  # a loop per activation and per fast_math (no helper: its call costs reference counts)
-                        for mark in literal_unroll(_code_marks(uses)):
-                            if code == len(mark) and fast:
-                                for k in range(n):
-                                    z = acc[k] + params[weights + last, k0 + k] * out[below + last, k]
-                                    out[above + j, k] = _activate(mark, z + params[bias, k0 + k], True, uses)
-                            elif code == len(mark):
-                                for k in range(n):
-                                    z = acc[k] + params[weights + last, k0 + k] * out[below + last, k]
-                                    out[above + j, k] = _activate(mark, z + params[bias, k0 + k], None, uses)
+                    else:
+                        _lanes_last_product(code, fast, uses, params, out, acc, weights + last, bias,
+                                            below + last, above + j, k0, n)  # fmt: skip
             # Output deltas and errors, as _output_delta.
             code = acts[n_layers - 1]
             whole = _whole_layer(code, uses)
@@ -2034,15 +2070,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                                         w_d = params[p, k0 + k] * d
                                         delta[below + i, k] = w_d if first else delta[below + i, k] + w_d
                                         params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
-                                for mark in literal_unroll(_code_marks(uses)):  # the last row: a loop per activation
-                                    if j == n_out - np.uint64(1) and code == len(mark):
-                                        for k in range(n):
-                                            d = delta[above + j, k]
-                                            o = out[below + i, k]
-                                            w_d = params[p, k0 + k] * d
-                                            below_d = w_d if first else delta[below + i, k] + w_d
-                                            delta[below + i, k] = below_d * _slope(mark, o, o, uses)
-                                            params[p, k0 + k] = _descend(params[p, k0 + k], d * o, lrs[k0 + k])
+                                if j == n_out - np.uint64(1):
+                                    _lanes_last_row(code, uses, params, delta, out, lrs, p, above + j, below + i,
+                                                    first, k0, n)  # fmt: skip
                             else:
                                 for k in range(n):
                                     d = delta[above + j, k]
@@ -2084,9 +2114,9 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                         for i in range(n_in):
                             _times_slope(code, delta[below + i], out[below + i], 0, n, np.uint64(0), uses)
             if diag is not None:  # (as in train_epochs: out and every layer's deltas are still in place)
-                # The step's statistics written out here, as in train_epochs: a helper call per step costs
-                # its arrays' reference counts (a fifth of the XOR ensemble's time); per layer, one pass over
-                # its units for the deltas' squares and the flat spots together.
+                # The step's statistics written out here, as in train_epochs (a helper called per step, when
+                # helpers were plain calls, cost its arrays' reference counts: a fifth of the XOR ensemble's
+                # time); per layer, one pass over its units for the deltas' squares and the flat spots together.
                 inputs_sq = 0.0  # (the inputs are every network's: their squares once)
                 for i in range(np.uint64(sizes[0])):
                     inputs_sq += np.float64(out[i, 0]) * np.float64(out[i, 0])
@@ -2099,12 +2129,7 @@ def train_lane_block(net, state, data, run, lrs, errors, final, k0, k1, diag):
                     flat_below = diag.saturated_below[layer]
                     code = acts[layer]
                     if flat_below == flat_below:
-                        for mark in literal_unroll(_code_marks(uses)):  # (a loop per activation, which vectorises)
-                            if code == len(mark):
-                                for j in range(unit0, unit0 + n_units):
-                                    for k in range(n):
-                                        sums[1, k] += np.float64(delta[j, k]) * np.float64(delta[j, k])
-                                        sums[2, k] += np.float64(_slope(mark, out[j, k], out[j, k], uses) < flat_below)
+                        _lanes_flat_spots(code, uses, delta, out, sums, unit0, n_units, n, flat_below)
                     else:
                         for j in range(unit0, unit0 + n_units):
                             for k in range(n):

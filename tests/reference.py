@@ -4,6 +4,7 @@ statements of the training formulas derived separately from the oracle."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -210,9 +211,11 @@ def kernel_exp_in_oracle(fast_math: bool = False):
     return stack
 
 
+@functools.cache
 def called_from_python(function):
     """A function of one argument that only the kernels call (_kernels._compiled_code_only: compiled with no
-    wrapper for Python), made callable from Python: a compiled function that calls it."""
+    wrapper for Python), made callable from Python: a compiled function that calls it (one per function and
+    process, not one per use: each would compile anew)."""
     from numba import njit
 
     return njit(lambda x: function(x))

@@ -15,14 +15,20 @@ def run_record(opts: Options, count: int, dtype: np.dtype, lr: float | None = No
     """The kernels' options record for count epochs from optimiser update `step`; the real numbers in the
     parameters' dtype (float32 networks compute in float32)."""
     real = np.dtype(dtype).type
+    return _kernels.Run(count, real(opts.lr if lr is None else lr), *_run_options(opts, real), int(step),
+                        opts.fast_math, opts.nesterov)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _run_options(opts: Options, real: type) -> tuple:
+    """The fields of run_record between lr and step: the same for every call of a run (and for every run with
+    these options), converted once."""
     target = math.nan if opts.target_error is None else opts.target_error
-    return _kernels.Run(
-        count, real(opts.lr if lr is None else lr), real(opts.momentum), opts.batch_size, _dispatch.block_size(opts),
-        opts.train_biases, opts.layerwise, *loss_rule(opts.loss, opts, dtype),
-        catalogue.code(catalogue.OPTIMIZERS, opts.optimizer),
+    return (
+        real(opts.momentum), opts.batch_size, _dispatch.block_size(opts), opts.train_biases, opts.layerwise,
+        *loss_rule(opts.loss, opts, real), catalogue.code(catalogue.OPTIMIZERS, opts.optimizer),
         real(opts.betas[0]), real(opts.betas[1]), real(opts.eps), real(opts.etas[0]), real(opts.etas[1]),
-        real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target), int(step),
-        opts.fast_math, opts.nesterov,
+        real(opts.step_sizes[0]), real(opts.step_sizes[1]), real(opts.weight_decay), float(target),
     )  # fmt: skip
 
 
@@ -36,9 +42,14 @@ def loss_rule(loss: str, options, dtype) -> _kernels.LossRule:
 def error_function(net, opts: Options):
     """f(network, X, Y) -> the mean error under the run's loss, computed as the run's engine computes: the compiled
     evaluation, or, with engine='python', the oracle (so that the oracle's runs compile nothing)."""
+    return _error_function(opts, net.dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _error_function(opts: Options, dtype: np.dtype):
     if opts.engine == "python":
         return functools.partial(_oracle_mean_error, loss=catalogue.loss(opts.loss).bound(opts))
-    rule = loss_rule(opts.loss, opts, net.dtype)
+    rule = loss_rule(opts.loss, opts, dtype)
     return lambda network, X, Y: network._mean_error(X, Y, rule)
 
 

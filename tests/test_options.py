@@ -35,6 +35,29 @@ def test_the_table_refuses_bad_values_naming_the_option(values, error, message):
         _options.check(10, **values)
 
 
+@pytest.mark.parametrize(
+    "accepted, refused",
+    [
+        ({"optimizer": "adam", "betas": (0.0, 0.999)}, {"optimizer": "adam", "betas": (False, 0.999)}),  # False == 0.0
+        ({"optimizer": "rprop", "step_sizes": (1e-6, 1)}, {"optimizer": "rprop", "step_sizes": (1e-6, True)}),
+        ({"lr": 1}, {"lr": True}),
+        ({"momentum": 0.0}, {"momentum": np.bool_(False)}),
+    ],
+)
+def test_an_accepted_call_remembered_never_lets_an_equal_value_of_another_type_through(accepted, refused):
+    assert _options.check(10, **accepted) is _options.check(10, **accepted)  # the second: the remembered result
+    with pytest.raises(TypeError, match="must be a real number"):
+        _options.check(10, **refused)
+
+
+def test_options_given_as_lists_are_checked_every_time_and_agree_with_tuples():
+    adam = {"optimizer": "adam"}
+    assert _options.check(10, betas=[0.8, 0.9], **adam) == _options.check(10, betas=(0.8, 0.9), **adam)
+    with pytest.raises(TypeError, match="must be a real number") as refused:
+        _options.check(10, betas=[0.8, True], **adam)
+    assert refused.value.__context__ is None  # (not raised while handling the list's TypeError from hashing)
+
+
 def test_batch_size_none_is_the_whole_data_and_never_more():
     assert _options.check(7, batch_size=None).batch_size == 7
     assert _options.check(7, batch_size=100).batch_size == 7

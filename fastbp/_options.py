@@ -242,7 +242,7 @@ def check(n_samples: int, **values) -> Options:
     types = tuple(map(type, given))
     key = (n_samples, tuple(values), given, types)
     if tuple in types:
-        key += tuple(tuple(map(type, value)) for value in given if type(value) is tuple)
+        key += tuple([type(x) for value in given if type(value) is tuple for x in value])  # (a list: 0.5 us less)
     try:
         accepted = _ACCEPTED.get(key)
     except TypeError:  # an unhashable value (a list or an array as a pair): checked every time

@@ -239,10 +239,8 @@ def check(n_samples: int, **values) -> Options:
     call's result, a dictionary look-up instead of ~8 us of checks: train() in a loop of short runs.
     """
     given = tuple(values.values())
-    types = tuple(map(type, given))
-    key = (n_samples, tuple(values), given, types)
-    if tuple in types:
-        key += tuple([type(x) for value in given if type(value) is tuple for x in value])  # (a list: 0.5 us less)
+    inner = [type(x) for value in given if isinstance(value, tuple) for x in value]  # (a list: 0.5 us less)
+    key = (n_samples, type(n_samples), tuple(values), given, tuple(map(type, given)), tuple(inner))
     try:
         accepted = _ACCEPTED.get(key)
     except TypeError:  # an unhashable value (a list or an array as a pair): checked every time

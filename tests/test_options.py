@@ -1,5 +1,7 @@
 """The options table and the one kernel choice: every option checked in one place, kernels forced by name."""
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 from reference import random_problem
@@ -35,6 +37,11 @@ def test_the_table_refuses_bad_values_naming_the_option(values, error, message):
         _options.check(10, **values)
 
 
+class _Pair(NamedTuple):  # a tuple of another class, which the options take as a pair too
+    first: float
+    second: float
+
+
 @pytest.mark.parametrize(
     "accepted, refused",
     [
@@ -42,6 +49,7 @@ def test_the_table_refuses_bad_values_naming_the_option(values, error, message):
         ({"optimizer": "rprop", "step_sizes": (1e-6, 1)}, {"optimizer": "rprop", "step_sizes": (1e-6, True)}),
         ({"lr": 1}, {"lr": True}),
         ({"momentum": 0.0}, {"momentum": np.bool_(False)}),
+        ({"optimizer": "adam", "betas": _Pair(0.0, 0.999)}, {"optimizer": "adam", "betas": _Pair(False, 0.999)}),
     ],
 )
 def test_an_accepted_call_remembered_never_lets_an_equal_value_of_another_type_through(accepted, refused):

@@ -235,7 +235,7 @@ class Options(NamedTuple):
 def check(n_samples: int, **values) -> Options:
     """Every option of the table checked (the table's default where not given); batch_size None -> n_samples.
 
-    A call whose values (and their types, inside pairs too: True == 1) repeat an earlier accepted call's takes that
+    A call whose values (and their types, inside tuples too: True == 1) repeat an earlier accepted call's takes that
     call's result, a dictionary look-up instead of ~8 us of checks: train() in a loop of short runs.
     """
     given = tuple(values.values())

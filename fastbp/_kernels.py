@@ -40,19 +40,36 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import literal_unroll, njit, types
+from numba import literal_unroll, types
+from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
+from numba.core.runtime import rtsys
 from numba.extending import intrinsic, overload
 
 from . import catalogue, oracle
 
-# One set of compile options for every kernel: cached on disk; no GIL held; float
-# division by zero gives inf/nan as in NumPy instead of a checked Python exception
-# (which costs a branch per division); no fastmath, so results match the oracle.
-kernel = njit(cache=True, nogil=True, error_model="numpy")
+
+class _LoadingCache(FunctionCache):
+    """Numba's on-disk cache, loading a compiled function without first preparing to compile more.
+
+    Numba's own load refreshes its compiler's registries first (importing its lowering of all of NumPy:
+    0.2-0.3 s, most of a warm process's first call). Loading needs only the runtime the compiled code calls;
+    a compile, on a miss, refreshes the registries itself (numba.core.compiler.compile_extra)."""
+
+    def load_overload(self, sig, target_context):
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
 
 
-class _CompiledCodeOnly(CPUDispatcher):
+class _Compiled(CPUDispatcher):
+    """A compiled function of fastbp's, cached on disk by _LoadingCache."""
+
+    def enable_caching(self):
+        self._cache = _LoadingCache(self.py_func)
+
+
+class _CompiledCodeOnly(_Compiled):
     """A function that only compiled code calls: compiled with no wrapper for calls from Python (0.02 s each,
     a fifth of a path's compile time for its dozens of small functions), so a call from Python, which would
     crash without one, is refused. Cached on disk: a kernel compiled later, in any process, loads it."""
@@ -61,18 +78,30 @@ class _CompiledCodeOnly(CPUDispatcher):
         raise TypeError(f"{self.__name__} is called from fastbp's compiled kernels only")
 
 
-def _compiled_code_only(**options):
-    """A decorator: the function as a _CompiledCodeOnly with these compile options (and error_model="numpy")."""
-    options |= dict(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _compiled(dispatcher_class=_Compiled, **options):
+    """A decorator: the function compiled in nopython mode as a dispatcher_class, cached on disk, with these
+    compile options and error_model="numpy" (float division by zero gives inf/nan as in NumPy instead of a
+    checked Python exception, which costs a branch per division)."""
+    options |= dict(nopython=True, error_model="numpy")
 
     def decorate(function):
         if numba.config.DISABLE_JIT:
             return function
-        dispatcher = _CompiledCodeOnly(function, targetoptions=options)
+        dispatcher = dispatcher_class(function, targetoptions=options)
         dispatcher.enable_caching()
         return dispatcher
 
     return decorate
+
+
+# Kernels, called from Python: no GIL held (train_many's threads run them side by side); no fastmath, so
+# results match the oracle.
+kernel = _compiled(nogil=True)
+
+
+def _compiled_code_only(**options):
+    """A decorator: the function as a _CompiledCodeOnly with these compile options."""
+    return _compiled(_CompiledCodeOnly, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)
 
 
 # Helpers are compiled once per signature and always inlined by LLVM (forceinline) before Numba prunes

@@ -1,7 +1,8 @@
-"""Shared test settings: one hypothesis profile that does not fight the JIT, and one compiled specialisation
-of each kernel for every activation set."""
+"""Shared test settings: one hypothesis profile that does not fight the JIT, one compiled specialisation
+of each kernel for every activation set, and the checkout's fastbp in the processes tests start."""
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -16,6 +17,14 @@ settings.register_profile(
     derandomize=bool(os.environ.get("CI")),
 )
 settings.load_profile("fastbp")
+
+# The processes tests start import this checkout's fastbp, as the tests themselves do (`python -m pytest` puts
+# the checkout first on sys.path), not the copy pip installed beside it: the code under test, and one Numba
+# cache (next to the checkout's _kernels.py) for both. With the installed copy, whose files Numba's cache
+# tells apart, every process compiled its kernels again (CI: a second cache of 89 functions; 276 s).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(Path(__file__).resolve().parent.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
 
 
 @pytest.fixture

@@ -200,6 +200,14 @@ FIRST_USE = textwrap.dedent(
 )
 
 
+def test_processes_the_tests_start_run_the_code_under_test(tmp_path):
+    """A process a test starts, wherever it runs, imports the same fastbp as the tests (conftest.py), so it
+    tests this checkout and shares its Numba cache (not the copy pip installed, as CI's venv has it)."""
+    code = "import fastbp; print(fastbp.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == fastbp.__file__
+
+
 @pytest.mark.slow
 def test_no_writable_cache_directory_still_trains():
     """A read-only install whose cache cannot be written compiles in memory and runs."""

@@ -1,4 +1,5 @@
-"""The batch scripts in scripts/, run as a user runs them, on small settings."""
+"""The batch scripts in scripts/, run as a user runs them on small settings (those that only time kernels with
+the test session's marks)."""
 
 import re
 import subprocess
@@ -7,14 +8,21 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+TESTS = Path(__file__).resolve().parent
+SCRIPTS = TESTS.parent / "scripts"
+# A script run with the test session's networks (reference.every_activation_marked, as conftest.py runs the
+# in-process tests): its kernels are the specialisations the other tests compile, loaded from the shared cache,
+# instead of one compile per activation set (test_model_ratios: 32 s -> a few). The same bits as users' own
+# (tests/test_pinned_bits.py); the scripts that users' networks matter to run as users run them.
+WITH_THE_SESSIONS_MARKS = (
+    f"import runpy, sys; sys.path.insert(0, {str(TESTS)!r}); from reference import every_activation_marked; "
+    "every_activation_marked().start(); del sys.argv[0]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
-def run(folder, script, *args):
-    return subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True, check=True, cwd=folder,
-        timeout=300,
-    )  # fmt: skip
+def run(folder, script, *args, marked=False):
+    command = [sys.executable, *(["-c", WITH_THE_SESSIONS_MARKS] if marked else []), str(SCRIPTS / script), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True, cwd=folder, timeout=300)
 
 
 SCRIPT_NAMES = [
@@ -94,5 +102,5 @@ def test_compare_sklearn_writes_its_table(tmp_path):
 
 
 def test_model_ratios(tmp_path):
-    out = run(tmp_path, "model_ratios.py", "--repeats", "1").stdout
+    out = run(tmp_path, "model_ratios.py", "--repeats", "1", marked=True).stdout
     assert "online adam / online logistic" in out and "xor tanh / xor logistic" in out

@@ -90,6 +90,14 @@ class _CompiledCodeOnly(_Compiled):
     def __call__(self, *args, **kwargs):
         raise TypeError(f"{self.__name__} is called from fastbp's compiled kernels only")
 
+    def get_call_template(self, args, kws):
+        """Compiled for its arguments' types without their values: Numba types a constant argument (True, SGD)
+        as a literal, and each literal value would compile a specialisation of its own (LLVM sees the constant
+        anyway once the function is inlined)."""
+        return super().get_call_template(
+            tuple(map(types.unliteral, args)), {k: types.unliteral(v) for k, v in kws.items()}
+        )
+
 
 def _compiled(dispatcher_class=_Compiled, **options):
     """A decorator: the function compiled in nopython mode as a dispatcher_class, cached on disk, with these

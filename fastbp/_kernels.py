@@ -34,7 +34,9 @@ remove for offsets loaded from memory, blocks vectorisation and more than
 halves the speed of the inner loops.
 """
 
+import contextlib
 import math
+import warnings
 from typing import NamedTuple
 
 import numba
@@ -50,16 +52,26 @@ from . import catalogue, oracle
 
 
 class _LoadingCache(FunctionCache):
-    """Numba's on-disk cache, loading a compiled function without first preparing to compile more.
+    """Numba's on-disk cache, loading a compiled function without first preparing to compile more, and reading
+    an entry it cannot read as a miss.
 
     Numba's own load refreshes its compiler's registries first (importing its lowering of all of NumPy:
     0.2-0.3 s, most of a warm process's first call). Loading needs only the runtime the compiled code calls;
-    a compile, on a miss, refreshes the registries itself (numba.core.compiler.compile_extra)."""
+    a compile, on a miss, refreshes the registries itself (numba.core.compiler.compile_extra). A cache file cut
+    short (a full disk, a copied folder) made Numba's load raise in every process until the file was deleted;
+    here the function's entries are dropped with a warning, and the compile that follows writes them again."""
 
     def load_overload(self, sig, target_context):
         rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
+        try:
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
+        except Exception as error:  # (unpickling a damaged file raises anything from EOFError to ValueError)
+            warnings.warn(f"fastbp: Numba's cache of {self._py_func.__qualname__} could not be read ({error!r}); "
+                          "compiling it again", RuntimeWarning, stacklevel=2)  # fmt: skip
+            with contextlib.suppress(OSError):
+                self.flush()
+            return None
 
 
 class _Compiled(CPUDispatcher):

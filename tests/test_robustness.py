@@ -218,6 +218,35 @@ def test_no_writable_cache_directory_still_trains():
 
 
 @pytest.mark.slow
+def test_a_damaged_cache_file_is_compiled_again(tmp_path):
+    """A kernel's cache files cut short (a full disk, a copied folder) are read as a miss, with a warning: the
+    process compiles the kernel again and writes its entry anew, and the next process loads it."""
+    code = textwrap.dedent(
+        """
+        import fastbp
+        from fastbp import _kernels
+        net, (X, Y) = fastbp.article_network(), fastbp.article_data()
+        print(repr(net.error(X, Y)), sum(_kernels.evaluate.stats.cache_hits.values()))
+        """
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def run():
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+    first = run()
+    assert first.returncode == 0, first.stderr
+    error = first.stdout.split()[0]
+    for pattern in ("_kernels.evaluate-*.nbi", "_kernels.evaluate-*.nbc"):  # the index, then the compiled code
+        (damaged,) = tmp_path.rglob(pattern)
+        damaged.write_bytes(damaged.read_bytes()[:20])
+        again, loaded = run(), run()
+        assert again.returncode == 0 and "cache of evaluate could not be read" in again.stderr, again.stderr
+        assert again.stdout.split() == [error, "0"]  # compiled again, the same result
+        assert loaded.stdout.split() == [error, "1"] and "could not be read" not in loaded.stderr
+
+
+@pytest.mark.slow
 def test_processes_starting_together_on_an_empty_cache(tmp_path):
     """Processes compiling into the same empty NUMBA_CACHE_DIR at once all succeed, with equal results,
     and the next one loads what they wrote."""

@@ -43,7 +43,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import literal_unroll, types
-from numba.core.caching import FunctionCache, NullCache
+from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
 from numba.core.runtime import rtsys
 from numba.extending import intrinsic, overload
@@ -78,15 +78,15 @@ class _Compiled(CPUDispatcher):
     """A compiled function of fastbp's, cached on disk by a _LoadingCache made on first use (Numba makes a
     function's cache when it is decorated, trying a file in its folder each time: 0.015 s of fastbp's import)."""
 
-    _caching, _made_cache = False, None
+    _made_cache = None  # None once caching is enabled: made on first use
 
     def enable_caching(self):
-        self._caching, self._made_cache = True, None
+        self._made_cache = None
 
     @property
     def _cache(self):
         if self._made_cache is None:
-            self._made_cache = _LoadingCache(self.py_func) if self._caching else NullCache()
+            self._made_cache = _LoadingCache(self.py_func)
         return self._made_cache
 
     @_cache.setter
